@@ -1,0 +1,17 @@
+//! Adapters for the ports of `codex-cloud-core`. Each one translates between a port and one
+//! outside thing; none of them decides business rules.
+
+pub mod clock;
+pub mod oidc;
+pub mod password;
+pub mod store;
+pub mod token;
+
+#[cfg(feature = "memory")]
+pub mod memory;
+
+pub use clock::SystemClock;
+
+pub use password::Argon2PasswordHasher;
+pub use store::SeaOrmIdentityStore;
+pub use token::{JwtTokenIssuer, SigningKey};

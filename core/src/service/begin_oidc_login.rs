@@ -1,0 +1,75 @@
+//! Start an OpenID Connect login: record a pending login and point the browser at the provider.
+
+use time::Duration;
+
+use crate::BoxError;
+use crate::domain::{PendingLogin, ReturnTo, ReturnToError, SecretString, StateDigest};
+use crate::ports::OidcProviderError;
+use crate::service::OidcLogin;
+
+/// How long a pending login may wait for the provider's callback.
+pub const PENDING_LOGIN_MAX_AGE: Duration = Duration::minutes(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BeginOidcLoginError {
+    #[error(transparent)]
+    InvalidReturnTo(#[from] ReturnToError),
+    #[error("{0}")]
+    ProviderUnavailable(String),
+    #[error("{0}")]
+    ProviderMisconfigured(String),
+    #[error(transparent)]
+    Internal(BoxError),
+}
+
+/// Where to send the browser, and the state to bind to it (in a cookie).
+#[derive(Debug)]
+pub struct OidcLoginStart {
+    pub authorization_url: String,
+    pub state: SecretString,
+}
+
+impl OidcLogin {
+    /// # Errors
+    /// `InvalidReturnTo`; `ProviderUnavailable`/`ProviderMisconfigured` when discovery has not
+    /// produced a trusted provider (nobody is redirected then).
+    pub async fn begin(
+        &self,
+        return_to: Option<&str>,
+    ) -> Result<OidcLoginStart, BeginOidcLoginError> {
+        let return_to = return_to.map(ReturnTo::parse).transpose()?;
+        let request = self
+            .provider
+            .authorization_request()
+            .await
+            .map_err(|e| match e {
+                OidcProviderError::Misconfigured(m) => {
+                    BeginOidcLoginError::ProviderMisconfigured(m)
+                }
+                OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
+                    BeginOidcLoginError::ProviderUnavailable(m)
+                }
+                OidcProviderError::Internal(e) => BeginOidcLoginError::Internal(e),
+            })?;
+        let now = self.auth.clock().now();
+        let store = self.auth.store();
+        let internal = |e: crate::ports::StoreError| BeginOidcLoginError::Internal(e.into());
+        store
+            .purge_pending_logins(now - PENDING_LOGIN_MAX_AGE)
+            .await
+            .map_err(internal)?;
+        let pending = PendingLogin {
+            state: StateDigest::of(request.state.expose()),
+            nonce: request.nonce,
+            pkce_verifier: request.pkce_verifier,
+            issuer: self.provider.issuer().clone(),
+            return_to,
+            created_at: now,
+        };
+        store.save_pending_login(&pending).await.map_err(internal)?;
+        Ok(OidcLoginStart {
+            authorization_url: request.url,
+            state: request.state,
+        })
+    }
+}
