@@ -11,6 +11,10 @@ pub mod token;
 pub mod memory;
 
 pub use clock::SystemClock;
+pub use oidc::{
+    Discovery, HttpJwksKeyProvider, JwksCacheSettings, OidcClientSettings, OpenIdConnectProvider,
+    OutboundHttp,
+};
 
 pub use password::Argon2PasswordHasher;
 pub use store::SeaOrmIdentityStore;

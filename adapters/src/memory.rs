@@ -179,20 +179,13 @@ impl IdentityStore for InMemoryIdentityStore {
     ) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
             let before = s.identities.len();
-            s.identities
-                .retain(|i| !(i.issuer == *issuer && i.subject == *subject));
+            s.identities.retain(|i| !(i.issuer == *issuer && i.subject == *subject));
             s.identities.len() != before
         }))
     }
 
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {
-        Ok(self.with(|s| {
-            s.identities
-                .iter()
-                .filter(|i| i.user_id == id)
-                .cloned()
-                .collect()
-        }))
+        Ok(self.with(|s| s.identities.iter().filter(|i| i.user_id == id).cloned().collect()))
     }
 
     async fn user_by_identity(
@@ -201,10 +194,8 @@ impl IdentityStore for InMemoryIdentityStore {
         subject: &Subject,
     ) -> Result<Option<User>, StoreError> {
         Ok(self.with(|s| {
-            let identity = s
-                .identities
-                .iter()
-                .find(|i| i.issuer == *issuer && i.subject == *subject)?;
+            let identity =
+                s.identities.iter().find(|i| i.issuer == *issuer && i.subject == *subject)?;
             s.users.iter().find(|u| u.id == identity.user_id).cloned()
         }))
     }

@@ -25,10 +25,7 @@ impl Argon2PasswordHasher {
             .hash_password(b"codex dummy password for unknown users")
             .map_err(|e| PasswordHasherError::Internal(e.to_string().into()))?
             .to_string();
-        Ok(Self {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy: dummy.into(),
-        })
+        Ok(Self { permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy: dummy.into() })
     }
 
     async fn run<T: Send + 'static>(
@@ -36,14 +33,8 @@ impl Argon2PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordHasherError> {
         let internal = |e: String| PasswordHasherError::Internal(e.into());
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| internal(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| internal(e.to_string()))
+        let _permit = self.permits.acquire().await.map_err(|e| internal(e.to_string()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| internal(e.to_string()))
     }
 }
 
@@ -70,9 +61,8 @@ impl PasswordHasher for Argon2PasswordHasher {
             let Ok(parsed) = argon2::PasswordHash::new(&phc) else {
                 return false;
             };
-            let matches = Argon2::default()
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok();
+            let matches =
+                Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
             matches && known
         })
         .await

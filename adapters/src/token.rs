@@ -29,9 +29,7 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -140,13 +138,9 @@ impl JwtTokenIssuer {
         audience: impl Into<String>,
         keys: &[SigningKey],
     ) -> Result<Self, SigningKeyError> {
-        let first = keys
-            .first()
-            .ok_or_else(|| SigningKeyError::Malformed("no key".into()))?;
-        let der = first
-            .private
-            .to_pkcs1_der()
-            .map_err(|e| SigningKeyError::Malformed(e.to_string()))?;
+        let first = keys.first().ok_or_else(|| SigningKeyError::Malformed("no key".into()))?;
+        let der =
+            first.private.to_pkcs1_der().map_err(|e| SigningKeyError::Malformed(e.to_string()))?;
         let verifying = keys
             .iter()
             .map(|key| {
@@ -198,10 +192,7 @@ impl TokenIssuer for JwtTokenIssuer {
         };
         let token = jsonwebtoken::encode(&header, &body, &self.signing)
             .map_err(|e| TokenIssuerError::Internal(e.into()))?;
-        Ok(IssuedToken {
-            token: SecretString::new(token),
-            expires_at: claims.expires_at,
-        })
+        Ok(IssuedToken { token: SecretString::new(token), expires_at: claims.expires_at })
     }
 
     fn verify(
@@ -264,11 +255,7 @@ mod tests {
         let claims = claims(now);
         let token = issuer.issue(&claims).unwrap();
         assert_eq!(issuer.verify(token.token.expose(), now).unwrap(), claims);
-        assert!(
-            issuer
-                .verify(token.token.expose(), claims.expires_at)
-                .is_err()
-        );
+        assert!(issuer.verify(token.token.expose(), claims.expires_at).is_err());
         let other = JwtTokenIssuer::new("iss", "other", &[key]).unwrap();
         assert!(other.verify(token.token.expose(), now).is_err());
     }

@@ -6,12 +6,14 @@ use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
 
 use codex_cloud_adapters::{
-    Argon2PasswordHasher, JwtTokenIssuer, SeaOrmIdentityStore, SystemClock, store,
+    Argon2PasswordHasher, Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwtTokenIssuer,
+    OidcClientSettings, OpenIdConnectProvider, OutboundHttp, SeaOrmIdentityStore, SystemClock,
+    store,
 };
 use codex_cloud_core::ports::{Clock, IdentityStore};
-use codex_cloud_core::service::Auth;
+use codex_cloud_core::service::{Auth, OidcLogin};
 
-use crate::config::Settings;
+use crate::config::{OidcSettings, Settings};
 use crate::http::{HttpParts, Jwk, JwkSet};
 
 /// A wired-up backend.
@@ -51,23 +53,36 @@ impl Backend {
         };
         let store: Arc<dyn IdentityStore> = Arc::new(SeaOrmIdentityStore::new(db.clone()));
         let hasher = Arc::new(Argon2PasswordHasher::new(settings.max_concurrent_hashes)?);
-        let auth = Auth::new(
-            store.clone(),
-            hasher,
-            Arc::new(tokens),
-            clock,
-            settings.access_token_ttl,
-        );
-        let _ = with_oidc;
-        let oidc = None;
-        Ok(Self {
-            db,
-            parts: HttpParts {
-                auth,
-                store,
-                oidc,
-                jwks,
-            },
-        })
+        let auth =
+            Auth::new(store.clone(), hasher, Arc::new(tokens), clock, settings.access_token_ttl);
+        let oidc = match (&settings.oidc, with_oidc) {
+            (Some(oidc), true) => Some(wire_oidc(oidc, auth.clone())?),
+            _ => None,
+        };
+        let secure_cookies =
+            settings.oidc.as_ref().is_some_and(|o| o.redirect_uri.scheme() == "https");
+        Ok(Self { db, parts: HttpParts { auth, store, oidc, jwks, secure_cookies } })
     }
+}
+
+/// The OpenID Connect adapters around one provider; discovery starts now and is retried in the
+/// background until it succeeds.
+fn wire_oidc(settings: &OidcSettings, auth: Auth) -> anyhow::Result<OidcLogin> {
+    let http = OutboundHttp::new().context("cannot build the HTTP client")?;
+    let discovery = Arc::new(Discovery::new(settings.issuer.clone(), http.clone()));
+    discovery.spawn_retry();
+    let client = OidcClientSettings {
+        issuer: settings.issuer.clone(),
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        redirect_uri: settings.redirect_uri.clone(),
+    };
+    let provider = Arc::new(OpenIdConnectProvider::new(client, discovery.clone(), http.clone()));
+    let cache = JwksCacheSettings {
+        ttl: settings.jwks_cache_ttl,
+        refresh: settings.jwks_cache_refresh,
+        unknown_kid_cooldown: JwksCacheSettings::DEFAULT_UNKNOWN_KID_COOLDOWN,
+    };
+    let keys = Arc::new(HttpJwksKeyProvider::new(discovery, http, auth.clock().clone(), cache));
+    Ok(OidcLogin::new(auth, provider, keys))
 }

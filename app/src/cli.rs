@@ -14,11 +14,7 @@ use crate::bootstrap::Backend;
 use crate::config::Settings;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "codex-cloud-backend",
-    version,
-    about = "The Codex Cloud authentication backend"
-)]
+#[command(name = "codex-cloud-backend", version, about = "The Codex Cloud authentication backend")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -33,10 +29,7 @@ pub enum Command {
         /// The administrator's e-mail address.
         email: String,
         /// The password (prefer --password-stdin: arguments are visible to other local users).
-        #[arg(
-            required_unless_present = "password_stdin",
-            conflicts_with = "password_stdin"
-        )]
+        #[arg(required_unless_present = "password_stdin", conflicts_with = "password_stdin")]
         password: Option<String>,
         /// Read the password from the first line of standard input.
         #[arg(long)]
@@ -83,9 +76,7 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => unreachable!("serve is run by main"),
         Command::Migrate => {
-            crate::db::connect(&settings.database_url)
-                .await
-                .context("migration failed")?;
+            crate::db::connect(&settings.database_url).await.context("migration failed")?;
             eprintln!("migrations applied");
         }
         Command::Openapi => {
@@ -94,22 +85,14 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let backend = Backend::build(&in_memory, false).await?;
             println!("{}", crate::http::api(backend.parts).spec());
         }
-        Command::CreateAdmin {
-            email,
-            password,
-            password_stdin,
-        } => {
+        Command::CreateAdmin { email, password, password_stdin } => {
             let password = match (password, password_stdin) {
                 (Some(p), false) => p,
                 (None, true) => read_password_line()?,
                 _ => bail!("give the password as an argument or with --password-stdin"),
             };
             let backend = Backend::build(settings, false).await?;
-            let request = CreateUser {
-                email: &email,
-                password: Some(&password),
-                is_admin: true,
-            };
+            let request = CreateUser { email: &email, password: Some(&password), is_admin: true };
             let user = backend.parts.auth.create_user(request).await?;
             eprintln!("created administrator {}", user.email);
             println!("{}", user.id);
@@ -129,20 +112,12 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                 email: args.email.as_deref(),
             };
             let identity = links.link_identity(request, false).await?;
-            eprintln!(
-                "linked ({}, {}) to user {}",
-                identity.issuer, identity.subject, user_id
-            );
+            eprintln!("linked ({}, {}) to user {}", identity.issuer, identity.subject, user_id);
             println!("{}", identity.id);
         }
         Command::UnlinkIdentity { issuer, subject } => {
             let backend = Backend::build(settings, false).await?;
-            backend
-                .parts
-                .auth
-                .identity_links()
-                .unlink_identity(&issuer, &subject)
-                .await?;
+            backend.parts.auth.identity_links().unlink_identity(&issuer, &subject).await?;
             eprintln!("unlinked ({issuer}, {subject})");
         }
     }

@@ -140,10 +140,7 @@ impl Raw {
     fn validate(self) -> Result<Settings, ConfigError> {
         let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
         let url = self.database_url.trim().to_owned();
-        if !["sqlite:", "postgres://", "postgresql://"]
-            .iter()
-            .any(|p| url.starts_with(p))
-        {
+        if !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p)) {
             return Err(fail("database_url", "must be a sqlite: or postgres:// URL"));
         }
         let bind = self
@@ -151,10 +148,7 @@ impl Raw {
             .parse()
             .map_err(|_| fail("bind", "must be an address like 127.0.0.1:8000"))?;
         if !(60..=86_400).contains(&self.access_token_ttl) {
-            return Err(fail(
-                "access_token_ttl",
-                "must be between 60 and 86400 seconds",
-            ));
+            return Err(fail("access_token_ttl", "must be between 60 and 86400 seconds"));
         }
         if self.token_issuer.trim().is_empty() {
             return Err(fail("token_issuer", "must not be empty"));
@@ -213,10 +207,7 @@ impl Raw {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
             .ok_or_else(|| {
-                fail(
-                    "oidc_redirect_uri",
-                    "must be an absolute http(s) URL without fragment",
-                )
+                fail("oidc_redirect_uri", "must be an absolute http(s) URL without fragment")
             })?;
         if self.oidc_jwks_cache_ttl == 0 {
             return Err(fail("oidc_jwks_cache_ttl", "must be at least 1 second"));

@@ -53,10 +53,8 @@ pub async fn seed_external_identities(
     pool: &DatabaseConnection,
     seeds: &[ExternalIdentitySeed<'_>],
 ) -> Result<(), SeedError> {
-    let links = IdentityLinks::new(
-        Arc::new(SeaOrmIdentityStore::new(pool.clone())),
-        Arc::new(SystemClock),
-    );
+    let links =
+        IdentityLinks::new(Arc::new(SeaOrmIdentityStore::new(pool.clone())), Arc::new(SystemClock));
     for (index, seed) in seeds.iter().enumerate() {
         let request = LinkIdentity {
             issuer: seed.issuer,
@@ -64,15 +62,12 @@ pub async fn seed_external_identities(
             user_id: UserId::from_uuid(seed.user_id),
             email: seed.email,
         };
-        links
-            .link_identity(request, true)
-            .await
-            .map_err(|source| SeedError {
-                index,
-                issuer: seed.issuer.to_owned(),
-                subject: seed.subject.to_owned(),
-                source,
-            })?;
+        links.link_identity(request, true).await.map_err(|source| SeedError {
+            index,
+            issuer: seed.issuer.to_owned(),
+            subject: seed.subject.to_owned(),
+            source,
+        })?;
     }
     Ok(())
 }

@@ -67,11 +67,7 @@ enum SigningKeys {
 
 fn timestamps(table: &mut TableCreateStatement, columns: &[DynIden]) {
     for column in columns {
-        table.col(
-            ColumnDef::new(column.clone())
-                .timestamp_with_time_zone()
-                .not_null(),
-        );
+        table.col(ColumnDef::new(column.clone()).timestamp_with_time_zone().not_null());
     }
 }
 
@@ -84,22 +80,9 @@ impl MigrationTrait for Migration {
             .col(ColumnDef::new(Users::Id).uuid().not_null().primary_key())
             .col(ColumnDef::new(Users::Email).string_len(254).not_null())
             .col(ColumnDef::new(Users::PasswordHash).text().null())
-            .col(
-                ColumnDef::new(Users::IsAdmin)
-                    .boolean()
-                    .not_null()
-                    .default(false),
-            )
-            .col(
-                ColumnDef::new(Users::Disabled)
-                    .boolean()
-                    .not_null()
-                    .default(false),
-            );
-        timestamps(
-            &mut users,
-            &[Users::CreatedAt.into_iden(), Users::UpdatedAt.into_iden()],
-        );
+            .col(ColumnDef::new(Users::IsAdmin).boolean().not_null().default(false))
+            .col(ColumnDef::new(Users::Disabled).boolean().not_null().default(false));
+        timestamps(&mut users, &[Users::CreatedAt.into_iden(), Users::UpdatedAt.into_iden()]);
         manager.create_table(users).await?;
         // Unique without regard to case, whoever writes the row (both backends index expressions).
         manager
@@ -110,28 +93,11 @@ impl MigrationTrait for Migration {
         let mut identities = Table::create();
         identities
             .table(ExternalIdentities::Table)
-            .col(
-                ColumnDef::new(ExternalIdentities::Id)
-                    .uuid()
-                    .not_null()
-                    .primary_key(),
-            )
-            .col(
-                ColumnDef::new(ExternalIdentities::Issuer)
-                    .string_len(2048)
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(ExternalIdentities::Subject)
-                    .string_len(255)
-                    .not_null(),
-            )
+            .col(ColumnDef::new(ExternalIdentities::Id).uuid().not_null().primary_key())
+            .col(ColumnDef::new(ExternalIdentities::Issuer).string_len(2048).not_null())
+            .col(ColumnDef::new(ExternalIdentities::Subject).string_len(255).not_null())
             .col(ColumnDef::new(ExternalIdentities::UserId).uuid().not_null())
-            .col(
-                ColumnDef::new(ExternalIdentities::Email)
-                    .string_len(254)
-                    .null(),
-            )
+            .col(ColumnDef::new(ExternalIdentities::Email).string_len(254).null())
             .foreign_key(
                 ForeignKey::create()
                     .name("external_identities_user_id_fkey")
@@ -141,10 +107,7 @@ impl MigrationTrait for Migration {
             );
         timestamps(
             &mut identities,
-            &[
-                ExternalIdentities::CreatedAt.into_iden(),
-                ExternalIdentities::UpdatedAt.into_iden(),
-            ],
+            &[ExternalIdentities::CreatedAt.into_iden(), ExternalIdentities::UpdatedAt.into_iden()],
         );
         manager.create_table(identities).await?;
         manager
@@ -173,11 +136,7 @@ impl MigrationTrait for Migration {
             .table(Sessions::Table)
             .col(ColumnDef::new(Sessions::Id).uuid().not_null().primary_key())
             .col(ColumnDef::new(Sessions::UserId).uuid().not_null())
-            .col(
-                ColumnDef::new(Sessions::RevokedAt)
-                    .timestamp_with_time_zone()
-                    .null(),
-            )
+            .col(ColumnDef::new(Sessions::RevokedAt).timestamp_with_time_zone().null())
             .foreign_key(
                 ForeignKey::create()
                     .name("sessions_user_id_fkey")
@@ -187,10 +146,7 @@ impl MigrationTrait for Migration {
             );
         timestamps(
             &mut sessions,
-            &[
-                Sessions::CreatedAt.into_iden(),
-                Sessions::ExpiresAt.into_iden(),
-            ],
+            &[Sessions::CreatedAt.into_iden(), Sessions::ExpiresAt.into_iden()],
         );
         manager.create_table(sessions).await?;
         manager
@@ -206,23 +162,10 @@ impl MigrationTrait for Migration {
         let mut pending = Table::create();
         pending
             .table(PendingLogins::Table)
-            .col(
-                ColumnDef::new(PendingLogins::StateDigest)
-                    .string_len(64)
-                    .not_null()
-                    .primary_key(),
-            )
+            .col(ColumnDef::new(PendingLogins::StateDigest).string_len(64).not_null().primary_key())
             .col(ColumnDef::new(PendingLogins::Nonce).text().not_null())
-            .col(
-                ColumnDef::new(PendingLogins::PkceVerifier)
-                    .text()
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(PendingLogins::Issuer)
-                    .string_len(2048)
-                    .not_null(),
-            )
+            .col(ColumnDef::new(PendingLogins::PkceVerifier).text().not_null())
+            .col(ColumnDef::new(PendingLogins::Issuer).string_len(2048).not_null())
             .col(ColumnDef::new(PendingLogins::ReturnTo).text().null());
         timestamps(&mut pending, &[PendingLogins::CreatedAt.into_iden()]);
         manager.create_table(pending).await?;
@@ -238,23 +181,9 @@ impl MigrationTrait for Migration {
 
         let mut keys = Table::create();
         keys.table(SigningKeys::Table)
-            .col(
-                ColumnDef::new(SigningKeys::Id)
-                    .integer()
-                    .not_null()
-                    .primary_key(),
-            )
-            .col(
-                ColumnDef::new(SigningKeys::Kid)
-                    .string_len(64)
-                    .not_null()
-                    .unique_key(),
-            )
-            .col(
-                ColumnDef::new(SigningKeys::Algorithm)
-                    .string_len(16)
-                    .not_null(),
-            )
+            .col(ColumnDef::new(SigningKeys::Id).integer().not_null().primary_key())
+            .col(ColumnDef::new(SigningKeys::Kid).string_len(64).not_null().unique_key())
+            .col(ColumnDef::new(SigningKeys::Algorithm).string_len(16).not_null())
             .col(ColumnDef::new(SigningKeys::PrivateKeyPem).text().not_null());
         timestamps(&mut keys, &[SigningKeys::CreatedAt.into_iden()]);
         manager.create_table(keys).await
@@ -268,9 +197,7 @@ impl MigrationTrait for Migration {
             ExternalIdentities::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

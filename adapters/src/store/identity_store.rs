@@ -53,11 +53,7 @@ fn session_from_row(row: sessions::Model) -> Session {
 }
 
 fn hex(digest: &StateDigest) -> String {
-    digest
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn identity_row(identity: &NewExternalIdentity) -> external_identities::ActiveModel {
@@ -90,11 +86,7 @@ impl SeaOrmIdentityStore {
 #[async_trait]
 impl IdentityStore for SeaOrmIdentityStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db
-            .execute_unprepared("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(internal)
+        self.db.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(internal)
     }
 
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
@@ -115,10 +107,7 @@ impl IdentityStore for SeaOrmIdentityStore {
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row = users::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await
-            .map_err(internal)?;
+        let row = users::Entity::find_by_id(id.as_uuid()).one(&self.db).await.map_err(internal)?;
         row.map(user_from_row).transpose()
     }
 
@@ -169,13 +158,7 @@ impl IdentityStore for SeaOrmIdentityStore {
         let inserted = external_identities::Entity::insert(identity_row(&identity))
             .exec_with_returning(&self.db)
             .await
-            .map_err(|e| {
-                classify(
-                    e,
-                    StoreError::IdentityAlreadyLinked,
-                    StoreError::UnknownUser,
-                )
-            })?;
+            .map_err(|e| classify(e, StoreError::IdentityAlreadyLinked, StoreError::UnknownUser))?;
         identity_from_row(inserted)
     }
 
@@ -191,16 +174,8 @@ impl IdentityStore for SeaOrmIdentityStore {
             .on_conflict(on_conflict)
             .exec(&self.db)
             .await
-            .map_err(|e| {
-                classify(
-                    e,
-                    StoreError::IdentityAlreadyLinked,
-                    StoreError::UnknownUser,
-                )
-            })?;
-        let row = self
-            .find_identity(&identity.issuer, &identity.subject)
-            .await?;
+            .map_err(|e| classify(e, StoreError::IdentityAlreadyLinked, StoreError::UnknownUser))?;
+        let row = self.find_identity(&identity.issuer, &identity.subject).await?;
         identity_from_row(row.ok_or_else(|| corrupt("identity"))?)
     }
 
@@ -256,10 +231,8 @@ impl IdentityStore for SeaOrmIdentityStore {
     }
 
     async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
-        let row = sessions::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await
-            .map_err(internal)?;
+        let row =
+            sessions::Entity::find_by_id(id.as_uuid()).one(&self.db).await.map_err(internal)?;
         Ok(row.map(session_from_row))
     }
 
@@ -283,11 +256,7 @@ impl IdentityStore for SeaOrmIdentityStore {
             return_to: Set(login.return_to.as_ref().map(|r| r.as_str().to_owned())),
             created_at: Set(login.created_at),
         };
-        pending_logins::Entity::insert(row)
-            .exec(&self.db)
-            .await
-            .map(|_| ())
-            .map_err(internal)
+        pending_logins::Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(internal)
     }
 
     async fn take_pending_login(
@@ -303,10 +272,8 @@ impl IdentityStore for SeaOrmIdentityStore {
             return Ok(None);
         };
         // Whoever deletes the row owns the login: of two concurrent callers, one gets 0 rows.
-        let deleted = pending_logins::Entity::delete_by_id(key)
-            .exec(&self.db)
-            .await
-            .map_err(internal)?;
+        let deleted =
+            pending_logins::Entity::delete_by_id(key).exec(&self.db).await.map_err(internal)?;
         if deleted.rows_affected != 1 {
             return Ok(None);
         }
@@ -315,10 +282,7 @@ impl IdentityStore for SeaOrmIdentityStore {
             nonce: SecretString::new(row.nonce),
             pkce_verifier: SecretString::new(row.pkce_verifier),
             issuer: Issuer::new(row.issuer).map_err(|_| corrupt("issuer"))?,
-            return_to: row
-                .return_to
-                .as_deref()
-                .and_then(|r| ReturnTo::parse(r).ok()),
+            return_to: row.return_to.as_deref().and_then(|r| ReturnTo::parse(r).ok()),
             created_at: row.created_at,
         }))
     }

@@ -29,20 +29,14 @@ pub async fn load_or_create_signing_keys(
             private_key_pem: Set(key.to_pkcs1_pem()?.expose().to_owned()),
             created_at: Set(now),
         };
-        signing_keys::Entity::insert(row)
-            .on_conflict_do_nothing()
-            .exec(db)
-            .await?;
+        signing_keys::Entity::insert(row).on_conflict_do_nothing().exec(db).await?;
         keys = load(db).await?;
     }
     Ok(keys)
 }
 
 async fn load(db: &DatabaseConnection) -> Result<Vec<SigningKey>, BoxError> {
-    let rows = signing_keys::Entity::find()
-        .order_by_desc(signing_keys::Column::Id)
-        .all(db)
-        .await?;
+    let rows = signing_keys::Entity::find().order_by_desc(signing_keys::Column::Id).all(db).await?;
     rows.iter()
         .map(|row| SigningKey::from_pkcs1_pem(&row.private_key_pem).map_err(Into::into))
         .collect()

@@ -1,15 +1,14 @@
 //! Local login, the current user, logout.
 
-use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Password;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use codex_cloud_core::service::{Auth, LoginError, LoginSuccess};
+use codex_cloud_core::service::{Auth, LoginSuccess};
 
 use crate::http::ApiTags;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::ApiError;
 use crate::http::security::Credentials;
 use crate::statuses;
 
@@ -81,22 +80,9 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> Result<Json<TokenResponse>, ApiError<LoginErrors>> {
         let request = body.0;
-        match self
-            .auth
-            .login_with_password(&request.email, request.password.as_str())
-            .await
-        {
-            Ok(login) => Ok(Json(TokenResponse::from_login(
-                &login,
-                self.auth.clock().now(),
-            ))),
-            Err(LoginError::InvalidCredentials) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "invalid e-mail or password".to_owned(),
-            )),
-            Err(LoginError::Internal(e)) => Err(ApiError::internal(&e)),
-        }
+        let login =
+            self.auth.login_with_password(&request.email, request.password.as_str()).await?;
+        Ok(Json(TokenResponse::from_login(&login, self.auth.clock().now())))
     }
 
     /// The current user
@@ -105,11 +91,7 @@ impl AuthApi {
         &self,
         credentials: Credentials,
     ) -> Result<Json<CurrentUser>, ApiError<SessionErrors>> {
-        let user = credentials
-            .authenticate(&self.auth)
-            .await
-            .map_err(ApiError::from)?
-            .user;
+        let user = credentials.authenticate(&self.auth).await?.user;
         Ok(Json(CurrentUser {
             id: user.id.as_uuid(),
             email: user.email.to_string(),
@@ -125,14 +107,8 @@ impl AuthApi {
         &self,
         credentials: Credentials,
     ) -> Result<LogoutResponse, ApiError<SessionErrors>> {
-        let principal = credentials
-            .authenticate(&self.auth)
-            .await
-            .map_err(ApiError::from)?;
-        self.auth
-            .logout(&principal)
-            .await
-            .map_err(|e| ApiError::from(Problem::internal(&e)))?;
+        let principal = credentials.authenticate(&self.auth).await?;
+        self.auth.logout(&principal).await?;
         Ok(LogoutResponse::LoggedOut)
     }
 }

@@ -103,27 +103,18 @@ pub struct ApiError<S: ErrorStatuses> {
 
 impl<S: ErrorStatuses> ApiError<S> {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<Option<String>>) -> Self {
-        Problem::new(status, code, detail).into()
-    }
-
-    pub fn internal(cause: &dyn fmt::Display) -> Self {
-        Problem::internal(cause).into()
+        Self::from_problem(Problem::new(status, code, detail))
     }
 }
 
-impl<S: ErrorStatuses> From<Problem> for ApiError<S> {
-    fn from(problem: Problem) -> Self {
+impl<S: ErrorStatuses> ApiError<S> {
+    fn from_problem(problem: Problem) -> Self {
         debug_assert!(
-            S::STATUSES
-                .iter()
-                .any(|(status, _)| *status == problem.status),
+            S::STATUSES.iter().any(|(status, _)| *status == problem.status),
             "status {} is not declared",
             problem.status
         );
-        Self {
-            problem,
-            _statuses: PhantomData,
-        }
+        Self { problem, _statuses: PhantomData }
     }
 }
 
@@ -205,4 +196,10 @@ pub fn problem_for(error: poem::Error) -> Response {
         _ => error.to_string(),
     };
     Problem::new(status, code, detail).response()
+}
+
+impl<S: ErrorStatuses, E: Into<Problem>> From<E> for ApiError<S> {
+    fn from(error: E) -> Self {
+        Self::from_problem(error.into())
+    }
 }

@@ -50,9 +50,7 @@ impl HealthApi {
     /// Liveness: the process is up
     #[oai(path = "/healthz", method = "get", operation_id = "health")]
     async fn healthz(&self) -> Json<Health> {
-        Json(Health {
-            status: "ok".to_owned(),
-        })
+        Json(Health { status: "ok".to_owned() })
     }
 
     /// Readiness: the database is reachable and, when OpenID Connect is on, the provider is discovered
@@ -65,15 +63,13 @@ impl HealthApi {
             return Err(not_ready("the database is unreachable".to_owned()));
         }
         match self.provider.as_ref().map(|p| p.status()) {
-            None | Some(ProviderStatus::Ready) => Ok(Json(Health {
-                status: "ready".to_owned(),
-            })),
-            Some(ProviderStatus::Unavailable(why)) => Err(not_ready(format!(
-                "the identity provider is unavailable: {why}"
-            ))),
-            Some(ProviderStatus::Misconfigured(why)) => Err(not_ready(format!(
-                "the identity provider is misconfigured: {why}"
-            ))),
+            None | Some(ProviderStatus::Ready) => Ok(Json(Health { status: "ready".to_owned() })),
+            Some(ProviderStatus::Unavailable(why)) => {
+                Err(not_ready(format!("the identity provider is unavailable: {why}")))
+            }
+            Some(ProviderStatus::Misconfigured(why)) => {
+                Err(not_ready(format!("the identity provider is misconfigured: {why}")))
+            }
         }
     }
 

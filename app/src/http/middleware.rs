@@ -20,10 +20,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        BodyLimitEndpoint {
-            inner,
-            limit: self.0,
-        }
+        BodyLimitEndpoint { inner, limit: self.0 }
     }
 }
 
@@ -49,10 +46,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             return Err(too_large(self.limit));
         }
         let body = req.take_body();
-        let bytes = body
-            .into_bytes_limit(self.limit)
-            .await
-            .map_err(|_| too_large(self.limit))?;
+        let bytes = body.into_bytes_limit(self.limit).await.map_err(|_| too_large(self.limit))?;
         req.set_body(Body::from(bytes));
         self.inner.call(req).await
     }
@@ -78,10 +72,7 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
         let is_docs = req.uri().path().starts_with("/docs");
         let mut response = self.0.call(req).await?.into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
+        headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
         headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         if !is_docs {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

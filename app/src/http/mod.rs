@@ -1,10 +1,13 @@
 //! The HTTP layer: poem-openapi operations (thin: parse → use case → map), the OpenAPI document
 //! and Swagger UI, and the middleware every request passes through.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod health;
 mod middleware;
+pub mod oidc;
+mod problems;
 pub mod security;
 
 use std::sync::Arc;
@@ -42,22 +45,20 @@ pub struct HttpParts {
     pub store: Arc<dyn IdentityStore>,
     pub oidc: Option<OidcLogin>,
     pub jwks: JwkSet,
+    /// Whether cookies get the `Secure` attribute (the OpenID redirect URI is https).
+    pub secure_cookies: bool,
 }
 
-type Apis = (auth::AuthApi, health::HealthApi);
+type Apis = (auth::AuthApi, oidc::OidcApi, admin::AdminApi, health::HealthApi);
 
 /// The documented API.
 pub fn api(parts: HttpParts) -> OpenApiService<Apis, ()> {
     let provider: Option<Arc<dyn OidcProvider>> = parts.oidc.as_ref().map(|o| o.provider().clone());
     let apis = (
-        auth::AuthApi {
-            auth: parts.auth.clone(),
-        },
-        health::HealthApi {
-            store: parts.store.clone(),
-            provider,
-            jwks: parts.jwks.clone(),
-        },
+        auth::AuthApi { auth: parts.auth.clone() },
+        oidc::OidcApi { oidc: parts.oidc.clone(), secure_cookies: parts.secure_cookies },
+        admin::AdminApi { auth: parts.auth.clone() },
+        health::HealthApi { store: parts.store.clone(), provider, jwks: parts.jwks.clone() },
     );
     OpenApiService::new(apis, "Codex Cloud Backend", env!("CARGO_PKG_VERSION")).description(
         "Authenticates Codex Cloud users locally (e-mail and password) or through an external \
@@ -77,8 +78,8 @@ pub fn endpoint(parts: HttpParts) -> impl Endpoint + use<> {
         .nest("/", api)
         .with(middleware::BodyLimit(MAX_BODY_BYTES))
         .with(middleware::SecurityHeaders)
-        .with(CookieJarManager::new())
         .catch_all_error(|e| async move { error::problem_for(e) })
+        .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .with(middleware::AccessLog)
 }

@@ -4,7 +4,7 @@
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 
-use codex_cloud_core::service::{Auth, AuthenticateError, Principal};
+use codex_cloud_core::service::{Auth, Principal};
 
 use crate::http::error::Problem;
 
@@ -38,12 +38,7 @@ impl Credentials {
 
     /// The caller, or the problem to answer with (401 `invalid_token`, 500).
     pub async fn authenticate(&self, auth: &Auth) -> Result<Principal, Problem> {
-        auth.authenticate_token(self.token())
-            .await
-            .map_err(|e| match e {
-                AuthenticateError::InvalidToken => invalid_token(),
-                AuthenticateError::Internal(e) => Problem::internal(&e),
-            })
+        auth.authenticate_token(self.token()).await.map_err(Problem::from)
     }
 
     /// The caller, who must be an administrator (else 403 `forbidden`).

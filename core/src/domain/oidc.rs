@@ -40,14 +40,8 @@ impl ReturnTo {
             && !raw.starts_with("//")
             && !raw.starts_with("/\\")
             && raw.len() <= Self::MAX_LEN
-            && !raw
-                .chars()
-                .any(|c| c.is_control() || c == '\\' || c.is_whitespace());
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ReturnToError)
-        }
+            && !raw.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace());
+        if ok { Ok(Self(raw.to_owned())) } else { Err(ReturnToError) }
     }
 
     pub fn as_str(&self) -> &str {

@@ -82,10 +82,7 @@ mod tests {
     #[test]
     fn short_and_huge_passwords_are_refused() {
         assert_eq!(Password::new("short").unwrap_err(), PasswordError::TooShort);
-        assert_eq!(
-            Password::new("x".repeat(1025)).unwrap_err(),
-            PasswordError::TooLong
-        );
+        assert_eq!(Password::new("x".repeat(1025)).unwrap_err(), PasswordError::TooLong);
         assert!(Password::new("long enough").is_ok());
         assert!(Password::candidate("").is_ok());
     }

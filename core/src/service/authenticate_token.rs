@@ -46,9 +46,6 @@ impl Auth {
             .map_err(|e| AuthenticateError::Internal(e.into()))?
             .filter(|u| !u.disabled)
             .ok_or(AuthenticateError::InvalidToken)?;
-        Ok(Principal {
-            user,
-            session: session.id,
-        })
+        Ok(Principal { user, session: session.id })
     }
 }

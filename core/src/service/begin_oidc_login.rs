@@ -38,26 +38,17 @@ impl OidcLogin {
         return_to: Option<&str>,
     ) -> Result<OidcLoginStart, BeginOidcLoginError> {
         let return_to = return_to.map(ReturnTo::parse).transpose()?;
-        let request = self
-            .provider
-            .authorization_request()
-            .await
-            .map_err(|e| match e {
-                OidcProviderError::Misconfigured(m) => {
-                    BeginOidcLoginError::ProviderMisconfigured(m)
-                }
-                OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
-                    BeginOidcLoginError::ProviderUnavailable(m)
-                }
-                OidcProviderError::Internal(e) => BeginOidcLoginError::Internal(e),
-            })?;
+        let request = self.provider.authorization_request().await.map_err(|e| match e {
+            OidcProviderError::Misconfigured(m) => BeginOidcLoginError::ProviderMisconfigured(m),
+            OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
+                BeginOidcLoginError::ProviderUnavailable(m)
+            }
+            OidcProviderError::Internal(e) => BeginOidcLoginError::Internal(e),
+        })?;
         let now = self.auth.clock().now();
         let store = self.auth.store();
         let internal = |e: crate::ports::StoreError| BeginOidcLoginError::Internal(e.into());
-        store
-            .purge_pending_logins(now - PENDING_LOGIN_MAX_AGE)
-            .await
-            .map_err(internal)?;
+        store.purge_pending_logins(now - PENDING_LOGIN_MAX_AGE).await.map_err(internal)?;
         let pending = PendingLogin {
             state: StateDigest::of(request.state.expose()),
             nonce: request.nonce,
@@ -67,9 +58,6 @@ impl OidcLogin {
             created_at: now,
         };
         store.save_pending_login(&pending).await.map_err(internal)?;
-        Ok(OidcLoginStart {
-            authorization_url: request.url,
-            state: request.state,
-        })
+        Ok(OidcLoginStart { authorization_url: request.url, state: request.state })
     }
 }

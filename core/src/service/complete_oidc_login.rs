@@ -26,10 +26,7 @@ pub enum CompleteOidcLoginError {
     #[error("the login state is missing, unknown, expired or not bound to this browser")]
     InvalidState,
     #[error("the identity provider refused the login: {error}")]
-    ProviderDenied {
-        error: String,
-        description: Option<String>,
-    },
+    ProviderDenied { error: String, description: Option<String> },
     /// RFC 9207: the `iss` of the callback is not the configured issuer.
     #[error("the callback's issuer is not the configured provider")]
     IssuerMismatch,
@@ -63,15 +60,16 @@ type Error = CompleteOidcLoginError;
 
 impl OidcLogin {
     pub fn new(auth: Auth, provider: Arc<dyn OidcProvider>, keys: Arc<dyn KeyProvider>) -> Self {
-        Self {
-            auth,
-            provider,
-            keys,
-        }
+        Self { auth, provider, keys }
     }
 
     pub fn provider(&self) -> &Arc<dyn OidcProvider> {
         &self.provider
+    }
+
+    /// The current time on the clock that sessions are timed by.
+    pub fn auth_clock_now(&self) -> time::OffsetDateTime {
+        self.auth.clock().now()
     }
 
     /// `browser_state` is the state the login endpoint bound to the browser (its cookie).
@@ -85,40 +83,24 @@ impl OidcLogin {
     ) -> Result<OidcLoginDone, Error> {
         let pending = self.take_pending(&params, browser_state).await?;
         if let Some(error) = params.error {
-            return Err(Error::ProviderDenied {
-                error,
-                description: params.error_description,
-            });
+            return Err(Error::ProviderDenied { error, description: params.error_description });
         }
-        if params
-            .iss
-            .as_deref()
-            .is_some_and(|iss| iss != self.provider.issuer().as_str())
-        {
+        if params.iss.as_deref().is_some_and(|iss| iss != self.provider.issuer().as_str()) {
             return Err(Error::IssuerMismatch);
         }
         let code = params.code.ok_or(Error::MissingCode)?;
-        let tokens = self
-            .provider
-            .exchange_code(&code, &pending.pkce_verifier)
-            .await
-            .map_err(|e| match e {
+        let tokens = self.provider.exchange_code(&code, &pending.pkce_verifier).await.map_err(
+            |e| match e {
                 OidcProviderError::TokenEndpoint(m) => Error::ProviderError(m),
                 OidcProviderError::Unavailable(m) => Error::ProviderUnavailable(m),
                 OidcProviderError::Misconfigured(m) => Error::ProviderMisconfigured(m),
                 OidcProviderError::Internal(e) => Error::Internal(e),
-            })?;
+            },
+        )?;
         let identity = self.verify(&tokens, &pending).await?;
         let user = self.linked_user(&identity).await?;
-        let login = self
-            .auth
-            .start_session(user)
-            .await
-            .map_err(Error::Internal)?;
-        Ok(OidcLoginDone {
-            login,
-            return_to: pending.return_to,
-        })
+        let login = self.auth.start_session(user).await.map_err(Error::Internal)?;
+        Ok(OidcLoginDone { login, return_to: pending.return_to })
     }
 
     /// Consumes the pending login named by `state` (whatever happens next) and checks that it is
@@ -128,11 +110,7 @@ impl OidcLogin {
         params: &CallbackParams,
         browser_state: Option<&str>,
     ) -> Result<PendingLogin, Error> {
-        let state = params
-            .state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or(Error::InvalidState)?;
+        let state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or(Error::InvalidState)?;
         let pending = self
             .auth
             .store()
@@ -144,11 +122,7 @@ impl OidcLogin {
             .is_some_and(|cookie| crate::domain::SecretString::new(state).ct_eq(cookie));
         let fresh = self.auth.clock().now() - pending.created_at < PENDING_LOGIN_MAX_AGE;
         let same_provider = pending.issuer == *self.provider.issuer();
-        if bound && fresh && same_provider {
-            Ok(pending)
-        } else {
-            Err(Error::InvalidState)
-        }
+        if bound && fresh && same_provider { Ok(pending) } else { Err(Error::InvalidState) }
     }
 
     /// Verifies the ID token; on an unknown key id, once more with freshly fetched keys.
@@ -160,11 +134,7 @@ impl OidcLogin {
         let keys = self.keys.keys().await.map_err(key_error)?;
         match self.verify_with(tokens, pending, &keys) {
             Err(IdTokenRejection::UnknownKey) => {
-                let keys = self
-                    .keys
-                    .keys_after_unknown_kid()
-                    .await
-                    .map_err(key_error)?;
+                let keys = self.keys.keys_after_unknown_kid().await.map_err(key_error)?;
                 self.verify_with(tokens, pending, &keys)
             }
             other => other,
@@ -179,8 +149,7 @@ impl OidcLogin {
         keys: &ProviderKeys,
     ) -> Result<VerifiedIdentity, IdTokenRejection> {
         let now = self.auth.clock().now();
-        self.provider
-            .verify_id_token(tokens, &pending.nonce, keys, now)
+        self.provider.verify_id_token(tokens, &pending.nonce, keys, now)
     }
 
     /// The enabled user linked to (issuer, subject): never looked up by e-mail.

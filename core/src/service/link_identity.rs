@@ -86,12 +86,7 @@ impl IdentityLinks {
         subject: &str,
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
-        match self
-            .store
-            .unlink_identity(&issuer, &subject)
-            .await
-            .map_err(from_store)?
-        {
+        match self.store.unlink_identity(&issuer, &subject).await.map_err(from_store)? {
             true => Ok(()),
             false => Err(IdentityLinkError::UnknownIdentity),
         }
@@ -108,16 +103,11 @@ impl IdentityLinks {
         subject: &str,
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
-        let owner = self
-            .store
-            .user_by_identity(&issuer, &subject)
-            .await
-            .map_err(from_store)?;
+        let owner = self.store.user_by_identity(&issuer, &subject).await.map_err(from_store)?;
         if owner.map(|u| u.id) != Some(user_id) {
             return Err(IdentityLinkError::UnknownIdentity);
         }
-        self.unlink_identity(issuer.as_str(), subject.as_str())
-            .await
+        self.unlink_identity(issuer.as_str(), subject.as_str()).await
     }
 
     /// # Errors
@@ -126,19 +116,10 @@ impl IdentityLinks {
         &self,
         user_id: UserId,
     ) -> Result<Vec<ExternalIdentity>, IdentityLinkError> {
-        if self
-            .store
-            .user_by_id(user_id)
-            .await
-            .map_err(from_store)?
-            .is_none()
-        {
+        if self.store.user_by_id(user_id).await.map_err(from_store)?.is_none() {
             return Err(IdentityLinkError::UnknownUser);
         }
-        self.store
-            .identities_of_user(user_id)
-            .await
-            .map_err(from_store)
+        self.store.identities_of_user(user_id).await.map_err(from_store)
     }
 
     /// The user with this e-mail address, for the CLI's `--user-email`.

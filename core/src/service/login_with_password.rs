@@ -67,16 +67,9 @@ impl Auth {
             expires_at,
             revoked_at: None,
         };
-        self.store
-            .create_session(&session)
-            .await
-            .map_err(Box::new)?;
+        self.store.create_session(&session).await.map_err(Box::new)?;
         let token = self.sign(&session, now, expires_at).map_err(Box::new)?;
-        Ok(LoginSuccess {
-            user,
-            session: session.id,
-            token,
-        })
+        Ok(LoginSuccess { user, session: session.id, token })
     }
 
     fn sign(

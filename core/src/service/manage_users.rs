@@ -16,10 +16,7 @@ impl Auth {
     /// # Errors
     /// `Internal` only.
     pub async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, ManageUsersError> {
-        self.store
-            .list_users(offset, limit)
-            .await
-            .map_err(|e| ManageUsersError::Internal(e.into()))
+        self.store.list_users(offset, limit).await.map_err(|e| ManageUsersError::Internal(e.into()))
     }
 
     /// # Errors

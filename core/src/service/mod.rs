@@ -17,7 +17,7 @@ use time::Duration;
 use crate::ports::{Clock, IdentityStore, PasswordHasher, TokenIssuer};
 
 pub use authenticate_token::{AuthenticateError, Principal};
-pub use begin_oidc_login::{BeginOidcLoginError, OidcLoginStart};
+pub use begin_oidc_login::{BeginOidcLoginError, OidcLoginStart, PENDING_LOGIN_MAX_AGE};
 pub use complete_oidc_login::{CompleteOidcLoginError, OidcLoginDone};
 pub use create_user::{CreateUser, CreateUserError};
 pub use link_identity::{IdentityLinkError, IdentityLinks, LinkIdentity};
@@ -45,13 +45,7 @@ impl Auth {
         clock: Arc<dyn Clock>,
         access_token_ttl: Duration,
     ) -> Self {
-        Self {
-            store,
-            hasher,
-            tokens,
-            clock,
-            access_token_ttl,
-        }
+        Self { store, hasher, tokens, clock, access_token_ttl }
     }
 
     pub fn store(&self) -> &Arc<dyn IdentityStore> {

@@ -1,0 +1,169 @@
+//! Discovery of the provider's endpoints from `{issuer}/.well-known/openid-configuration`, with
+//! an exact issuer match, retried until it succeeds.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use url::Url;
+
+use codex_cloud_core::domain::Issuer;
+use codex_cloud_core::ports::ProviderStatus;
+
+use crate::oidc::http::OutboundHttp;
+
+/// The endpoints taken from a trusted discovery document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub authorization: Url,
+    pub token: Url,
+    pub jwks: Url,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Pending(String),
+    Ready(Arc<Endpoints>),
+    Misconfigured(String),
+}
+
+#[derive(Deserialize)]
+struct Document {
+    issuer: Option<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+}
+
+/// The discovery state shared by the provider and the key provider.
+#[derive(Debug)]
+pub struct Discovery {
+    issuer: Issuer,
+    http: OutboundHttp,
+    state: RwLock<State>,
+    /// Held while an attempt runs; remembers when the last one started.
+    in_flight: Mutex<Option<Instant>>,
+}
+
+/// On-demand attempts (from logins) are at least this far apart.
+const MIN_ATTEMPT_SPACING: Duration = Duration::from_secs(1);
+
+fn endpoint(value: Option<String>, name: &str) -> Result<Url, String> {
+    let raw = value.ok_or_else(|| format!("the discovery document has no {name}"))?;
+    let url = Url::parse(&raw).map_err(|_| format!("{name} is not a URL"))?;
+    match url.scheme() {
+        "https" | "http" => Ok(url),
+        _ => Err(format!("{name} is not an http(s) URL")),
+    }
+}
+
+impl Discovery {
+    pub fn new(issuer: Issuer, http: OutboundHttp) -> Self {
+        Self {
+            issuer,
+            http,
+            state: RwLock::new(State::Pending("discovery has not run yet".into())),
+            in_flight: Mutex::new(None),
+        }
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    pub fn status(&self) -> ProviderStatus {
+        match &*self.state.read().expect("discovery lock") {
+            State::Pending(why) => ProviderStatus::Unavailable(why.clone()),
+            State::Ready(_) => ProviderStatus::Ready,
+            State::Misconfigured(why) => ProviderStatus::Misconfigured(why.clone()),
+        }
+    }
+
+    /// The trusted endpoints, if discovery has succeeded.
+    pub fn endpoints(&self) -> Option<Arc<Endpoints>> {
+        match &*self.state.read().expect("discovery lock") {
+            State::Ready(endpoints) => Some(endpoints.clone()),
+            _ => None,
+        }
+    }
+
+    /// The status, running discovery now if it has not succeeded yet: one attempt at a time,
+    /// and not more than once a second, so that logins cannot flood the provider.
+    pub async fn ensure(&self) -> ProviderStatus {
+        if self.endpoints().is_some() {
+            return ProviderStatus::Ready;
+        }
+        let mut last_attempt = self.in_flight.lock().await;
+        let due = last_attempt.is_none_or(|at| at.elapsed() >= MIN_ATTEMPT_SPACING);
+        if self.endpoints().is_none() && due {
+            *last_attempt = Some(Instant::now());
+            self.discover_once().await;
+        }
+        self.status()
+    }
+
+    /// One attempt; records the outcome.
+    pub async fn discover_once(&self) {
+        let state = match self.fetch().await {
+            Ok(endpoints) => {
+                tracing::info!(issuer = %self.issuer, "OpenID provider discovered");
+                State::Ready(Arc::new(endpoints))
+            }
+            Err(State::Misconfigured(why)) => {
+                tracing::error!(issuer = %self.issuer, reason = %why, "OpenID provider refused");
+                State::Misconfigured(why)
+            }
+            Err(other) => {
+                if let State::Pending(why) = &other {
+                    tracing::warn!(issuer = %self.issuer, reason = %why, "OpenID provider discovery failed");
+                }
+                other
+            }
+        };
+        *self.state.write().expect("discovery lock") = state;
+    }
+
+    async fn fetch(&self) -> Result<Endpoints, State> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.as_str().trim_end_matches('/')
+        );
+        let request = self.http.client().get(&url).header("accept", "application/json");
+        let response = self.http.send(request).await.map_err(|e| State::Pending(e.to_string()))?;
+        if !response.status.is_success() {
+            return Err(State::Pending(format!("discovery answered {}", response.status)));
+        }
+        let document: Document = serde_json::from_slice(&response.body)
+            .map_err(|_| State::Misconfigured("the discovery document is not valid JSON".into()))?;
+        if document.issuer.as_deref() != Some(self.issuer.as_str()) {
+            return Err(State::Misconfigured(format!(
+                "the discovery document names issuer {:?}, not the configured {:?}",
+                document.issuer.unwrap_or_default(),
+                self.issuer.as_str()
+            )));
+        }
+        let misconfigured = State::Misconfigured;
+        Ok(Endpoints {
+            authorization: endpoint(document.authorization_endpoint, "authorization_endpoint")
+                .map_err(misconfigured)?,
+            token: endpoint(document.token_endpoint, "token_endpoint").map_err(misconfigured)?,
+            jwks: endpoint(document.jwks_uri, "jwks_uri").map_err(misconfigured)?,
+        })
+    }
+
+    /// Retries discovery in the background until it succeeds (backing off to a minute).
+    pub fn spawn_retry(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let discovery = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut delay = Duration::from_secs(1);
+            loop {
+                if discovery.ensure().await == ProviderStatus::Ready {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        })
+    }
+}

@@ -1,0 +1,253 @@
+//! Administration for administrators' tokens: users, and their links to external identities.
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::Password;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use codex_cloud_core::domain::{ExternalIdentity, User, UserId};
+use codex_cloud_core::service::{Auth, CreateUser, LinkIdentity};
+
+use crate::http::ApiTags;
+use crate::http::error::ApiError;
+use crate::http::security::Credentials;
+use crate::statuses;
+
+const MAX_PAGE: u64 = 500;
+
+#[derive(Debug, Object)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    /// Whether the user can log in with a password (else only through a linked identity).
+    pub has_password: bool,
+    pub created_at: time::OffsetDateTime,
+    pub updated_at: time::OffsetDateTime,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            email: user.email.to_string(),
+            is_admin: user.is_admin,
+            disabled: user.disabled,
+            has_password: user.password_hash.is_some(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct NewUserRequest {
+    pub email: String,
+    /// At least 8 characters. Omit for a user who signs in only through a linked identity.
+    pub password: Option<Password>,
+    #[oai(default)]
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Object)]
+pub struct IdentityView {
+    pub id: Uuid,
+    pub issuer: String,
+    pub subject: String,
+    pub user_id: Uuid,
+    pub email: Option<String>,
+    pub created_at: time::OffsetDateTime,
+}
+
+impl From<ExternalIdentity> for IdentityView {
+    fn from(identity: ExternalIdentity) -> Self {
+        Self {
+            id: identity.id,
+            issuer: identity.issuer.to_string(),
+            subject: identity.subject.to_string(),
+            user_id: identity.user_id.as_uuid(),
+            email: identity.email.map(|e| e.to_string()),
+            created_at: identity.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct LinkRequest {
+    /// The provider's issuer, exactly as configured in `CODEX_OIDC_ISSUER`.
+    pub issuer: String,
+    /// The provider's `sub` for the user.
+    pub subject: String,
+    pub email: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
+#[derive(ApiResponse)]
+pub enum Unlinked {
+    /// The link is removed.
+    #[oai(status = 204)]
+    Unlinked,
+}
+
+statuses!(ReadErrors:
+    401 "Missing or invalid access token (`invalid_token`).",
+    403 "The caller is not an administrator (`forbidden`).",
+    404 "No such user (`user_not_found`).",
+    500 "Internal error (`internal_error`).",
+);
+statuses!(WriteErrors:
+    400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`, `invalid_identity`).",
+    401 "Missing or invalid access token (`invalid_token`).",
+    403 "The caller is not an administrator (`forbidden`).",
+    404 "No such user or identity (`user_not_found`, `identity_not_found`).",
+    409 "The e-mail address or identity is taken (`email_taken`, `identity_already_linked`).",
+    413 "The body is too large (`payload_too_large`).",
+    415 "The body is not `application/json` (`unsupported_media_type`).",
+    500 "Internal error (`internal_error`).",
+);
+
+pub struct AdminApi {
+    pub auth: Auth,
+}
+
+#[OpenApi(tag = "ApiTags::Admin")]
+impl AdminApi {
+    /// List users
+    #[oai(path = "/admin/users", method = "get", operation_id = "listUsers")]
+    async fn list_users(
+        &self,
+        credentials: Credentials,
+        #[oai(default)] offset: Query<u64>,
+        /// At most 500.
+        #[oai(default = "default_limit", validator(maximum(value = "500")))]
+        limit: Query<u64>,
+    ) -> Result<Json<Vec<UserView>>, ApiError<ReadErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        let users = self.auth.list_users(offset.0, limit.0.min(MAX_PAGE)).await?;
+        Ok(Json(users.into_iter().map(UserView::from).collect()))
+    }
+
+    /// Create a user
+    #[oai(path = "/admin/users", method = "post", operation_id = "createUser")]
+    async fn create_user(
+        &self,
+        credentials: Credentials,
+        body: Json<NewUserRequest>,
+    ) -> Result<Created<UserView>, ApiError<WriteErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        let request = CreateUser {
+            email: &body.email,
+            password: body.password.as_ref().map(|p| p.as_str()),
+            is_admin: body.is_admin,
+        };
+        let user = self.auth.create_user(request).await?;
+        Ok(Created::Created(Json(user.into())))
+    }
+
+    /// Get a user
+    #[oai(path = "/admin/users/:user_id", method = "get", operation_id = "getUser")]
+    async fn get_user(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+    ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        Ok(Json(self.auth.user(UserId::from_uuid(user_id.0)).await?.into()))
+    }
+
+    /// Disable a user
+    ///
+    /// The user can no longer log in, and their tokens are refused at once.
+    #[oai(path = "/admin/users/:user_id/disable", method = "post", operation_id = "disableUser")]
+    async fn disable_user(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+    ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        Ok(Json(self.auth.set_user_disabled(UserId::from_uuid(user_id.0), true).await?.into()))
+    }
+
+    /// Enable a user
+    #[oai(path = "/admin/users/:user_id/enable", method = "post", operation_id = "enableUser")]
+    async fn enable_user(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+    ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        Ok(Json(self.auth.set_user_disabled(UserId::from_uuid(user_id.0), false).await?.into()))
+    }
+
+    /// List a user's external identities
+    #[oai(
+        path = "/admin/users/:user_id/identities",
+        method = "get",
+        operation_id = "listUserIdentities"
+    )]
+    async fn list_identities(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+    ) -> Result<Json<Vec<IdentityView>>, ApiError<ReadErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        let links = self.auth.identity_links();
+        let identities = links.identities_of_user(UserId::from_uuid(user_id.0)).await?;
+        Ok(Json(identities.into_iter().map(IdentityView::from).collect()))
+    }
+
+    /// Link an external identity to a user
+    ///
+    /// Never done automatically: an identity provider's e-mail claim links nothing.
+    #[oai(
+        path = "/admin/users/:user_id/identities",
+        method = "post",
+        operation_id = "linkUserIdentity"
+    )]
+    async fn link_identity(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+        body: Json<LinkRequest>,
+    ) -> Result<Created<IdentityView>, ApiError<WriteErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        let request = LinkIdentity {
+            issuer: &body.issuer,
+            subject: &body.subject,
+            user_id: UserId::from_uuid(user_id.0),
+            email: body.email.as_deref(),
+        };
+        let identity = self.auth.identity_links().link_identity(request, false).await?;
+        Ok(Created::Created(Json(identity.into())))
+    }
+
+    /// Unlink an external identity from a user
+    #[oai(
+        path = "/admin/users/:user_id/identities",
+        method = "delete",
+        operation_id = "unlinkUserIdentity"
+    )]
+    async fn unlink_identity(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+        issuer: Query<String>,
+        subject: Query<String>,
+    ) -> Result<Unlinked, ApiError<WriteErrors>> {
+        credentials.authenticate_admin(&self.auth).await?;
+        let links = self.auth.identity_links();
+        links.unlink_identity_of(UserId::from_uuid(user_id.0), &issuer.0, &subject.0).await?;
+        Ok(Unlinked::Unlinked)
+    }
+}
+
+fn default_limit() -> u64 {
+    100
+}

@@ -1,0 +1,143 @@
+//! Login through the configured OpenID Connect provider: the redirect to the provider and the
+//! callback that finishes the login.
+
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use codex_cloud_core::domain::{CallbackParams, SecretString};
+use codex_cloud_core::service::OidcLogin;
+
+use crate::http::ApiTags;
+use crate::http::auth::TokenResponse;
+use crate::http::error::{ApiError, Problem};
+use crate::http::security::SESSION_COOKIE;
+use crate::statuses;
+
+/// Binds a pending login to the browser that began it.
+pub const STATE_COOKIE: &str = "codex_oidc_state";
+const STATE_COOKIE_PATH: &str = "/auth/oidc";
+
+#[derive(ApiResponse)]
+pub enum LoginRedirect {
+    /// Go to the provider's authorization endpoint. Sets the `codex_oidc_state` cookie.
+    #[oai(status = 302)]
+    Found(#[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum CallbackResponse {
+    /// Logged in: the same body as `POST /auth/login`.
+    #[oai(status = 200)]
+    Token(Json<TokenResponse>),
+    /// Logged in, and the login asked to return to a page: go there, with the access token in
+    /// the HttpOnly `codex_session` cookie.
+    #[oai(status = 303)]
+    SeeOther(#[oai(header = "Location")] String),
+}
+
+statuses!(BeginErrors:
+    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`).",
+    404 "OpenID Connect is not configured (`oidc_not_configured`).",
+    500 "Internal error (`internal_error`).",
+    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`).",
+);
+statuses!(CallbackErrors:
+    400 "Missing, unknown, expired, replayed or foreign state (`invalid_state`); the provider reported an error (`provider_denied`, with `provider_error`); `iss` is not the configured issuer (`issuer_mismatch`); no code (`invalid_request`).",
+    401 "The ID token failed verification (`id_token_rejected`).",
+    403 "The identity is not linked to an enabled Codex user (`identity_not_linked`).",
+    404 "OpenID Connect is not configured (`oidc_not_configured`).",
+    500 "Internal error (`internal_error`).",
+    502 "The provider's token endpoint failed or timed out (`provider_error`).",
+    503 "The provider (`provider_unavailable`, `provider_misconfigured`) or its keys (`provider_keys_unavailable`) cannot be used.",
+);
+
+pub struct OidcApi {
+    pub oidc: Option<OidcLogin>,
+    /// Whether cookies get the `Secure` attribute (the redirect URI is https).
+    pub secure_cookies: bool,
+}
+
+fn not_configured() -> Problem {
+    Problem::new(
+        poem::http::StatusCode::NOT_FOUND,
+        "oidc_not_configured",
+        "OpenID Connect login is not configured on this server".to_owned(),
+    )
+}
+
+impl OidcApi {
+    fn login(&self) -> Result<&OidcLogin, Problem> {
+        self.oidc.as_ref().ok_or_else(not_configured)
+    }
+
+    fn cookie(&self, name: &str, value: &str, path: &str, max_age: time::Duration) -> Cookie {
+        let mut cookie = Cookie::new_with_str(name, value);
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_secure(self.secure_cookies);
+        cookie.set_path(path);
+        cookie.set_max_age(std::time::Duration::try_from(max_age).unwrap_or_default());
+        cookie
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Oidc")]
+impl OidcApi {
+    /// Begin an OpenID Connect login
+    ///
+    /// Records a pending login and redirects the browser to the provider (authorization-code
+    /// flow with PKCE). The `codex_oidc_state` cookie binds the login to this browser.
+    #[oai(path = "/auth/oidc/login", method = "get", operation_id = "beginOidcLogin")]
+    async fn begin(
+        &self,
+        /// Where to send the browser after login: a relative path starting with a single `/`.
+        return_to: Query<Option<String>>,
+        cookies: &CookieJar,
+    ) -> Result<LoginRedirect, ApiError<BeginErrors>> {
+        let start = self.login()?.begin(return_to.0.as_deref()).await?;
+        let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
+        cookies.add(self.cookie(STATE_COOKIE, start.state.expose(), STATE_COOKIE_PATH, max_age));
+        Ok(LoginRedirect::Found(start.authorization_url))
+    }
+
+    /// Finish an OpenID Connect login
+    ///
+    /// The provider redirects the browser here. The pending login is consumed whatever the
+    /// outcome; on success a Codex session starts for the linked user.
+    #[oai(path = "/auth/oidc/callback", method = "get", operation_id = "completeOidcLogin")]
+    #[allow(clippy::too_many_arguments)]
+    async fn callback(
+        &self,
+        state: Query<Option<String>>,
+        code: Query<Option<String>>,
+        error: Query<Option<String>>,
+        error_description: Query<Option<String>>,
+        /// RFC 9207 issuer identifier.
+        iss: Query<Option<String>>,
+        cookies: &CookieJar,
+    ) -> Result<CallbackResponse, ApiError<CallbackErrors>> {
+        let oidc = self.login()?;
+        let browser_state = cookies.get(STATE_COOKIE).map(|c| c.value_str().to_owned());
+        cookies.add(self.cookie(STATE_COOKIE, "", STATE_COOKIE_PATH, time::Duration::ZERO));
+        let params = CallbackParams {
+            state: state.0,
+            code: code.0.map(SecretString::new),
+            error: error.0,
+            error_description: error_description.0,
+            iss: iss.0,
+        };
+        let done = oidc.complete(params, browser_state.as_deref()).await?;
+        let now = oidc.auth_clock_now();
+        let token = TokenResponse::from_login(&done.login, now);
+        match done.return_to {
+            None => Ok(CallbackResponse::Token(Json(token))),
+            Some(return_to) => {
+                let lifetime = done.login.token.expires_at - now;
+                cookies.add(self.cookie(SESSION_COOKIE, &token.access_token, "/", lifetime));
+                Ok(CallbackResponse::SeeOther(return_to.as_str().to_owned()))
+            }
+        }
+    }
+}

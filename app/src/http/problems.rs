@@ -1,0 +1,157 @@
+//! How each use case's errors are answered: status, stable code and detail. Part of the error
+//! module's job, kept in its own file for size.
+
+use poem::http::StatusCode;
+
+use codex_cloud_core::service::{
+    AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, CreateUserError,
+    IdentityLinkError, LoginError, LogoutError, ManageUsersError,
+};
+
+use crate::http::error::Problem;
+
+fn problem(status: StatusCode, code: &str, detail: impl ToString) -> Problem {
+    Problem::new(status, code, detail.to_string())
+}
+
+impl From<LoginError> for Problem {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => problem(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "invalid e-mail or password",
+            ),
+            LoginError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<AuthenticateError> for Problem {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::InvalidToken => crate::http::security::invalid_token(),
+            AuthenticateError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<LogoutError> for Problem {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<CreateUserError> for Problem {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::InvalidEmail(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_email", e)
+            }
+            CreateUserError::InvalidPassword(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_password", e)
+            }
+            CreateUserError::DuplicateEmail => problem(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "a user with this e-mail address already exists",
+            ),
+            CreateUserError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<ManageUsersError> for Problem {
+    fn from(error: ManageUsersError) -> Self {
+        match error {
+            ManageUsersError::UnknownUser => {
+                problem(StatusCode::NOT_FOUND, "user_not_found", "no such user")
+            }
+            ManageUsersError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<IdentityLinkError> for Problem {
+    fn from(error: IdentityLinkError) -> Self {
+        match error {
+            IdentityLinkError::InvalidIdentity(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_identity", e)
+            }
+            IdentityLinkError::InvalidEmail(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_email", e)
+            }
+            IdentityLinkError::UnknownUser => {
+                problem(StatusCode::NOT_FOUND, "user_not_found", "no such user")
+            }
+            IdentityLinkError::UnknownIdentity => {
+                problem(StatusCode::NOT_FOUND, "identity_not_found", "no such external identity")
+            }
+            IdentityLinkError::AlreadyLinked => problem(
+                StatusCode::CONFLICT,
+                "identity_already_linked",
+                "this external identity is already linked to a user",
+            ),
+            IdentityLinkError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<BeginOidcLoginError> for Problem {
+    fn from(error: BeginOidcLoginError) -> Self {
+        match error {
+            BeginOidcLoginError::InvalidReturnTo(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_return_to", e)
+            }
+            BeginOidcLoginError::ProviderUnavailable(why) => {
+                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", why)
+            }
+            BeginOidcLoginError::ProviderMisconfigured(why) => {
+                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_misconfigured", why)
+            }
+            BeginOidcLoginError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<CompleteOidcLoginError> for Problem {
+    fn from(error: CompleteOidcLoginError) -> Self {
+        use CompleteOidcLoginError as E;
+        let detail = error.to_string();
+        match error {
+            E::InvalidState => problem(StatusCode::BAD_REQUEST, "invalid_state", detail),
+            E::ProviderDenied { error, .. } => {
+                let mut p = problem(StatusCode::BAD_REQUEST, "provider_denied", detail);
+                p.provider_error = Some(error);
+                p
+            }
+            E::IssuerMismatch => problem(StatusCode::BAD_REQUEST, "issuer_mismatch", detail),
+            E::MissingCode => problem(StatusCode::BAD_REQUEST, "invalid_request", detail),
+            E::IdTokenRejected(_) => {
+                tracing::warn!(reason = %detail, "ID token rejected");
+                problem(StatusCode::UNAUTHORIZED, "id_token_rejected", "the ID token was rejected")
+            }
+            E::IdentityNotLinked => problem(StatusCode::FORBIDDEN, "identity_not_linked", detail),
+            E::ProviderError(why) => {
+                tracing::warn!(reason = %why, "token endpoint failed");
+                problem(
+                    StatusCode::BAD_GATEWAY,
+                    "provider_error",
+                    "the identity provider's token endpoint failed",
+                )
+            }
+            E::ProviderUnavailable(why) => {
+                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", why)
+            }
+            E::ProviderMisconfigured(why) => {
+                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_misconfigured", why)
+            }
+            E::KeysUnavailable => {
+                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_keys_unavailable", detail)
+            }
+            E::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
