@@ -214,10 +214,10 @@ impl KeyProvider for HttpJwksKeyProvider {
             if self.age(&cached, now) >= self.settings.refresh {
                 // Refresh on this use while others keep using the cached keys; a failure keeps
                 // them until the TTL.
-                if let Ok(mut log) = self.fetching.try_lock() {
-                    if let Ok(keys) = self.fetch(FetchReason::Refresh, &mut log).await {
-                        return Ok(keys);
-                    }
+                if let Ok(mut log) = self.fetching.try_lock()
+                    && let Ok(keys) = self.fetch(FetchReason::Refresh, &mut log).await
+                {
+                    return Ok(keys);
                 }
             }
             return Ok(cached.keys);
@@ -238,10 +238,8 @@ impl KeyProvider for HttpJwksKeyProvider {
             std::time::Duration::try_from(now - at).unwrap_or_default()
                 < self.settings.unknown_kid_cooldown
         });
-        if !cooling {
-            if let Ok(keys) = self.fetch(FetchReason::UnknownKid, &mut log).await {
-                return Ok(keys);
-            }
+        if !cooling && let Ok(keys) = self.fetch(FetchReason::UnknownKid, &mut log).await {
+            return Ok(keys);
         }
         self.usable(now).map(|c| c.keys).ok_or(KeyProviderError::Unavailable)
     }

@@ -68,10 +68,6 @@ fn not_configured() -> Problem {
 }
 
 impl OidcApi {
-    fn login(&self) -> Result<&OidcLogin, Problem> {
-        self.oidc.as_ref().ok_or_else(not_configured)
-    }
-
     fn cookie(&self, name: &str, value: &str, path: &str, max_age: time::Duration) -> Cookie {
         let mut cookie = Cookie::new_with_str(name, value);
         cookie.set_http_only(true);
@@ -96,7 +92,8 @@ impl OidcApi {
         return_to: Query<Option<String>>,
         cookies: &CookieJar,
     ) -> Result<LoginRedirect, ApiError<BeginErrors>> {
-        let start = self.login()?.begin(return_to.0.as_deref()).await?;
+        let start =
+            self.oidc.as_ref().ok_or_else(not_configured)?.begin(return_to.0.as_deref()).await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
         cookies.add(self.cookie(STATE_COOKIE, start.state.expose(), STATE_COOKIE_PATH, max_age));
         Ok(LoginRedirect::Found(start.authorization_url))
@@ -118,7 +115,7 @@ impl OidcApi {
         iss: Query<Option<String>>,
         cookies: &CookieJar,
     ) -> Result<CallbackResponse, ApiError<CallbackErrors>> {
-        let oidc = self.login()?;
+        let oidc = self.oidc.as_ref().ok_or_else(not_configured)?;
         let browser_state = cookies.get(STATE_COOKIE).map(|c| c.value_str().to_owned());
         cookies.add(self.cookie(STATE_COOKIE, "", STATE_COOKIE_PATH, time::Duration::ZERO));
         let params = CallbackParams {
