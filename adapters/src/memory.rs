@@ -185,7 +185,12 @@ impl IdentityStore for InMemoryIdentityStore {
     }
 
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {
-        Ok(self.with(|s| s.identities.iter().filter(|i| i.user_id == id).cloned().collect()))
+        Ok(self.with(|s| {
+            let mut identities: Vec<_> =
+                s.identities.iter().filter(|i| i.user_id == id).cloned().collect();
+            identities.sort_by_key(|i| (i.created_at, i.id));
+            identities
+        }))
     }
 
     async fn user_by_identity(

@@ -110,7 +110,11 @@ impl Settings {
         let figment = Figment::from(Serialized::defaults(Raw::default()));
         let figment = match file {
             Some(path) => figment.merge(Toml::file_exact(path)),
-            None => figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+            // Only the working directory (Toml::file would also search its parents).
+            None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
+            None => figment,
         };
         figment.merge(Env::prefixed("CODEX_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
     }
@@ -147,8 +151,8 @@ impl Raw {
             .bind
             .parse()
             .map_err(|_| fail("bind", "must be an address like 127.0.0.1:8000"))?;
-        if !(60..=86_400).contains(&self.access_token_ttl) {
-            return Err(fail("access_token_ttl", "must be between 60 and 86400 seconds"));
+        if !(1..=86_400).contains(&self.access_token_ttl) {
+            return Err(fail("access_token_ttl", "must be between 1 and 86400 seconds"));
         }
         if self.token_issuer.trim().is_empty() {
             return Err(fail("token_issuer", "must not be empty"));
@@ -212,21 +216,18 @@ impl Raw {
         if self.oidc_jwks_cache_ttl == 0 {
             return Err(fail("oidc_jwks_cache_ttl", "must be at least 1 second"));
         }
-        if self.oidc_jwks_cache_refresh == 0
-            || self.oidc_jwks_cache_refresh > self.oidc_jwks_cache_ttl
-        {
-            return Err(fail(
-                "oidc_jwks_cache_refresh",
-                "must be between 1 second and CODEX_OIDC_JWKS_CACHE_TTL",
-            ));
+        if self.oidc_jwks_cache_refresh == 0 {
+            return Err(fail("oidc_jwks_cache_refresh", "must be at least 1 second"));
         }
+        // A refresh interval past the TTL would never come first: keys are refetched at the TTL.
+        let refresh = self.oidc_jwks_cache_refresh.min(self.oidc_jwks_cache_ttl);
         Ok(Some(OidcSettings {
             issuer,
             client_id,
             client_secret: SecretString::new(client_secret),
             redirect_uri,
             jwks_cache_ttl: std::time::Duration::from_secs(self.oidc_jwks_cache_ttl),
-            jwks_cache_refresh: std::time::Duration::from_secs(self.oidc_jwks_cache_refresh),
+            jwks_cache_refresh: std::time::Duration::from_secs(refresh),
         }))
     }
 }

@@ -173,7 +173,7 @@ impl HttpJwksKeyProvider {
         }
         self.discovery.ensure().await;
         let endpoints = self.discovery.endpoints().ok_or("the provider is not discovered")?;
-        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let count = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
         let result = async {
             let request =
                 self.http.client().get(endpoints.jwks.clone()).header("accept", "application/json");
@@ -189,6 +189,7 @@ impl HttpJwksKeyProvider {
                 tracing::info!(
                     reason = reason.as_str(),
                     keys = keys.keys.len(),
+                    fetches = count,
                     "fetched provider keys"
                 );
                 *self.cache.write().expect("jwks cache lock") =
@@ -199,7 +200,7 @@ impl HttpJwksKeyProvider {
             }
             Err(why) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(reason = reason.as_str(), error = %why, "fetching provider keys failed");
+                tracing::warn!(reason = reason.as_str(), error = %why, fetches = count, "fetching provider keys failed");
             }
         }
         result

@@ -1,1 +1,18 @@
+//! The one integration test binary of the Codex Cloud backend: contract tests of the identity
+//! stores, HTTP tests through `poem::test::TestClient`, configuration, seeding, and the real
+//! binary over a socket.
 
+mod binary;
+mod config;
+mod contract;
+mod http_auth;
+mod http_docs;
+mod http_errors;
+mod http_tokens;
+mod oidc_conformance;
+mod oidc_flow;
+mod oidc_jwks;
+mod seed;
+
+// OpenID Connect tests go here, one module per concern (e.g. `mod oidc_login;`), with the fake
+// OpenID Provider in `codex_cloud_tests::oidc` and wired through `TestAppBuilder::oidc`.

@@ -1,0 +1,537 @@
+//! A fake OpenID Provider on 127.0.0.1: discovery, token and JWKS endpoints that sign real RSA
+//! ID tokens, and misbehave on demand (the OpenID Foundation RP conformance cases, algorithm
+//! confusion, key rotation, failing endpoints). It counts and records what it is asked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use poem::listener::{Acceptor as _, TcpAcceptor};
+use poem::web::{Data, Form};
+use poem::{EndpointExt as _, IntoResponse, Request, Response, Route, Server, get, handler, post};
+use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
+use rsa::traits::PublicKeyParts as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use url::Url;
+
+use codex_cloud_core::ports::Clock;
+
+/// The client registration every fake provider expects. The secret is full of characters that
+/// `client_secret_basic` must form-encode.
+pub const CLIENT_ID: &str = "codex test:client";
+pub const CLIENT_SECRET: &str = "s3cr:t/+&%=? é";
+pub const REDIRECT_URI: &str = "http://localhost:8000/auth/oidc/callback";
+const ES256_TEST_KEY: &str = include_str!("../fixtures/es256-test-key.pem");
+
+/// RSA keys are slow to make: a few per test process, shared by every fake provider.
+fn rsa_pool() -> &'static [rsa::RsaPrivateKey] {
+    static POOL: OnceLock<Vec<rsa::RsaPrivateKey>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key")
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("keygen thread")).collect()
+    })
+}
+
+/// One signing key of the provider.
+#[derive(Clone)]
+pub struct OpKey {
+    pub kid: String,
+    private: rsa::RsaPrivateKey,
+}
+
+impl OpKey {
+    fn new(index: usize) -> Self {
+        let pool = rsa_pool();
+        Self {
+            kid: uuid::Uuid::new_v4().simple().to_string(),
+            private: pool[index % pool.len()].clone(),
+        }
+    }
+
+    fn encoding_key(&self) -> EncodingKey {
+        let pem = self.private.to_pkcs1_pem(LineEnding::LF).expect("pem");
+        EncodingKey::from_rsa_pem(pem.as_bytes()).expect("encoding key")
+    }
+
+    fn public_pem(&self) -> String {
+        self.private.to_public_key().to_pkcs1_pem(LineEnding::LF).expect("public pem")
+    }
+
+    /// The public JWK, with or without `kid`.
+    pub fn jwk(&self, with_kid: bool) -> Value {
+        let public = self.private.to_public_key();
+        let mut jwk = json!({
+            "kty": "RSA",
+            "use": "sig",
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        });
+        if with_kid {
+            jwk["kid"] = json!(self.kid);
+        }
+        jwk
+    }
+}
+
+/// How the next ID tokens are made wrong.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum IdTokenFault {
+    #[default]
+    None,
+    /// `iss` replaced.
+    Issuer(String),
+    /// `aud` replaced (any JSON value).
+    Audience(Value),
+    /// A claim removed (`sub`, `iat`, `aud`, `nonce`, `exp`).
+    Remove(&'static str),
+    Nonce(String),
+    /// Signature bytes corrupted.
+    CorruptSignature,
+    /// `alg: none`, no signature.
+    AlgNone,
+    /// HS256, MACed with the client secret.
+    Hs256WithClientSecret,
+    /// HS256, MACed with the RSA public key (PEM) as secret.
+    Hs256WithPublicKey,
+    /// ES256 with a P-256 key.
+    Es256,
+    /// Signed with this RSA algorithm instead of RS256.
+    Rsa(Algorithm),
+    /// No `kid` in the header.
+    NoKid,
+    /// `kid` names a key that is not published.
+    UnknownKid,
+    /// Expired this many seconds ago.
+    ExpiredSecondsAgo(i64),
+    /// `iat` this many seconds in the future.
+    IatInFuture(i64),
+    /// `at_hash` of another access token.
+    WrongAtHash,
+}
+
+/// What the JWKS endpoint publishes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum JwksMode {
+    /// Every current key, with kids.
+    #[default]
+    Normal,
+    /// One RSA key without kid, plus EC and OKP keys.
+    SingleRsaNoKid,
+    /// Two RSA keys without kid, plus EC keys.
+    MultipleRsaNoKid,
+    /// The endpoint answers this status.
+    Status(u16),
+}
+
+/// A token request as the provider received it.
+#[derive(Clone, Debug)]
+pub struct TokenRequest {
+    pub basic_client_id: Option<String>,
+    pub basic_client_secret: Option<String>,
+    pub form: HashMap<String, String>,
+}
+
+struct Grant {
+    nonce: String,
+    code_challenge: String,
+    redirect_uri: String,
+    subject: String,
+}
+
+struct OpState {
+    issuer: String,
+    keys: Vec<OpKey>,
+    next_key: usize,
+    subject: String,
+    id_token_fault: IdTokenFault,
+    jwks_mode: JwksMode,
+    discovery_issuer: Option<String>,
+    jwks_path: String,
+    token_status: Option<(u16, &'static str)>,
+    down: bool,
+    codes: HashMap<String, Grant>,
+    discovery_requests: u64,
+    jwks_requests: u64,
+    token_requests: Vec<TokenRequest>,
+    clock: Arc<dyn Clock>,
+}
+
+/// A running fake provider.
+pub struct FakeOp {
+    pub issuer: String,
+    state: Arc<Mutex<OpState>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeOp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeOp {
+    /// Starts a provider on a free port of 127.0.0.1, timing its tokens by the system clock
+    /// until `set_clock`.
+    pub async fn start() -> Self {
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake provider"))
+    }
+
+    /// Starts a provider on this listener (for a provider that comes up after the backend).
+    pub fn start_on(listener: std::net::TcpListener) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(codex_cloud_adapters::SystemClock);
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("local addr").port();
+        let issuer = format!("http://127.0.0.1:{port}");
+        let state = Arc::new(Mutex::new(OpState {
+            issuer: issuer.clone(),
+            keys: vec![OpKey::new(0)],
+            next_key: 1,
+            subject: "subject-1".into(),
+            id_token_fault: IdTokenFault::None,
+            jwks_mode: JwksMode::Normal,
+            discovery_issuer: None,
+            jwks_path: "/jwks".into(),
+            token_status: None,
+            down: false,
+            codes: HashMap::new(),
+            discovery_requests: 0,
+            jwks_requests: 0,
+            token_requests: Vec::new(),
+            clock,
+        }));
+        let app = Route::new()
+            .at("/.well-known/openid-configuration", get(discovery))
+            .at("/token", post(token_endpoint))
+            .at("/*path", get(jwks))
+            .data(state.clone());
+        let acceptor = TcpAcceptor::from_std(listener).expect("acceptor");
+        assert!(!acceptor.local_addr().is_empty());
+        let server = tokio::spawn(async move {
+            let _ = Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        Self { issuer, state, server }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut OpState) -> T) -> T {
+        f(&mut self.state.lock().expect("fake provider lock"))
+    }
+
+    /// Times tokens by this clock (the backend's, so `iat` and `exp` agree with it).
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        self.with(|s| s.clock = clock);
+    }
+
+    /// The `sub` of the next logins.
+    pub fn set_subject(&self, subject: &str) {
+        self.with(|s| s.subject = subject.to_owned());
+    }
+
+    pub fn set_id_token_fault(&self, fault: IdTokenFault) {
+        self.with(|s| s.id_token_fault = fault);
+    }
+
+    pub fn set_jwks_mode(&self, mode: JwksMode) {
+        self.with(|s| s.jwks_mode = mode);
+    }
+
+    /// The `issuer` that discovery reports (default: the real one).
+    pub fn set_discovery_issuer(&self, issuer: &str) {
+        self.with(|s| s.discovery_issuer = Some(issuer.to_owned()));
+    }
+
+    /// Serve the JWKS at another path (announced by discovery).
+    pub fn set_jwks_path(&self, path: &str) {
+        self.with(|s| s.jwks_path = path.to_owned());
+    }
+
+    /// While down, discovery answers 503.
+    pub fn set_down(&self, down: bool) {
+        self.with(|s| s.down = down);
+    }
+
+    /// The token endpoint answers this status and OAuth error code.
+    pub fn fail_token_endpoint(&self, status: u16, error: &'static str) {
+        self.with(|s| s.token_status = Some((status, error)));
+    }
+
+    /// A new signing key with a new kid replaces the current ones.
+    pub fn rotate_key(&self) -> String {
+        self.with(|s| {
+            let key = OpKey::new(s.next_key);
+            s.next_key += 1;
+            let kid = key.kid.clone();
+            s.keys = vec![key];
+            kid
+        })
+    }
+
+    pub fn current_kid(&self) -> String {
+        self.with(|s| s.keys[0].kid.clone())
+    }
+
+    pub fn jwks_requests(&self) -> u64 {
+        self.with(|s| s.jwks_requests)
+    }
+
+    pub fn discovery_requests(&self) -> u64 {
+        self.with(|s| s.discovery_requests)
+    }
+
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.with(|s| s.token_requests.clone())
+    }
+
+    /// Plays the user's visit to the authorization endpoint: checks the request the backend
+    /// built, approves it for the current subject, and returns the callback query
+    /// (`code`, `state`).
+    ///
+    /// # Panics
+    /// When the authorization request is not what a code-flow client with PKCE must send.
+    pub fn approve(&self, authorization_url: &str) -> (String, String) {
+        let url = Url::parse(authorization_url).expect("authorization URL");
+        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let expect = |name: &str, value: &str| {
+            assert_eq!(
+                query.get(name).map(String::as_str),
+                Some(value),
+                "authorization request {name}"
+            );
+        };
+        expect("response_type", "code");
+        expect("client_id", CLIENT_ID);
+        expect("redirect_uri", REDIRECT_URI);
+        expect("code_challenge_method", "S256");
+        let scopes: Vec<&str> = query["scope"].split(' ').collect();
+        for scope in ["openid", "email", "profile"] {
+            assert!(scopes.contains(&scope), "scope {scope} missing from {scopes:?}");
+        }
+        let state = query.get("state").expect("state").clone();
+        let code = uuid::Uuid::new_v4().simple().to_string();
+        self.with(|s| {
+            assert!(url.as_str().starts_with(&format!("{}/authorize", s.issuer)));
+            let grant = Grant {
+                nonce: query.get("nonce").expect("nonce").clone(),
+                code_challenge: query.get("code_challenge").expect("code_challenge").clone(),
+                redirect_uri: query["redirect_uri"].clone(),
+                subject: s.subject.clone(),
+            };
+            s.codes.insert(code.clone(), grant);
+        });
+        (code, state)
+    }
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    Response::builder()
+        .status(poem::http::StatusCode::from_u16(status).expect("status"))
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+#[handler]
+fn discovery(state: Data<&Arc<Mutex<OpState>>>) -> Response {
+    let mut s = state.lock().expect("lock");
+    s.discovery_requests += 1;
+    if s.down {
+        return json_response(503, json!({"error": "temporarily_unavailable"}));
+    }
+    let issuer = s.discovery_issuer.clone().unwrap_or_else(|| s.issuer.clone());
+    json_response(
+        200,
+        json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{}/authorize", s.issuer),
+            "token_endpoint": format!("{}/token", s.issuer),
+            "jwks_uri": format!("{}{}", s.issuer, s.jwks_path),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "RS384", "RS512", "HS256", "none"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "code_challenge_methods_supported": ["S256"],
+        }),
+    )
+}
+
+#[handler]
+fn jwks(req: &Request, state: Data<&Arc<Mutex<OpState>>>) -> Response {
+    let mut s = state.lock().expect("lock");
+    if req.uri().path() != s.jwks_path {
+        return json_response(404, json!({"error": "not_found"}));
+    }
+    s.jwks_requests += 1;
+    let ec = json!({"kty": "EC", "crv": "P-256", "use": "sig",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+    let okp = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    let keys: Vec<Value> = match s.jwks_mode {
+        JwksMode::Normal => s.keys.iter().map(|k| k.jwk(true)).collect(),
+        JwksMode::SingleRsaNoKid => vec![ec, s.keys[0].jwk(false), okp],
+        JwksMode::MultipleRsaNoKid => {
+            let other = OpKey::new(s.next_key);
+            vec![s.keys[0].jwk(false), ec, other.jwk(false)]
+        }
+        JwksMode::Status(status) => return json_response(status, json!({"error": "unavailable"})),
+    };
+    json_response(200, json!({ "keys": keys }))
+}
+
+fn basic_credentials(req: &Request) -> (Option<String>, Option<String>) {
+    let decode = |part: &str| {
+        url::form_urlencoded::parse(format!("x={part}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    let header =
+        req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some(encoded) = header.strip_prefix("Basic ") else { return (None, None) };
+    let Some(decoded) = STANDARD.decode(encoded).ok().and_then(|d| String::from_utf8(d).ok())
+    else {
+        return (None, None);
+    };
+    match decoded.split_once(':') {
+        Some((id, secret)) => (decode(id), decode(secret)),
+        None => (None, None),
+    }
+}
+
+fn token_error(error: &str) -> Response {
+    json_response(400, json!({"error": error}))
+}
+
+#[handler]
+fn token_endpoint(
+    req: &Request,
+    Form(form): Form<HashMap<String, String>>,
+    state: Data<&Arc<Mutex<OpState>>>,
+) -> Response {
+    let mut s = state.lock().expect("lock");
+    let (id, secret) = basic_credentials(req);
+    s.token_requests.push(TokenRequest {
+        basic_client_id: id.clone(),
+        basic_client_secret: secret.clone(),
+        form: form.clone(),
+    });
+    if let Some((status, error)) = s.token_status {
+        return json_response(status, json!({"error": error}));
+    }
+    if id.as_deref() != Some(CLIENT_ID) || secret.as_deref() != Some(CLIENT_SECRET) {
+        return json_response(401, json!({"error": "invalid_client"}));
+    }
+    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return token_error("unsupported_grant_type");
+    }
+    let Some(grant) = form.get("code").and_then(|code| s.codes.remove(code)) else {
+        return token_error("invalid_grant");
+    };
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    if challenge != grant.code_challenge || form.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return token_error("invalid_grant");
+    }
+    let access_token = uuid::Uuid::new_v4().simple().to_string();
+    let id_token = id_token(&s, &grant, &access_token);
+    json_response(
+        200,
+        json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": id_token,
+        }),
+    )
+    .into_response()
+}
+
+fn at_hash(access_token: &str, alg: Algorithm) -> String {
+    let digest: Vec<u8> = match alg {
+        Algorithm::RS384 => Sha384::digest(access_token.as_bytes()).to_vec(),
+        Algorithm::RS512 => Sha512::digest(access_token.as_bytes()).to_vec(),
+        _ => Sha256::digest(access_token.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+/// Signs the ID token for `grant`, made wrong as the current fault says.
+fn id_token(s: &OpState, grant: &Grant, access_token: &str) -> String {
+    let now = s.clock.now().unix_timestamp();
+    let fault = &s.id_token_fault;
+    let alg = match fault {
+        IdTokenFault::Rsa(alg) => *alg,
+        _ => Algorithm::RS256,
+    };
+    let mut claims = json!({
+        "iss": s.issuer,
+        "sub": grant.subject,
+        "aud": CLIENT_ID,
+        "exp": now + 300,
+        "iat": now,
+        "nonce": grant.nonce,
+        "email": "someone@example.com",
+        "at_hash": at_hash(access_token, alg),
+    });
+    match fault {
+        IdTokenFault::Issuer(iss) => claims["iss"] = json!(iss),
+        IdTokenFault::Audience(aud) => claims["aud"] = aud.clone(),
+        IdTokenFault::Remove(claim) => {
+            claims.as_object_mut().expect("object").remove(*claim);
+        }
+        IdTokenFault::Nonce(nonce) => claims["nonce"] = json!(nonce),
+        IdTokenFault::ExpiredSecondsAgo(secs) => {
+            claims["exp"] = json!(now - secs);
+            claims["iat"] = json!(now - secs - 300);
+        }
+        IdTokenFault::IatInFuture(secs) => claims["iat"] = json!(now + secs),
+        IdTokenFault::WrongAtHash => claims["at_hash"] = json!(at_hash("another token", alg)),
+        _ => {}
+    }
+    let key = &s.keys[0];
+    let mut header = Header::new(alg);
+    header.kid = Some(key.kid.clone());
+    match fault {
+        IdTokenFault::NoKid => header.kid = None,
+        IdTokenFault::UnknownKid => header.kid = Some("no-such-kid".into()),
+        _ => {}
+    }
+    let sign = |header: &Header, key: &EncodingKey| {
+        jsonwebtoken::encode(header, &claims, key).expect("sign")
+    };
+    match fault {
+        IdTokenFault::AlgNone => {
+            let header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT"}).to_string());
+            let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+            format!("{header}.{payload}.")
+        }
+        IdTokenFault::Hs256WithClientSecret => sign(
+            &Header::new(Algorithm::HS256),
+            &EncodingKey::from_secret(CLIENT_SECRET.as_bytes()).expect("hmac key"),
+        ),
+        IdTokenFault::Hs256WithPublicKey => {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(key.kid.clone());
+            sign(&header, &EncodingKey::from_secret(key.public_pem().as_bytes()).expect("hmac key"))
+        }
+        IdTokenFault::Es256 => {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(key.kid.clone());
+            sign(&header, &EncodingKey::from_ec_pem(ES256_TEST_KEY.as_bytes()).expect("ec key"))
+        }
+        IdTokenFault::CorruptSignature => {
+            let signed = sign(&header, &key.encoding_key());
+            let (body, signature) = signed.rsplit_once('.').expect("jwt");
+            let mut bytes = URL_SAFE_NO_PAD.decode(signature).expect("signature");
+            bytes[10] ^= 0x55;
+            format!("{body}.{}", URL_SAFE_NO_PAD.encode(bytes))
+        }
+        _ => sign(&header, &key.encoding_key()),
+    }
+}

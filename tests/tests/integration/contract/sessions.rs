@@ -1,0 +1,143 @@
+//! Contract cases for sessions (create, read, idempotent revoke) and pending OpenID Connect
+//! logins (single-use take, purge by age).
+
+use codex_cloud_core::domain::{
+    PendingLogin, ReturnTo, SecretString, Session, SessionId, StateDigest, UserId,
+};
+use codex_cloud_core::ports::StoreError;
+use codex_cloud_tests::TestStore;
+
+use super::{at, issuer, new_user};
+
+contract_tests!(
+    a_created_session_is_read_back_as_stored,
+    revoking_a_session_is_idempotent_and_keeps_the_first_revocation_time,
+    a_session_for_an_unknown_user_is_unknown_user,
+    a_pending_login_can_be_taken_only_once,
+    purging_pending_logins_removes_only_those_created_before_the_cutoff,
+    of_two_concurrent_takes_at_most_one_gets_the_pending_login,
+);
+
+fn session(user_id: UserId) -> Session {
+    Session {
+        id: SessionId::random(),
+        user_id,
+        created_at: at(0),
+        expires_at: at(900),
+        revoked_at: None,
+    }
+}
+
+fn pending(state: &str, return_to: Option<&str>, second: i64) -> PendingLogin {
+    PendingLogin {
+        state: StateDigest::of(state),
+        nonce: SecretString::new(format!("nonce-{state}")),
+        pkce_verifier: SecretString::new(format!("verifier-{state}")),
+        issuer: issuer("https://op.example.com"),
+        return_to: return_to.map(|r| ReturnTo::parse(r).expect("return_to")),
+        created_at: at(second),
+    }
+}
+
+fn assert_same_login(taken: &PendingLogin, saved: &PendingLogin) {
+    assert_eq!(taken.state, saved.state);
+    assert_eq!(taken.nonce.expose(), saved.nonce.expose());
+    assert_eq!(taken.pkce_verifier.expose(), saved.pkce_verifier.expose());
+    assert_eq!(taken.issuer, saved.issuer);
+    assert_eq!(taken.return_to, saved.return_to);
+    assert_eq!(taken.created_at, saved.created_at);
+}
+
+async fn a_created_session_is_read_back_as_stored(t: TestStore) {
+    let store = t.store();
+    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let session = session(user.id);
+
+    store.create_session(&session).await.expect("create");
+
+    assert_eq!(store.session(session.id).await.expect("read"), Some(session));
+    let unknown = store.session(SessionId::random()).await.expect("unknown");
+    assert_eq!(unknown, None);
+}
+
+async fn revoking_a_session_is_idempotent_and_keeps_the_first_revocation_time(t: TestStore) {
+    let store = t.store();
+    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let session = session(user.id);
+    let other = self::session(user.id);
+    store.create_session(&session).await.expect("create");
+    store.create_session(&other).await.expect("create other");
+
+    store.revoke_session(session.id, at(10)).await.expect("revoke");
+    store.revoke_session(session.id, at(20)).await.expect("again");
+    store
+        .revoke_session(SessionId::random(), at(30))
+        .await
+        .expect("revoking an unknown session is not an error");
+
+    let revoked = store.session(session.id).await.expect("read").expect("kept");
+    assert_eq!(revoked.revoked_at, Some(at(10)));
+    assert!(!revoked.is_active(at(11)));
+    let untouched = store.session(other.id).await.expect("read other");
+    assert_eq!(untouched, Some(other));
+}
+
+async fn a_session_for_an_unknown_user_is_unknown_user(t: TestStore) {
+    let store = t.store();
+    let session = session(UserId::new());
+
+    let result = store.create_session(&session).await;
+
+    assert!(matches!(result, Err(StoreError::UnknownUser)), "{result:?}");
+    assert_eq!(store.session(session.id).await.expect("read"), None);
+}
+
+async fn a_pending_login_can_be_taken_only_once(t: TestStore) {
+    let store = t.store();
+    let with_return = pending("state-1", Some("/app/home?tab=1"), 0);
+    let without_return = pending("state-2", None, 1);
+    store.save_pending_login(&with_return).await.expect("save");
+    store.save_pending_login(&without_return).await.expect("save");
+
+    let taken = store.take_pending_login(&with_return.state).await;
+    assert_same_login(&taken.expect("take").expect("saved"), &with_return);
+    let again = store.take_pending_login(&with_return.state).await;
+    assert!(again.expect("take again").is_none(), "a login is single use");
+
+    let other = store.take_pending_login(&without_return.state).await;
+    assert_same_login(&other.expect("take").expect("saved"), &without_return);
+    let unknown = store.take_pending_login(&StateDigest::of("never saved")).await;
+    assert!(unknown.expect("take unknown").is_none());
+}
+
+async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: TestStore) {
+    let store = t.store();
+    let (old, boundary, young) =
+        (pending("old", None, 0), pending("b", None, 300), pending("y", None, 600));
+    for login in [&old, &boundary, &young] {
+        store.save_pending_login(login).await.expect("save");
+    }
+
+    assert_eq!(store.purge_pending_logins(at(300)).await.expect("purge"), 1);
+    assert_eq!(store.purge_pending_logins(at(300)).await.expect("again"), 0);
+
+    for (login, kept) in [(&old, false), (&boundary, true), (&young, true)] {
+        let taken = store.take_pending_login(&login.state).await.expect("take");
+        assert_eq!(taken.is_some(), kept, "created at {}", login.created_at);
+    }
+}
+
+async fn of_two_concurrent_takes_at_most_one_gets_the_pending_login(t: TestStore) {
+    let store = t.store();
+    let login = pending("raced", None, 0);
+    store.save_pending_login(&login).await.expect("save");
+
+    let (a, b) = tokio::join!(
+        store.take_pending_login(&login.state),
+        store.take_pending_login(&login.state)
+    );
+
+    let winners =
+        [a.expect("first"), b.expect("second")].iter().filter(|taken| taken.is_some()).count();
+    assert_eq!(winners, 1);
+}

@@ -1,0 +1,150 @@
+//! Contract cases for users: creation, lookup by id and e-mail, duplicates, listing, disabling.
+
+use time::Duration;
+use uuid::Uuid;
+
+use codex_cloud_core::domain::{User, UserId};
+use codex_cloud_core::ports::StoreError;
+use codex_cloud_tests::TestStore;
+
+use super::{at, email, new_user};
+
+contract_tests!(
+    a_created_user_is_returned_as_stored_and_found_by_id_and_by_email_in_any_case,
+    a_user_without_a_password_keeps_none,
+    an_email_taken_already_is_a_duplicate_even_in_another_case,
+    users_are_listed_by_creation_time_then_id_one_page_at_a_time,
+    disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_it,
+    disabling_an_unknown_user_is_none,
+    the_store_answers_a_ping,
+);
+
+async fn a_created_user_is_returned_as_stored_and_found_by_id_and_by_email_in_any_case(
+    t: TestStore,
+) {
+    let store = t.store();
+    let mut new = new_user("Ada.Lovelace@Example.com", at(0));
+    new.is_admin = true;
+    let expected = User {
+        id: new.id,
+        email: new.email.clone(),
+        password_hash: new.password_hash.clone(),
+        is_admin: true,
+        disabled: false,
+        created_at: at(0),
+        updated_at: at(0),
+    };
+
+    let created = store.create_user(new).await.expect("create");
+
+    assert_eq!(created, expected);
+    assert_eq!(created.email.as_str(), "ada.lovelace@example.com");
+    let by_id = store.user_by_id(expected.id).await.expect("by id");
+    assert_eq!(by_id, Some(expected.clone()));
+    for address in ["ada.lovelace@example.com", "ADA.LOVELACE@EXAMPLE.COM"] {
+        let by_email = store.user_by_email(&email(address)).await.expect("by email");
+        assert_eq!(by_email, Some(expected.clone()), "{address}");
+    }
+    assert_eq!(store.user_by_id(UserId::new()).await.expect("unknown"), None);
+    let nobody = store.user_by_email(&email("nobody@example.com")).await;
+    assert_eq!(nobody.expect("unknown email"), None);
+}
+
+async fn a_user_without_a_password_keeps_none(t: TestStore) {
+    let store = t.store();
+    let mut new = new_user("sso-only@example.com", at(0));
+    new.password_hash = None;
+    let id = new.id;
+
+    store.create_user(new).await.expect("create");
+
+    let user = store.user_by_id(id).await.expect("read").expect("exists");
+    assert_eq!(user.password_hash, None);
+}
+
+async fn an_email_taken_already_is_a_duplicate_even_in_another_case(t: TestStore) {
+    let store = t.store();
+    let first = store.create_user(new_user("ada@example.com", at(0))).await.expect("create");
+
+    for address in ["ada@example.com", "ADA@Example.COM"] {
+        let again = store.create_user(new_user(address, at(1))).await;
+        assert!(matches!(again, Err(StoreError::DuplicateEmail)), "{address}: {again:?}");
+    }
+
+    let users = store.list_users(0, 10).await.expect("list");
+    assert_eq!(users, vec![first]);
+}
+
+async fn users_are_listed_by_creation_time_then_id_one_page_at_a_time(t: TestStore) {
+    let store = t.store();
+    // Ids run against creation order; c and d were created in the same second.
+    let specs = [("a", 5, 0), ("b", 4, 1), ("c", 2, 2), ("d", 3, 2), ("e", 1, 3)];
+    let users: Vec<_> = specs
+        .iter()
+        .map(|&(name, id, second)| {
+            let mut new = new_user(&format!("{name}@example.com"), at(second));
+            new.id = UserId::from_uuid(Uuid::from_u128(id));
+            new
+        })
+        .collect();
+    for index in [4, 2, 0, 3, 1] {
+        store.create_user(users[index].clone()).await.expect("create");
+    }
+    let page = |offset, limit| {
+        let store = store.clone();
+        async move {
+            let page = store.list_users(offset, limit).await.expect("list");
+            page.into_iter()
+                .map(|u| u.email.as_str().chars().next().unwrap_or('?'))
+                .collect::<String>()
+        }
+    };
+
+    assert_eq!(page(0, 100).await, "abcde");
+    assert_eq!(page(0, 2).await, "ab");
+    assert_eq!(page(2, 2).await, "cd");
+    assert_eq!(page(4, 2).await, "e");
+    assert_eq!(page(5, 2).await, "");
+    assert_eq!(page(0, 0).await, "");
+}
+
+async fn disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_it(t: TestStore) {
+    let store = t.store();
+    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("create");
+
+    let disabled = store
+        .set_user_disabled(user.id, true, at(10))
+        .await
+        .expect("disable")
+        .expect("the user exists");
+
+    assert!(disabled.disabled);
+    assert_eq!(disabled.updated_at, at(10));
+    assert_eq!(disabled.created_at, at(0));
+    let stored = store.user_by_id(user.id).await.expect("read");
+    assert_eq!(stored, Some(disabled));
+
+    let enabled = store
+        .set_user_disabled(user.id, false, at(20))
+        .await
+        .expect("enable")
+        .expect("the user exists");
+
+    assert!(!enabled.disabled);
+    assert_eq!(enabled.updated_at, at(20));
+    assert_eq!(store.user_by_id(user.id).await.expect("read"), Some(enabled));
+}
+
+async fn disabling_an_unknown_user_is_none(t: TestStore) {
+    let store = t.store();
+    let unknown = UserId::new();
+
+    let result = store.set_user_disabled(unknown, true, at(0) + Duration::seconds(1)).await;
+
+    assert_eq!(result.expect("no error"), None);
+    assert_eq!(store.user_by_id(unknown).await.expect("read"), None);
+}
+
+async fn the_store_answers_a_ping(t: TestStore) {
+    t.store().ping().await.expect("ping");
+}

@@ -1,0 +1,180 @@
+//! HTTP tests of the operational and descriptive endpoints: health, readiness, the JWKS, the
+//! OpenAPI document and Swagger UI.
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+use codex_cloud_tests::http::{PROBLEM_CONTENT_TYPE, Reply};
+use codex_cloud_tests::keys::{TOKEN_AUDIENCE, TOKEN_ISSUER};
+use codex_cloud_tests::tokens::{AccessClaims, header_of};
+use codex_cloud_tests::{StoreBackend, TestApp};
+
+async fn get(app: &TestApp, path: &str) -> Reply {
+    Reply::read(app.client.get(path).send().await).await
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200() {
+    for backend in [StoreBackend::Memory, StoreBackend::Sqlite] {
+        let app = TestApp::builder().backend(backend).build().await;
+
+        let health = get(&app, "/healthz").await;
+        let ready = get(&app, "/readyz").await;
+
+        assert_eq!(health.status, 200, "{backend}: {}", health.text());
+        assert_eq!(health.json()["status"], "ok");
+        assert_eq!(ready.status, 200, "{backend}: {}", ready.text());
+        assert_eq!(ready.json()["status"], "ready");
+    }
+}
+
+#[tokio::test]
+async fn the_jwks_publishes_the_rs256_key_that_verifies_issued_tokens() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.user_with_token("ada@example.com").await;
+
+    let jwks = get(&app, "/.well-known/jwks.json").await;
+
+    assert_eq!(jwks.status, 200);
+    assert!(jwks.content_type().starts_with("application/json"));
+    let body = jwks.json();
+    let keys = body["keys"].as_array().expect("keys");
+    let kid = header_of(&token)["kid"].clone();
+    let key = keys
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap_or_else(|| panic!("no key with the token's kid {kid} in {body}"));
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS256");
+    assert_eq!(key["use"], "sig");
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(key.get(private).is_none(), "the JWKS leaks {private}");
+    }
+    let decoding = DecodingKey::from_rsa_components(
+        key["n"].as_str().expect("n"),
+        key["e"].as_str().expect("e"),
+    )
+    .expect("an RSA public key");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[TOKEN_ISSUER]);
+    validation.set_audience(&[TOKEN_AUDIENCE]);
+    validation.validate_exp = false;
+    let verified = jsonwebtoken::decode::<AccessClaims>(&token, &decoding, &validation)
+        .expect("the published key verifies the token");
+    assert_eq!(verified.claims.sub, user.id.as_uuid());
+}
+
+const ROUTES: [(&str, &str); 6] = [
+    ("/auth/login", "post"),
+    ("/auth/me", "get"),
+    ("/auth/logout", "post"),
+    ("/healthz", "get"),
+    ("/readyz", "get"),
+    ("/.well-known/jwks.json", "get"),
+];
+
+async fn spec(app: &TestApp) -> Value {
+    let reply = get(app, "/openapi.json").await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.content_type().starts_with("application/json"));
+    reply.json()
+}
+
+fn statuses(operation: &Value) -> Vec<String> {
+    let responses = operation["responses"].as_object().expect("responses");
+    responses.keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_openapi_3_and_lists_every_route_with_id_tags_and_summary() {
+    let app = TestApp::spawn().await;
+    let spec = spec(&app).await;
+
+    let version = spec["openapi"].as_str().expect("openapi version");
+    assert!(version.starts_with("3."), "{version}");
+    let mut ids = Vec::new();
+    for (path, method) in ROUTES {
+        let operation = &spec["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        let id = operation["operationId"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "{method} {path} has no operationId");
+        ids.push(id.to_owned());
+        let tags = operation["tags"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(tags > 0, "{method} {path} has no tags");
+        let summary = operation["summary"].as_str().unwrap_or_default();
+        assert!(!summary.is_empty(), "{method} {path} has no summary");
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), ROUTES.len(), "operationIds are unique");
+}
+
+#[tokio::test]
+async fn every_operation_declares_its_error_statuses_as_problem_documents() {
+    let app = TestApp::spawn().await;
+    let spec = spec(&app).await;
+    let expected: [(&str, &str, &[&str]); 4] = [
+        ("/auth/login", "post", &["400", "401", "413", "415", "500"]),
+        ("/auth/me", "get", &["401", "500"]),
+        ("/auth/logout", "post", &["401", "500"]),
+        ("/readyz", "get", &["503"]),
+    ];
+
+    for (path, method, errors) in expected {
+        let declared = statuses(&spec["paths"][path][method]);
+        for status in errors {
+            assert!(
+                declared.iter().any(|s| s == status),
+                "{method} {path} does not declare {status}: {declared:?}"
+            );
+        }
+    }
+    for (path, method) in ROUTES {
+        let operation = &spec["paths"][path][method];
+        for status in statuses(operation) {
+            if status.starts_with('4') || status.starts_with('5') {
+                let content = &operation["responses"][&status]["content"];
+                assert!(
+                    content.get(PROBLEM_CONTENT_TYPE).is_some(),
+                    "{method} {path} {status} is not a problem document: {content}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_has_a_bearer_scheme_required_by_the_session_operations() {
+    let app = TestApp::spawn().await;
+    let spec = spec(&app).await;
+
+    let schemes =
+        spec["components"]["securitySchemes"].as_object().expect("components.securitySchemes");
+    let bearer = schemes
+        .iter()
+        .find(|(_, s)| s["type"] == "http" && s["scheme"] == "bearer")
+        .map(|(name, _)| name.clone())
+        .unwrap_or_else(|| panic!("no bearer scheme in {schemes:?}"));
+    for path in ["/auth/me", "/auth/logout"] {
+        let operation = spec["paths"][path]
+            .as_object()
+            .and_then(|ops| ops.values().next())
+            .expect("an operation");
+        let requirements = operation["security"].as_array().expect("security");
+        assert!(
+            requirements.iter().any(|r| r.get(&bearer).is_some()),
+            "{path} does not accept {bearer}: {requirements:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn docs_serves_swagger_ui() {
+    let app = TestApp::spawn().await;
+
+    let reply = get(&app, "/docs").await;
+
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.content_type().starts_with("text/html"), "{}", reply.content_type());
+    assert!(reply.text().to_lowercase().contains("swagger"));
+}

@@ -1,0 +1,153 @@
+//! HTTP tests of malformed requests: every one is a problem document with a `code` and the right
+//! 4xx status, never a 500.
+
+use poem::Body;
+use poem::http::Method;
+
+use codex_cloud_tests::TestApp;
+use codex_cloud_tests::app::PASSWORD;
+use codex_cloud_tests::http::Reply;
+
+const LOGIN: &str = "/auth/login";
+
+async fn post_login(app: &TestApp, content_type: Option<&str>, body: impl Into<Body>) -> Reply {
+    let mut request = app.client.post(LOGIN).body(body);
+    if let Some(content_type) = content_type {
+        request = request.content_type(content_type);
+    }
+    Reply::read(request.send().await).await
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_invalid_request() {
+    let app = TestApp::spawn().await;
+
+    for body in ["{", "not json", "", "[]", "null", r#"{"email": "a@b.c", "password": }"#] {
+        let reply = post_login(&app, Some("application/json"), body).await;
+        reply.assert_problem(400, "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_mistyped_field_is_400_invalid_request() {
+    let app = TestApp::spawn().await;
+
+    for body in [
+        r#"{"email": "ada@example.com"}"#,
+        r#"{"password": "correct horse battery staple"}"#,
+        r#"{}"#,
+        r#"{"email": ["ada@example.com"], "password": "correct horse battery staple"}"#,
+        r#"{"email": "ada@example.com", "password": null}"#,
+    ] {
+        let reply = post_login(&app, Some("application/json"), body).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text());
+        reply.assert_problem(400, "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415_unsupported_media_type() {
+    let app = TestApp::spawn().await;
+    let json = format!(r#"{{"email": "ada@example.com", "password": "{PASSWORD}"}}"#);
+
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/xml"] {
+        let reply = post_login(&app, Some(content_type), json.clone()).await;
+        reply.assert_problem(415, "unsupported_media_type");
+    }
+}
+
+#[tokio::test]
+async fn a_login_without_a_content_type_is_a_4xx_problem() {
+    let app = TestApp::spawn().await;
+    let json = format!(r#"{{"email": "ada@example.com", "password": "{PASSWORD}"}}"#);
+
+    let reply = post_login(&app, None, json).await;
+
+    assert!(reply.status.is_client_error(), "{}", reply.status);
+    reply.assert_is_problem();
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_413_payload_too_large_with_or_without_content_length() {
+    let app = TestApp::spawn().await;
+    let padding = " ".repeat(64 * 1024);
+    let body = format!(r#"{{"email": "ada@example.com", "password": "x"}}{padding}"#);
+
+    let announced = Reply::read(
+        app.client
+            .post(LOGIN)
+            .content_type("application/json")
+            .header("content-length", body.len().to_string())
+            .body(body.clone())
+            .send()
+            .await,
+    )
+    .await;
+    announced.assert_problem(413, "payload_too_large");
+
+    // Without Content-Length: the limit must hold while the body is read.
+    let streamed = Body::from_async_read(std::io::Cursor::new(body.into_bytes()));
+    let reply = post_login(&app, Some("application/json"), streamed).await;
+    reply.assert_problem(413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_64_kib_is_still_read() {
+    let app = TestApp::spawn().await;
+    let json = r#"{"email": "ada@example.com", "password": "wrong password"}"#;
+    let body = format!("{json}{}", " ".repeat(64 * 1024 - json.len()));
+    assert_eq!(body.len(), 64 * 1024);
+
+    let reply = post_login(&app, Some("application/json"), body).await;
+
+    reply.assert_problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_404_not_found() {
+    let app = TestApp::spawn().await;
+
+    for path in ["/nope", "/auth", "/auth/login/extra", "/.well-known/openid-configuration"] {
+        let reply = Reply::read(app.client.get(path).send().await).await;
+        reply.assert_problem(404, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn a_known_route_with_the_wrong_method_is_405_method_not_allowed() {
+    let app = TestApp::spawn().await;
+
+    for (method, path) in [
+        (Method::GET, LOGIN),
+        (Method::DELETE, "/auth/me"),
+        (Method::GET, "/auth/logout"),
+        (Method::POST, "/healthz"),
+    ] {
+        let reply = Reply::read(app.client.request(method.clone(), path).send().await).await;
+        reply.assert_problem(405, "method_not_allowed");
+    }
+}
+
+#[tokio::test]
+async fn error_responses_carry_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let replies = [
+        ("404", Reply::read(app.client.get("/nope").send().await).await),
+        ("405", Reply::read(app.client.get(LOGIN).send().await).await),
+        ("400", post_login(&app, Some("application/json"), "{").await),
+        ("413", post_login(&app, Some("application/json"), " ".repeat(70_000)).await),
+        ("401 token", Reply::read(app.me("garbage").await).await),
+        ("401 login", Reply::read(app.login("ada@example.com", "wrong password").await).await),
+    ];
+
+    let mut missing = Vec::new();
+    for (what, reply) in &replies {
+        reply.assert_is_problem();
+        if reply.header("x-content-type-options") != Some("nosniff")
+            || reply.header("cache-control") != Some("no-store")
+        {
+            missing.push(*what);
+        }
+    }
+    assert!(missing.is_empty(), "no security headers on {missing:?}");
+}
