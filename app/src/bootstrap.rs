@@ -37,20 +37,7 @@ impl Backend {
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
         let tokens = JwtTokenIssuer::new(&settings.token_issuer, &settings.token_audience, &keys)?;
-        let jwks = JwkSet {
-            keys: tokens
-                .public_keys()
-                .iter()
-                .map(|k| Jwk {
-                    kty: k.kty.clone(),
-                    kid: k.kid.clone(),
-                    alg: k.alg.clone(),
-                    key_use: k.key_use.clone(),
-                    n: k.n.clone(),
-                    e: k.e.clone(),
-                })
-                .collect(),
-        };
+        let jwks = published_keys(&tokens);
         let store: Arc<dyn IdentityStore> = Arc::new(SeaOrmIdentityStore::new(db.clone()));
         let hasher = Arc::new(Argon2PasswordHasher::new(settings.max_concurrent_hashes)?);
         let auth =
@@ -60,7 +47,7 @@ impl Backend {
             _ => None,
         };
         let secure_cookies =
-            settings.oidc.as_ref().is_some_and(|o| o.redirect_uri.scheme() == "https");
+            settings.oidc.as_ref().is_some_and(|o| o.redirect_uri.starts_with("https://"));
         Ok(Self { db, parts: HttpParts { auth, store, oidc, jwks, secure_cookies } })
     }
 }
@@ -85,4 +72,21 @@ fn wire_oidc(settings: &OidcSettings, auth: Auth) -> anyhow::Result<OidcLogin> {
     };
     let keys = Arc::new(HttpJwksKeyProvider::new(discovery, http, auth.clock().clone(), cache));
     Ok(OidcLogin::new(auth, provider, keys))
+}
+
+/// The public keys of `tokens`, as `/.well-known/jwks.json` publishes them.
+pub fn published_keys(tokens: &JwtTokenIssuer) -> JwkSet {
+    let keys = tokens
+        .public_keys()
+        .iter()
+        .map(|k| Jwk {
+            kty: k.kty.clone(),
+            kid: k.kid.clone(),
+            alg: k.alg.clone(),
+            key_use: k.key_use.clone(),
+            n: k.n.clone(),
+            e: k.e.clone(),
+        })
+        .collect();
+    JwkSet { keys }
 }

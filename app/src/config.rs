@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use figment::Figment;
+use figment::error::Kind;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -80,7 +81,8 @@ pub struct OidcSettings {
     pub issuer: Issuer,
     pub client_id: String,
     pub client_secret: SecretString,
-    pub redirect_uri: Url,
+    /// Exactly as configured: the provider compares it byte for byte.
+    pub redirect_uri: String,
     pub jwks_cache_ttl: std::time::Duration,
     pub jwks_cache_refresh: std::time::Duration,
 }
@@ -89,6 +91,19 @@ pub struct OidcSettings {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
+
+/// Settings whose environment values are text, never parsed: (variable suffix, key).
+const VERBATIM: [(&str, &str); 9] = [
+    ("DATABASE_URL", "database_url"),
+    ("BIND", "bind"),
+    ("TOKEN_ISSUER", "token_issuer"),
+    ("TOKEN_AUDIENCE", "token_audience"),
+    ("LOG_FORMAT", "log_format"),
+    ("OIDC_ISSUER", "oidc_issuer"),
+    ("OIDC_CLIENT_ID", "oidc_client_id"),
+    ("OIDC_CLIENT_SECRET", "oidc_client_secret"),
+    ("OIDC_REDIRECT_URI", "oidc_redirect_uri"),
+];
 
 fn variable(key: &str) -> String {
     format!("CODEX_{}", key.to_uppercase())
@@ -116,7 +131,17 @@ impl Settings {
             }
             None => figment,
         };
-        figment.merge(Env::prefixed("CODEX_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
+        let mut ignored = vec!["CONFIG", "TEST_DATABASE_URL"];
+        ignored.extend(VERBATIM.iter().map(|key| key.0));
+        let mut figment = figment.merge(Env::prefixed("CODEX_").ignore(&ignored));
+        // Text settings are taken verbatim: figment would read `12345` as a number and strip
+        // quotes, changing (or refusing, and printing) a secret.
+        for (variable, key) in VERBATIM {
+            if let Ok(value) = std::env::var(format!("CODEX_{variable}")) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
+        figment
     }
 
     /// # Errors
@@ -125,9 +150,18 @@ impl Settings {
         let raw: Raw = figment.extract().map_err(|errors| {
             let messages: Vec<String> = errors
                 .into_iter()
-                .map(|e| match e.path.last() {
-                    Some(key) => format!("{}: {}", variable(key), e.kind),
-                    None => e.to_string(),
+                .map(|e| {
+                    // The expectation only: the value may be a secret.
+                    let why = match &e.kind {
+                        Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) => {
+                            format!("must be {expected}")
+                        }
+                        other => other.to_string(),
+                    };
+                    match e.path.last() {
+                        Some(key) => format!("{}: {why}", variable(key)),
+                        None => why,
+                    }
                 })
                 .collect();
             ConfigError(messages.join("; "))
@@ -144,7 +178,9 @@ impl Raw {
     fn validate(self) -> Result<Settings, ConfigError> {
         let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
         let url = self.database_url.trim().to_owned();
-        if !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p)) {
+        let known_scheme =
+            ["sqlite:", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p));
+        if !known_scheme || Url::parse(&url).is_err() {
             return Err(fail("database_url", "must be a sqlite: or postgres:// URL"));
         }
         let bind = self
@@ -207,7 +243,8 @@ impl Raw {
             }
         };
         let issuer = Issuer::new(issuer).map_err(|e| fail("oidc_issuer", &e.to_string()))?;
-        let redirect_uri = Url::parse(self.oidc_redirect_uri.trim())
+        let redirect_uri = self.oidc_redirect_uri.trim().to_owned();
+        Url::parse(&redirect_uri)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
             .ok_or_else(|| {

@@ -38,7 +38,7 @@ pub struct SeedError {
 ///
 /// # Errors
 /// When the database cannot be reached or a migration fails.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+pub async fn connect(url: &str) -> Result<DatabaseConnection, store::SetupError> {
     let db = store::connect(url).await?;
     store::migrate(&db).await?;
     Ok(db)

@@ -32,10 +32,18 @@ impl OutboundHttp {
     /// # Errors
     /// When the TLS stack cannot be initialised.
     pub fn new() -> Result<Self, reqwest::Error> {
+        Self::with_timeouts(Duration::from_secs(5), Duration::from_secs(10))
+    }
+
+    /// With other timeouts (for tests of slow providers).
+    ///
+    /// # Errors
+    /// When the TLS stack cannot be initialised.
+    pub fn with_timeouts(connect: Duration, total: Duration) -> Result<Self, reqwest::Error> {
         let client = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
+            .connect_timeout(connect)
+            .timeout(total)
             .user_agent(concat!("codex-cloud-backend/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { client })

@@ -49,7 +49,16 @@ struct FetchLog {
     /// When the last unknown-kid refetch was attempted, unless an ordinary fetch has succeeded
     /// since (the first unknown kid after an ordinary fetch is always refetched at once).
     last_unknown_kid_at: Option<OffsetDateTime>,
+    /// When the last opportunistic refresh failed (refreshes pause for a while after that).
+    last_refresh_failure_at: Option<OffsetDateTime>,
+    /// Fetches finished, successful or not: a caller that waited for the lock and sees this
+    /// change shares the outcome of the fetch it waited for instead of fetching again.
+    completed: u64,
 }
+
+/// After a failed opportunistic refresh, the cached keys are served without retrying for this
+/// long (the provider is not hammered while it is down; the TTL still bounds the keys' age).
+const REFRESH_RETRY_PAUSE: time::Duration = time::Duration::seconds(30);
 
 /// How many JWKS requests were made, and how many failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,6 +74,7 @@ pub struct HttpJwksKeyProvider {
     settings: JwksCacheSettings,
     cache: RwLock<Option<Cached>>,
     fetching: Mutex<FetchLog>,
+    completed: AtomicU64,
     fetches: AtomicU64,
     failures: AtomicU64,
 }
@@ -139,6 +149,7 @@ impl HttpJwksKeyProvider {
             settings,
             cache: RwLock::new(None),
             fetching: Mutex::new(FetchLog::default()),
+            completed: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         }
@@ -171,6 +182,26 @@ impl HttpJwksKeyProvider {
         if reason == FetchReason::UnknownKid {
             log.last_unknown_kid_at = Some(now);
         }
+        let result = self.fetch_once(reason).await;
+        log.completed += 1;
+        self.completed.store(log.completed, Ordering::Release);
+        match &result {
+            Ok(keys) => {
+                *self.cache.write().expect("jwks cache lock") =
+                    Some(Cached { keys: keys.clone(), fetched_at: now });
+                log.last_refresh_failure_at = None;
+                if reason != FetchReason::UnknownKid {
+                    log.last_unknown_kid_at = None;
+                }
+            }
+            Err(_) if reason == FetchReason::Refresh => log.last_refresh_failure_at = Some(now),
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// One request to the JWKS endpoint, logged and counted.
+    async fn fetch_once(&self, reason: FetchReason) -> Result<ProviderKeys, String> {
         self.discovery.ensure().await;
         let endpoints = self.discovery.endpoints().ok_or("the provider is not discovered")?;
         let count = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
@@ -192,11 +223,6 @@ impl HttpJwksKeyProvider {
                     fetches = count,
                     "fetched provider keys"
                 );
-                *self.cache.write().expect("jwks cache lock") =
-                    Some(Cached { keys: keys.clone(), fetched_at: now });
-                if reason != FetchReason::UnknownKid {
-                    log.last_unknown_kid_at = None;
-                }
             }
             Err(why) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
@@ -216,6 +242,7 @@ impl KeyProvider for HttpJwksKeyProvider {
                 // Refresh on this use while others keep using the cached keys; a failure keeps
                 // them until the TTL.
                 if let Ok(mut log) = self.fetching.try_lock()
+                    && log.last_refresh_failure_at.is_none_or(|at| now - at >= REFRESH_RETRY_PAUSE)
                     && let Ok(keys) = self.fetch(FetchReason::Refresh, &mut log).await
                 {
                     return Ok(keys);
@@ -224,21 +251,29 @@ impl KeyProvider for HttpJwksKeyProvider {
             return Ok(cached.keys);
         }
         let reason = if self.cached().is_some() { FetchReason::Expired } else { FetchReason::Cold };
+        let seen = self.completed.load(Ordering::Acquire);
         let mut log = self.fetching.lock().await;
-        // Single flight: whoever held the lock may have fetched already.
+        // Single flight: a fetch that finished while we waited answers for us too, whether it
+        // brought keys or failed.
         if let Some(cached) = self.usable(self.clock.now()) {
             return Ok(cached.keys);
+        }
+        if log.completed != seen {
+            return Err(KeyProviderError::Unavailable);
         }
         self.fetch(reason, &mut log).await.map_err(|_| KeyProviderError::Unavailable)
     }
 
     async fn keys_after_unknown_kid(&self) -> Result<ProviderKeys, KeyProviderError> {
+        let seen = self.completed.load(Ordering::Acquire);
         let mut log = self.fetching.lock().await;
         let now = self.clock.now();
-        let cooling = log.last_unknown_kid_at.is_some_and(|at| {
-            std::time::Duration::try_from(now - at).unwrap_or_default()
-                < self.settings.unknown_kid_cooldown
-        });
+        // A fetch that finished while we waited (another unknown kid of the same burst) counts.
+        let cooling = log.completed != seen
+            || log.last_unknown_kid_at.is_some_and(|at| {
+                std::time::Duration::try_from(now - at).unwrap_or_default()
+                    < self.settings.unknown_kid_cooldown
+            });
         if !cooling && let Ok(keys) = self.fetch(FetchReason::UnknownKid, &mut log).await {
             return Ok(keys);
         }

@@ -8,8 +8,6 @@ mod provider;
 
 use std::time::Duration;
 
-use url::Url;
-
 use codex_cloud_core::domain::{Issuer, SecretString};
 
 pub use discovery::Discovery;
@@ -23,7 +21,8 @@ pub struct OidcClientSettings {
     pub issuer: Issuer,
     pub client_id: String,
     pub client_secret: SecretString,
-    pub redirect_uri: Url,
+    /// Sent exactly as configured (the provider compares it byte for byte).
+    pub redirect_uri: String,
 }
 
 /// How long provider keys may be used, and when to refresh them.

@@ -163,7 +163,10 @@ impl OidcProvider for OpenIdConnectProvider {
             CoreJsonWebKeySet::default(),
         )
         .set_auth_uri(AuthUrl::from_url(endpoints.authorization.clone()))
-        .set_redirect_uri(RedirectUrl::from_url(self.settings.redirect_uri.clone()));
+        .set_redirect_uri(
+            RedirectUrl::new(self.settings.redirect_uri.clone())
+                .map_err(|e| OidcProviderError::Misconfigured(e.to_string()))?,
+        );
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(

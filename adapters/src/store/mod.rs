@@ -14,11 +14,16 @@ use codex_cloud_core::ports::StoreError;
 
 pub use signing_keys::load_or_create_signing_keys;
 
+/// The database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SetupError(#[from] DbErr);
+
 /// Connects to `url` (`sqlite://…`, `sqlite::memory:`, `postgres://…`).
 ///
 /// # Errors
 /// When the database cannot be reached or the URL is not understood.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(Duration::from_secs(5))
@@ -42,8 +47,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 ///
 /// # Errors
 /// When a migration fails.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    codex_cloud_migration::Migrator::up(db, None).await
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), SetupError> {
+    Ok(codex_cloud_migration::Migrator::up(db, None).await?)
 }
 
 /// Implements `IdentityStore` over a SeaORM connection.

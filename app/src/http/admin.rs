@@ -42,7 +42,8 @@ impl From<User> for UserView {
     }
 }
 
-#[derive(Debug, Object)]
+/// (No `Debug`: it holds a password.)
+#[derive(Object)]
 pub struct NewUserRequest {
     pub email: String,
     /// At least 8 characters. Omit for a user who signs in only through a linked identity.
@@ -98,14 +99,14 @@ pub enum Unlinked {
 
 statuses!(ReadErrors:
     401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`).",
+    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such user (`user_not_found`).",
     500 "Internal error (`internal_error`).",
 );
 statuses!(WriteErrors:
     400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`, `invalid_identity`).",
     401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`).",
+    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such user or identity (`user_not_found`, `identity_not_found`).",
     409 "The e-mail address or identity is taken (`email_taken`, `identity_already_linked`).",
     413 "The body is too large (`payload_too_large`).",
@@ -124,7 +125,7 @@ impl AdminApi {
     async fn list_users(
         &self,
         credentials: Credentials,
-        #[oai(default)] offset: Query<u64>,
+        #[oai(default, validator(maximum(value = "1000000000")))] offset: Query<u64>,
         /// At most 500.
         #[oai(default = "default_limit", validator(maximum(value = "500")))]
         limit: Query<u64>,

@@ -12,7 +12,8 @@ use crate::http::error::ApiError;
 use crate::http::security::Credentials;
 use crate::statuses;
 
-#[derive(Debug, Object)]
+/// (No `Debug`: it holds a password.)
+#[derive(Object)]
 pub struct LoginRequest {
     /// The user's e-mail address (compared without regard to case).
     pub email: String,
@@ -20,7 +21,7 @@ pub struct LoginRequest {
 }
 
 /// A Codex access token (RFC 9068 JWT) for the `Authorization: Bearer` header.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
@@ -58,6 +59,11 @@ statuses!(LoginErrors:
     401 "Unknown user, wrong password or disabled user, indistinguishably (`invalid_credentials`).",
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
+    500 "Internal error (`internal_error`).",
+);
+statuses!(LogoutErrors:
+    401 "The access token is missing, invalid, expired or revoked (`invalid_token`).",
+    403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
     500 "Internal error (`internal_error`).",
 );
 statuses!(SessionErrors:
@@ -106,7 +112,7 @@ impl AuthApi {
     async fn logout(
         &self,
         credentials: Credentials,
-    ) -> Result<LogoutResponse, ApiError<SessionErrors>> {
+    ) -> Result<LogoutResponse, ApiError<LogoutErrors>> {
         let principal = credentials.authenticate(&self.auth).await?;
         self.auth.logout(&principal).await?;
         Ok(LogoutResponse::LoggedOut)

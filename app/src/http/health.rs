@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -56,8 +55,7 @@ impl HealthApi {
     /// Readiness: the database is reachable and, when OpenID Connect is on, the provider is discovered
     #[oai(path = "/readyz", method = "get", operation_id = "ready")]
     async fn readyz(&self) -> Result<Json<Health>, ApiError<ReadyErrors>> {
-        let not_ready =
-            |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", why);
+        let not_ready = |why: String| ApiError::from(crate::http::problems::not_ready(why));
         if let Err(e) = self.store.ping().await {
             tracing::warn!(error = %e, "readiness: database unreachable");
             return Err(not_ready("the database is unreachable".to_owned()));

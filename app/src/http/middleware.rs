@@ -3,10 +3,12 @@
 
 use std::time::Instant;
 
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, header};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 use crate::http::error::Problem;
+use crate::http::problems;
+use crate::http::security::SESSION_COOKIE;
 
 /// Refuses bodies larger than the limit with 413, whether announced by `Content-Length` or not.
 pub struct BodyLimit(pub usize);
@@ -24,15 +26,6 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
     }
 }
 
-fn too_large(limit: usize) -> poem::Error {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the request body must be at most {limit} bytes"),
-    )
-    .into()
-}
-
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = E::Output;
 
@@ -43,12 +36,66 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|len| len > self.limit as u64) {
-            return Err(too_large(self.limit));
+            return Err(problems::payload_too_large(self.limit).into());
         }
         let body = req.take_body();
-        let bytes = body.into_bytes_limit(self.limit).await.map_err(|_| too_large(self.limit))?;
+        let bytes = body
+            .into_bytes_limit(self.limit)
+            .await
+            .map_err(|_| poem::Error::from(problems::payload_too_large(self.limit)))?;
         req.set_body(Body::from(bytes));
         self.inner.call(req).await
+    }
+}
+
+/// Refuses cross-site state-changing requests authenticated by the session cookie: a request
+/// other than GET/HEAD/OPTIONS that carries `codex_session`, no `Authorization` header, and an
+/// `Origin` whose host is not this server's `Host` gets 403 `cross_site_request`. (SameSite=Lax
+/// already keeps the cookie off cross-site requests; this also covers sibling subdomains.)
+pub struct CookieCsrfGuard;
+
+pub struct CookieCsrfGuardEndpoint<E>(E);
+
+impl<E: Endpoint> Middleware<E> for CookieCsrfGuard {
+    type Output = CookieCsrfGuardEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        CookieCsrfGuardEndpoint(inner)
+    }
+}
+
+fn is_cross_site_cookie_request(req: &Request) -> bool {
+    use poem::http::Method;
+    // Logging in does not use the session cookie.
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.headers().contains_key(header::AUTHORIZATION)
+        || req.uri().path() == "/auth/login"
+    {
+        return false;
+    }
+    let has_session_cookie = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim_start().starts_with(&format!("{SESSION_COOKIE}=")));
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    has_session_cookie && !origin_host.eq_ignore_ascii_case(host)
+}
+
+impl<E: Endpoint> Endpoint for CookieCsrfGuardEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        if is_cross_site_cookie_request(&req) {
+            return Err(problems::cross_site_request().into());
+        }
+        self.0.call(req).await
     }
 }
 

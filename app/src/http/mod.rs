@@ -7,7 +7,7 @@ pub mod error;
 pub mod health;
 mod middleware;
 pub mod oidc;
-mod problems;
+pub(crate) mod problems;
 pub mod security;
 
 use std::sync::Arc;
@@ -77,6 +77,7 @@ pub fn endpoint(parts: HttpParts) -> impl Endpoint + use<> {
         .nest("/docs", docs)
         .nest("/", api)
         .with(middleware::BodyLimit(MAX_BODY_BYTES))
+        .with(middleware::CookieCsrfGuard)
         .catch_all_error(|e| async move { error::problem_for(e) })
         .with(middleware::SecurityHeaders)
         .with(CookieJarManager::new())

@@ -11,13 +11,15 @@ use codex_cloud_core::service::OidcLogin;
 
 use crate::http::ApiTags;
 use crate::http::auth::TokenResponse;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::ApiError;
+use crate::http::problems;
 use crate::http::security::SESSION_COOKIE;
 use crate::statuses;
 
 /// Binds a pending login to the browser that began it.
 pub const STATE_COOKIE: &str = "codex_oidc_state";
-const STATE_COOKIE_PATH: &str = "/auth/oidc";
+/// `/`, so the cookie comes back whatever path the configured redirect URI has.
+const STATE_COOKIE_PATH: &str = "/";
 
 #[derive(ApiResponse)]
 pub enum LoginRedirect {
@@ -59,14 +61,6 @@ pub struct OidcApi {
     pub secure_cookies: bool,
 }
 
-fn not_configured() -> Problem {
-    Problem::new(
-        poem::http::StatusCode::NOT_FOUND,
-        "oidc_not_configured",
-        "OpenID Connect login is not configured on this server".to_owned(),
-    )
-}
-
 impl OidcApi {
     fn cookie(&self, name: &str, value: &str, path: &str, max_age: time::Duration) -> Cookie {
         let mut cookie = Cookie::new_with_str(name, value);
@@ -92,8 +86,12 @@ impl OidcApi {
         return_to: Query<Option<String>>,
         cookies: &CookieJar,
     ) -> Result<LoginRedirect, ApiError<BeginErrors>> {
-        let start =
-            self.oidc.as_ref().ok_or_else(not_configured)?.begin(return_to.0.as_deref()).await?;
+        let start = self
+            .oidc
+            .as_ref()
+            .ok_or_else(problems::oidc_not_configured)?
+            .begin(return_to.0.as_deref())
+            .await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
         cookies.add(self.cookie(STATE_COOKIE, start.state.expose(), STATE_COOKIE_PATH, max_age));
         Ok(LoginRedirect::Found(start.authorization_url))
@@ -115,7 +113,7 @@ impl OidcApi {
         iss: Query<Option<String>>,
         cookies: &CookieJar,
     ) -> Result<CallbackResponse, ApiError<CallbackErrors>> {
-        let oidc = self.oidc.as_ref().ok_or_else(not_configured)?;
+        let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
         let browser_state = cookies.get(STATE_COOKIE).map(|c| c.value_str().to_owned());
         cookies.add(self.cookie(STATE_COOKIE, "", STATE_COOKIE_PATH, time::Duration::ZERO));
         let params = CallbackParams {

@@ -14,6 +14,65 @@ fn problem(status: StatusCode, code: &str, detail: impl ToString) -> Problem {
     Problem::new(status, code, detail.to_string())
 }
 
+pub fn invalid_token() -> Problem {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "the access token is missing, invalid, expired or revoked",
+    )
+}
+
+pub fn forbidden() -> Problem {
+    problem(StatusCode::FORBIDDEN, "forbidden", "this operation is for administrators")
+}
+
+pub fn cross_site_request() -> Problem {
+    problem(
+        StatusCode::FORBIDDEN,
+        "cross_site_request",
+        "a cross-site request cannot use the session cookie",
+    )
+}
+
+pub fn payload_too_large(limit: usize) -> Problem {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body must be at most {limit} bytes"),
+    )
+}
+
+pub fn oidc_not_configured() -> Problem {
+    problem(
+        StatusCode::NOT_FOUND,
+        "oidc_not_configured",
+        "OpenID Connect login is not configured on this server",
+    )
+}
+
+pub fn not_ready(why: String) -> Problem {
+    problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", why)
+}
+
+/// The reason goes to the log (and `/readyz`), not to the browser.
+fn provider_unavailable(why: &str) -> Problem {
+    tracing::warn!(reason = why, "login refused: the identity provider is unavailable");
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "provider_unavailable",
+        "the identity provider cannot be reached; try again later",
+    )
+}
+
+fn provider_misconfigured(why: &str) -> Problem {
+    tracing::error!(reason = why, "login refused: the identity provider is misconfigured");
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "provider_misconfigured",
+        "the identity provider's discovery document is not trusted",
+    )
+}
+
 impl From<LoginError> for Problem {
     fn from(error: LoginError) -> Self {
         match error {
@@ -30,7 +89,7 @@ impl From<LoginError> for Problem {
 impl From<AuthenticateError> for Problem {
     fn from(error: AuthenticateError) -> Self {
         match error {
-            AuthenticateError::InvalidToken => crate::http::security::invalid_token(),
+            AuthenticateError::InvalidToken => invalid_token(),
             AuthenticateError::Internal(e) => Problem::internal(&e),
         }
     }
@@ -105,12 +164,8 @@ impl From<BeginOidcLoginError> for Problem {
             BeginOidcLoginError::InvalidReturnTo(e) => {
                 problem(StatusCode::BAD_REQUEST, "invalid_return_to", e)
             }
-            BeginOidcLoginError::ProviderUnavailable(why) => {
-                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", why)
-            }
-            BeginOidcLoginError::ProviderMisconfigured(why) => {
-                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_misconfigured", why)
-            }
+            BeginOidcLoginError::ProviderUnavailable(why) => provider_unavailable(&why),
+            BeginOidcLoginError::ProviderMisconfigured(why) => provider_misconfigured(&why),
             BeginOidcLoginError::Internal(e) => Problem::internal(&e),
         }
     }
@@ -142,12 +197,8 @@ impl From<CompleteOidcLoginError> for Problem {
                     "the identity provider's token endpoint failed",
                 )
             }
-            E::ProviderUnavailable(why) => {
-                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", why)
-            }
-            E::ProviderMisconfigured(why) => {
-                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_misconfigured", why)
-            }
+            E::ProviderUnavailable(why) => provider_unavailable(&why),
+            E::ProviderMisconfigured(why) => provider_misconfigured(&why),
             E::KeysUnavailable => {
                 problem(StatusCode::SERVICE_UNAVAILABLE, "provider_keys_unavailable", detail)
             }

@@ -7,6 +7,7 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use codex_cloud_core::service::{Auth, Principal};
 
 use crate::http::error::Problem;
+use crate::http::problems;
 
 /// The session cookie set after a browser login that asked to return to a page.
 pub const SESSION_COOKIE: &str = "codex_session";
@@ -45,20 +46,8 @@ impl Credentials {
     pub async fn authenticate_admin(&self, auth: &Auth) -> Result<Principal, Problem> {
         let principal = self.authenticate(auth).await?;
         if !principal.user.is_admin {
-            return Err(Problem::new(
-                poem::http::StatusCode::FORBIDDEN,
-                "forbidden",
-                "this operation is for administrators".to_owned(),
-            ));
+            return Err(problems::forbidden());
         }
         Ok(principal)
     }
-}
-
-pub fn invalid_token() -> Problem {
-    Problem::new(
-        poem::http::StatusCode::UNAUTHORIZED,
-        "invalid_token",
-        "the access token is missing, invalid, expired or revoked".to_owned(),
-    )
 }

@@ -51,12 +51,18 @@ impl ReturnTo {
 
 /// An authorization request prepared by the provider adapter: the URL to send the browser to and
 /// the secrets that must come back (state) or stay here (nonce, PKCE verifier).
-#[derive(Debug)]
 pub struct AuthorizationRequest {
     pub url: String,
     pub state: SecretString,
     pub nonce: SecretString,
     pub pkce_verifier: SecretString,
+}
+
+impl std::fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL carries the state.
+        f.debug_struct("AuthorizationRequest").finish_non_exhaustive()
+    }
 }
 
 /// A login that has been started and not yet finished.

@@ -23,10 +23,16 @@ pub enum BeginOidcLoginError {
 }
 
 /// Where to send the browser, and the state to bind to it (in a cookie).
-#[derive(Debug)]
 pub struct OidcLoginStart {
     pub authorization_url: String,
     pub state: SecretString,
+}
+
+impl std::fmt::Debug for OidcLoginStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL carries the state.
+        f.debug_struct("OidcLoginStart").finish_non_exhaustive()
+    }
 }
 
 impl OidcLogin {

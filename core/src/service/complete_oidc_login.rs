@@ -82,11 +82,12 @@ impl OidcLogin {
         browser_state: Option<&str>,
     ) -> Result<OidcLoginDone, Error> {
         let pending = self.take_pending(&params, browser_state).await?;
-        if let Some(error) = params.error {
-            return Err(Error::ProviderDenied { error, description: params.error_description });
-        }
+        // RFC 9207 §2.4: the issuer of error responses is checked too.
         if params.iss.as_deref().is_some_and(|iss| iss != self.provider.issuer().as_str()) {
             return Err(Error::IssuerMismatch);
+        }
+        if let Some(error) = params.error {
+            return Err(Error::ProviderDenied { error, description: params.error_description });
         }
         let code = params.code.ok_or(Error::MissingCode)?;
         let tokens = self.provider.exchange_code(&code, &pending.pkce_verifier).await.map_err(

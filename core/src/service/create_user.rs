@@ -19,11 +19,19 @@ pub enum CreateUserError {
 
 /// The request to create a user. Without a password the user can only sign in through a linked
 /// external identity.
-#[derive(Debug)]
 pub struct CreateUser<'a> {
     pub email: &'a str,
     pub password: Option<&'a str>,
     pub is_admin: bool,
+}
+
+impl std::fmt::Debug for CreateUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("email", &self.email)
+            .field("is_admin", &self.is_admin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Auth {
