@@ -46,8 +46,9 @@ impl Backend {
             (Some(oidc), true) => Some(wire_oidc(oidc, auth.clone())?),
             _ => None,
         };
-        let secure_cookies =
-            settings.oidc.as_ref().is_some_and(|o| o.redirect_uri.starts_with("https://"));
+        let secure_cookies = settings.oidc.as_ref().is_some_and(|o| {
+            o.redirect_uri.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        });
         Ok(Self { db, parts: HttpParts { auth, store, oidc, jwks, secure_cookies } })
     }
 }

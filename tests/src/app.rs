@@ -11,12 +11,14 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use codex_cloud_adapters::Argon2PasswordHasher;
 use codex_cloud_adapters::memory::ManualClock;
-use codex_cloud_backend::http::{HttpParts, Jwk, JwkSet, endpoint};
+use codex_cloud_backend::bootstrap::published_keys;
+use codex_cloud_backend::http::{HttpParts, JwkSet, endpoint};
 use codex_cloud_core::domain::User;
 use codex_cloud_core::ports::{Clock, IdentityStore};
 use codex_cloud_core::service::{Auth, CreateUser, OidcLogin};
 
 use crate::database::{StoreBackend, TestStore};
+use crate::failing_store::PingFailingStore;
 use crate::keys::{TOKEN_AUDIENCE, TOKEN_ISSUER, signing_key, token_issuer};
 
 /// Where every test clock starts: a whole second, so stored timestamps round-trip exactly.
@@ -31,12 +33,13 @@ pub const PASSWORD: &str = "correct horse battery staple";
 type OidcWiring = Box<dyn FnOnce(&Auth) -> OidcLogin + Send>;
 
 /// Builds a `TestApp`. Defaults: in-memory store, a 900 s token lifetime, OpenID Connect off,
-/// cookies without `Secure`.
+/// cookies without `Secure`, a store that answers `ping`.
 pub struct TestAppBuilder {
     backend: StoreBackend,
     access_token_ttl: Duration,
     oidc: Option<OidcWiring>,
     secure_cookies: bool,
+    store_ping_fails: bool,
 }
 
 impl TestAppBuilder {
@@ -63,26 +66,24 @@ impl TestAppBuilder {
         self
     }
 
+    /// Uses a `PingFailingStore` (in memory, whatever `backend` says): the database looks
+    /// unreachable to readiness checks while every other call works.
+    pub fn store_ping_fails(mut self, fails: bool) -> Self {
+        self.store_ping_fails = fails;
+        self
+    }
+
     /// The app, or `None` (after saying so on stderr) when the backend is not available here.
     pub async fn try_build(self) -> Option<TestApp> {
-        let store = self.backend.open().await?;
+        let store = if self.store_ping_fails {
+            TestStore::custom(Arc::new(PingFailingStore::new()))
+        } else {
+            self.backend.open().await?
+        };
         let clock = Arc::new(ManualClock::new(T0));
         let hasher = Argon2PasswordHasher::new(4).expect("argon2 hasher");
         let tokens = token_issuer(TOKEN_ISSUER, TOKEN_AUDIENCE, signing_key());
-        let jwks = JwkSet {
-            keys: tokens
-                .public_keys()
-                .iter()
-                .map(|k| Jwk {
-                    kty: k.kty.clone(),
-                    kid: k.kid.clone(),
-                    alg: k.alg.clone(),
-                    key_use: k.key_use.clone(),
-                    n: k.n.clone(),
-                    e: k.e.clone(),
-                })
-                .collect(),
-        };
+        let jwks = published_keys(&tokens);
         let auth = Auth::new(
             store.store(),
             Arc::new(hasher),
@@ -130,6 +131,7 @@ impl TestApp {
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             oidc: None,
             secure_cookies: false,
+            store_ping_fails: false,
         }
     }
 

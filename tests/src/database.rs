@@ -96,6 +96,11 @@ impl TestStore {
         }
     }
 
+    /// A store of the test's own making (say, one that fails on purpose), without a database.
+    pub fn custom(store: Arc<dyn IdentityStore>) -> Self {
+        Self { store, db: None, backend: StoreBackend::Memory, _postgres: None }
+    }
+
     pub fn store(&self) -> Arc<dyn IdentityStore> {
         self.store.clone()
     }

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod database;
+pub mod failing_store;
 pub mod fake_op;
 pub mod http;
 pub mod keys;

@@ -3,6 +3,7 @@
 //! side of the login.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use poem::test::TestResponse;
 
@@ -27,6 +28,29 @@ pub const DEFAULT_CACHE: JwksCacheSettings = JwksCacheSettings {
     refresh: JWKS_REFRESH,
     unknown_kid_cooldown: UNKNOWN_KID_COOLDOWN,
 };
+
+/// How a harness is wired beyond the provider: `HarnessOptions::default()` is what `start` uses.
+#[derive(Clone, Copy, Debug)]
+pub struct HarnessOptions {
+    pub backend: StoreBackend,
+    pub cache: JwksCacheSettings,
+    /// Connect and total timeouts of the backend's client for the provider (`None`: the
+    /// product's defaults, `OutboundHttp::new`).
+    pub outbound_timeouts: Option<(Duration, Duration)>,
+    /// `TestAppBuilder::secure_cookies`.
+    pub secure_cookies: bool,
+}
+
+impl Default for HarnessOptions {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Memory,
+            cache: DEFAULT_CACHE,
+            outbound_timeouts: None,
+            secure_cookies: false,
+        }
+    }
+}
 
 /// The backend, the provider it trusts, and its key cache.
 pub struct OidcHarness {
@@ -88,20 +112,49 @@ impl OidcHarness {
         op: FakeOp,
         prepare: impl FnOnce(&FakeOp),
     ) -> Option<Self> {
+        let options = HarnessOptions { backend, cache, ..HarnessOptions::default() };
+        Self::try_start_options(options, op, prepare).await
+    }
+
+    /// A new provider (prepared before discovery) and a backend wired as `options` say.
+    ///
+    /// # Panics
+    /// When the store backend is not available here.
+    pub async fn start_options(options: HarnessOptions, prepare: impl FnOnce(&FakeOp)) -> Self {
+        let op = FakeOp::start().await;
+        let backend = options.backend;
+        Self::try_start_options(options, op, prepare)
+            .await
+            .unwrap_or_else(|| panic!("the {backend} store is not available here"))
+    }
+
+    /// Against this provider, wired as `options` say; `None` when the store backend is not
+    /// available here.
+    pub async fn try_start_options(
+        options: HarnessOptions,
+        op: FakeOp,
+        prepare: impl FnOnce(&FakeOp),
+    ) -> Option<Self> {
+        let HarnessOptions { backend, cache, outbound_timeouts, secure_cookies } = options;
         prepare(&op);
         let issuer = Issuer::new(op.issuer.clone()).expect("issuer");
         let keys_out: Arc<Mutex<Option<Arc<HttpJwksKeyProvider>>>> = Arc::default();
         let keys_in = keys_out.clone();
         let app = TestApp::builder()
             .backend(backend)
+            .secure_cookies(secure_cookies)
             .oidc(move |auth| {
-                let http = OutboundHttp::new().expect("http client");
+                let http = match outbound_timeouts {
+                    Some((connect, total)) => OutboundHttp::with_timeouts(connect, total),
+                    None => OutboundHttp::new(),
+                }
+                .expect("http client");
                 let discovery = Arc::new(Discovery::new(issuer.clone(), http.clone()));
                 let settings = OidcClientSettings {
                     issuer,
                     client_id: CLIENT_ID.to_owned(),
                     client_secret: SecretString::new(CLIENT_SECRET),
-                    redirect_uri: REDIRECT_URI.parse().expect("redirect uri"),
+                    redirect_uri: REDIRECT_URI.to_owned(),
                 };
                 let provider =
                     Arc::new(OpenIdConnectProvider::new(settings, discovery.clone(), http.clone()));

@@ -36,10 +36,33 @@ pub fn backend_binary() -> &'static Path {
     })
 }
 
+/// Variables cargo sets for the crate under test (besides `CARGO_PKG_*`, `CARGO_BIN_EXE_*`).
+const CARGO_TEST_VARIABLES: [&str; 7] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "OUT_DIR",
+];
+
 fn build(cargo: std::ffi::OsString, profile_dir: &Path) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
     let target_dir = profile_dir.parent().expect("the target directory");
     let mut command = Command::new(cargo);
+    // Without the variables cargo sets for this test process: build scripts that watch one
+    // (ring's watches CARGO_MANIFEST_DIR) would rerun, and the outer `cargo test` would then
+    // rebuild everything again.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if CARGO_TEST_VARIABLES.contains(&name.as_ref())
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
         .current_dir(workspace)
         .args(["build", "--quiet", "-p", BINARY_NAME, "--bin", BINARY_NAME])
@@ -119,11 +142,17 @@ pub struct Server {
 impl Server {
     /// Starts `serve` on a free port, logging to a file in `dir`.
     pub fn start(dir: &TempDir) -> Self {
+        Self::start_with_env(dir, &[])
+    }
+
+    /// As `start`, with these environment variables too (e.g. `CODEX_OIDC_*`, `RUST_LOG`).
+    pub fn start_with_env(dir: &TempDir, env: &[(&str, &str)]) -> Self {
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let log = dir.path().join(format!("serve-{}.log", address.port()));
         let stderr = File::create(&log).expect("create the server log");
         let child = backend_command(dir)
             .arg("serve")
+            .envs(env.iter().copied())
             .env("CODEX_BIND", address.to_string())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -146,18 +175,31 @@ impl Server {
     /// # Panics
     /// When the server exits or does not become healthy in time.
     pub async fn wait_until_healthy(&mut self, client: &reqwest::Client) {
+        self.wait_for_200(client, "/healthz").await;
+    }
+
+    /// Polls `/readyz` until it answers 200: the database answers and (with OpenID Connect on)
+    /// the provider is discovered (bounded: about 30 s in all).
+    ///
+    /// # Panics
+    /// When the server exits or does not become ready in time.
+    pub async fn wait_until_ready(&mut self, client: &reqwest::Client) {
+        self.wait_for_200(client, "/readyz").await;
+    }
+
+    async fn wait_for_200(&mut self, client: &reqwest::Client, path: &str) {
         for _ in 0..300 {
             if let Some(status) = self.child.try_wait().expect("poll the server") {
                 panic!("the server exited with {status}:\n{}", self.log());
             }
-            if let Ok(response) = client.get(self.url("/healthz")).send().await
+            if let Ok(response) = client.get(self.url(path)).send().await
                 && response.status() == 200
             {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the server did not become healthy:\n{}", self.log());
+        panic!("the server did not answer 200 on {path} in time:\n{}", self.log());
     }
 
     /// Stops the server and waits for it to exit.

@@ -64,11 +64,21 @@ impl<E: Endpoint> Middleware<E> for CookieCsrfGuard {
     }
 }
 
+/// Only a bearer token stands in for the cookie (a browser may add cached Basic credentials to a
+/// cross-site request by itself).
+fn has_bearer_token(req: &Request) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+}
+
 fn is_cross_site_cookie_request(req: &Request) -> bool {
     use poem::http::Method;
     // Logging in does not use the session cookie.
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || req.headers().contains_key(header::AUTHORIZATION)
+        || has_bearer_token(req)
         || req.uri().path() == "/auth/login"
     {
         return false;

@@ -9,22 +9,22 @@ use uuid::Uuid;
 
 use codex_cloud_tests::process::{Server, TempDir, backend_command, http_client};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(super) const PASSWORD: &str = "correct horse battery staple";
 
-fn run(dir: &TempDir, args: &[&str]) -> Output {
+pub(super) fn run(dir: &TempDir, args: &[&str]) -> Output {
     backend_command(dir).args(args).output().expect("run the backend binary")
 }
 
-fn stdout(output: &Output) -> String {
+pub(super) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(super) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[track_caller]
-fn assert_success(output: &Output) {
+pub(super) fn assert_success(output: &Output) {
     assert!(
         output.status.success(),
         "exit {}\nstdout: {}\nstderr: {}",
@@ -35,7 +35,7 @@ fn assert_success(output: &Output) {
 }
 
 #[track_caller]
-fn assert_failure_mentioning(output: &Output, needle: &str) {
+pub(super) fn assert_failure_mentioning(output: &Output, needle: &str) {
     assert!(!output.status.success(), "should have failed: {}", stdout(output));
     let stderr = stderr(output);
     assert!(
@@ -46,7 +46,7 @@ fn assert_failure_mentioning(output: &Output, needle: &str) {
 
 /// The id printed on the last line of standard output.
 #[track_caller]
-fn printed_id(output: &Output) -> Uuid {
+pub(super) fn printed_id(output: &Output) -> Uuid {
     assert_success(output);
     let out = stdout(output);
     let last = out.lines().last().unwrap_or_default();
@@ -112,11 +112,14 @@ fn a_bad_setting_stops_start_up_naming_the_variable() {
     for (name, value) in [
         ("CODEX_ACCESS_TOKEN_TTL", "abc"),
         ("CODEX_BIND", "nowhere"),
+        ("CODEX_DATABASE_URL", "postgres://u:p@[x"),
         ("CODEX_OIDC_ISSUER", "https://op.example.com"),
     ] {
         let output = backend_command(&dir).arg("serve").env(name, value).output().expect("run");
 
         assert_failure_mentioning(&output, name);
+        assert_eq!(output.status.code(), Some(2), "{name}: invalid configuration exits 2");
+        assert!(!stderr(&output).contains("panicked"), "{name}: {}", stderr(&output));
         if name == "CODEX_OIDC_ISSUER" {
             assert_failure_mentioning(&output, "CODEX_OIDC_CLIENT_SECRET");
         }

@@ -247,3 +247,113 @@ fn a_bad_value_in_the_file_names_its_variable() {
         assert!(message.contains("CODEX_ACCESS_TOKEN_TTL"), "{message:?}");
     });
 }
+
+#[test]
+fn numeric_and_quoted_client_credentials_are_taken_verbatim() {
+    let cases = [
+        ("4711", "12345678"),
+        ("codex-local", "\"wrapped in double quotes\""),
+        ("007", "1e3"),
+        ("true", "[1, 2]"),
+        ("codex-local", "{ a = 1 }"),
+    ];
+    for (client_id, secret) in cases {
+        jail(|jail| {
+            jail.set_env("CODEX_OIDC_ISSUER", "https://op.example.com");
+            jail.set_env("CODEX_OIDC_CLIENT_ID", client_id);
+            jail.set_env("CODEX_OIDC_CLIENT_SECRET", secret);
+
+            let oidc = load().expect("valid").oidc.expect("OpenID Connect is on");
+
+            assert_eq!(oidc.client_id, client_id);
+            assert_eq!(oidc.client_secret.expose(), secret);
+        });
+    }
+}
+
+#[test]
+fn a_bad_numeric_value_is_named_but_never_repeated_in_the_error() {
+    let names = [
+        "CODEX_ACCESS_TOKEN_TTL",
+        "CODEX_MAX_CONCURRENT_HASHES",
+        "CODEX_OIDC_JWKS_CACHE_TTL",
+        "CODEX_OIDC_JWKS_CACHE_REFRESH",
+    ];
+    let values = ["ttl-s3cret-value", "98765.4321", "-987654", "\"quoted-s3cret\"", "[4711]"];
+    for name in names {
+        for value in values {
+            jail(|jail| {
+                if name.starts_with("CODEX_OIDC_") {
+                    oidc_on(jail);
+                }
+                jail.set_env(name, value);
+
+                let message = error();
+
+                assert!(message.contains(name), "{name}={value:?} gave {message:?}");
+                let core = value.trim_matches(|c| matches!(c, '"' | '[' | ']'));
+                assert!(!message.contains(core), "{name}={value:?} is repeated in {message:?}");
+            });
+        }
+    }
+    jail(|jail| {
+        jail.set_env("CODEX_ACCESS_TOKEN_TTL", "1000001");
+
+        let message = error();
+
+        assert!(message.contains("CODEX_ACCESS_TOKEN_TTL"), "{message:?}");
+        assert!(!message.contains("1000001"), "{message:?}");
+    });
+}
+
+#[test]
+fn an_unparsable_database_url_is_an_error_naming_the_variable_without_its_password() {
+    for url in ["postgres://u:p@[x", "postgresql://u:p@db.example:99999/codex", "sqlite://[x"] {
+        jail(|jail| {
+            jail.set_env("CODEX_DATABASE_URL", url);
+
+            let message = error();
+
+            assert!(message.contains("CODEX_DATABASE_URL"), "{url:?} gave {message:?}");
+            assert!(!message.contains("u:p@"), "{url:?} is repeated in {message:?}");
+        });
+    }
+}
+
+#[test]
+fn numeric_looking_token_issuer_and_audience_are_taken_as_text() {
+    jail(|jail| {
+        jail.set_env("CODEX_TOKEN_ISSUER", "4711");
+        jail.set_env("CODEX_TOKEN_AUDIENCE", "\"1e3\"");
+
+        let settings = load().expect("valid");
+
+        assert_eq!(settings.token_issuer, "4711");
+        assert_eq!(settings.token_audience, "\"1e3\"");
+    });
+}
+
+#[test]
+fn an_error_in_the_oidc_settings_never_repeats_the_client_secret() {
+    let secret = "s3cr3t-12345678";
+    let cases: [&[(&str, &str)]; 3] = [
+        &[("CODEX_OIDC_CLIENT_SECRET", secret)],
+        &[("CODEX_OIDC_CLIENT_SECRET", secret), ("CODEX_OIDC_ISSUER", "ftp://op.example.com")],
+        &[("CODEX_OIDC_CLIENT_SECRET", secret), ("CODEX_OIDC_JWKS_CACHE_TTL", "soon")],
+    ];
+    for variables in cases {
+        jail(|jail| {
+            oidc_on(jail);
+            for (name, value) in variables {
+                jail.set_env(name, value);
+            }
+            if variables.len() == 1 {
+                jail.set_env("CODEX_OIDC_ISSUER", "");
+            }
+
+            let message = error();
+
+            assert!(!message.contains(secret), "{variables:?} gave {message:?}");
+        });
+    }
+}

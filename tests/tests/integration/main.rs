@@ -2,16 +2,23 @@
 //! stores, HTTP tests through `poem::test::TestClient`, configuration, seeding, and the real
 //! binary over a socket.
 
+mod admin;
 mod binary;
+mod binary_oidc;
 mod config;
 mod contract;
 mod http_auth;
+mod http_csrf;
 mod http_docs;
 mod http_errors;
+mod http_readiness;
 mod http_tokens;
 mod oidc_conformance;
 mod oidc_flow;
+mod oidc_hardening;
 mod oidc_jwks;
+mod oidc_outbound;
+mod openapi_snapshot;
 mod seed;
 
 // OpenID Connect tests go here, one module per concern (e.g. `mod oidc_login;`), with the fake

@@ -58,6 +58,21 @@ async fn a_burst_of_callbacks_on_a_cold_cache_causes_one_fetch() {
 }
 
 #[tokio::test]
+async fn after_a_failed_refresh_the_provider_is_not_asked_again_for_thirty_seconds() {
+    let h = linked().await;
+    assert_ok(&h.login().await);
+    h.op.set_jwks_mode(JwksMode::Status(500));
+    h.app.advance(seconds(301));
+    assert_ok(&h.login().await);
+    assert_ok(&h.login().await);
+    assert_eq!(h.op.jwks_requests(), 2, "no retry right after a failed refresh");
+    h.app.advance(seconds(30));
+    h.op.set_jwks_mode(JwksMode::Normal);
+    assert_ok(&h.login().await);
+    assert_eq!(h.op.jwks_requests(), 3);
+}
+
+#[tokio::test]
 async fn keys_older_than_the_refresh_interval_are_refreshed_on_next_use() {
     let h = linked().await;
     assert_ok(&h.login().await);

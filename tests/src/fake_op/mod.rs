@@ -6,25 +6,29 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey};
 use poem::listener::{Acceptor as _, TcpAcceptor};
-use poem::web::{Data, Form};
-use poem::{EndpointExt as _, IntoResponse, Request, Response, Route, Server, get, handler, post};
+use poem::{EndpointExt as _, Route, Server, get, post};
 use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256, Sha384, Sha512};
 use url::Url;
 
 use codex_cloud_core::ports::Clock;
+
+mod endpoints;
+mod id_token;
+
+pub use endpoints::MOVED_DISCOVERY_PATH;
+use endpoints::{discovery, jwks, moved_discovery, token_endpoint};
 
 /// The client registration every fake provider expects. The secret is full of characters that
 /// `client_secret_basic` must form-encode.
 pub const CLIENT_ID: &str = "codex test:client";
 pub const CLIENT_SECRET: &str = "s3cr:t/+&%=? é";
 pub const REDIRECT_URI: &str = "http://localhost:8000/auth/oidc/callback";
-const ES256_TEST_KEY: &str = include_str!("../fixtures/es256-test-key.pem");
+const ES256_TEST_KEY: &str = include_str!("../../fixtures/es256-test-key.pem");
 
 /// RSA keys are slow to make: a few per test process, shared by every fake provider.
 fn rsa_pool() -> &'static [rsa::RsaPrivateKey] {
@@ -114,6 +118,8 @@ pub enum IdTokenFault {
     ExpiredSecondsAgo(i64),
     /// `iat` this many seconds in the future.
     IatInFuture(i64),
+    /// `iat` this many seconds in the past, `exp` still 300 s ahead.
+    IatSecondsAgo(i64),
     /// `at_hash` of another access token.
     WrongAtHash,
 }
@@ -130,7 +136,12 @@ pub enum JwksMode {
     MultipleRsaNoKid,
     /// The endpoint answers this status.
     Status(u16),
+    /// The current keys padded to more than 1 MiB; `chunked`: without `Content-Length`.
+    Oversized { chunked: bool },
 }
+
+/// The padding of an `Oversized` JWKS body (the backend reads at most 1 MiB).
+pub const OVERSIZED_PADDING_BYTES: usize = 1024 * 1024 + 4096;
 
 /// A token request as the provider received it.
 #[derive(Clone, Debug)]
@@ -157,6 +168,9 @@ struct OpState {
     discovery_issuer: Option<String>,
     jwks_path: String,
     token_status: Option<(u16, &'static str)>,
+    token_delay: Option<std::time::Duration>,
+    discovery_redirect: bool,
+    moved_discovery_requests: u64,
     down: bool,
     codes: HashMap<String, Grant>,
     discovery_requests: u64,
@@ -201,6 +215,9 @@ impl FakeOp {
             discovery_issuer: None,
             jwks_path: "/jwks".into(),
             token_status: None,
+            token_delay: None,
+            discovery_redirect: false,
+            moved_discovery_requests: 0,
             down: false,
             codes: HashMap::new(),
             discovery_requests: 0,
@@ -210,6 +227,7 @@ impl FakeOp {
         }));
         let app = Route::new()
             .at("/.well-known/openid-configuration", get(discovery))
+            .at(MOVED_DISCOVERY_PATH, get(moved_discovery))
             .at("/token", post(token_endpoint))
             .at("/*path", get(jwks))
             .data(state.clone());
@@ -256,6 +274,22 @@ impl FakeOp {
     /// While down, discovery answers 503.
     pub fn set_down(&self, down: bool) {
         self.with(|s| s.down = down);
+    }
+
+    /// While set, discovery answers `302 Found` to a valid document at `MOVED_DISCOVERY_PATH`
+    /// (which a client must not follow).
+    pub fn set_discovery_redirect(&self, redirect: bool) {
+        self.with(|s| s.discovery_redirect = redirect);
+    }
+
+    /// How often the document discovery redirects to was fetched.
+    pub fn moved_discovery_requests(&self) -> u64 {
+        self.with(|s| s.moved_discovery_requests)
+    }
+
+    /// The token endpoint waits this long before answering (a slow provider).
+    pub fn delay_token_endpoint(&self, delay: std::time::Duration) {
+        self.with(|s| s.token_delay = Some(delay));
     }
 
     /// The token endpoint answers this status and OAuth error code.
@@ -327,211 +361,5 @@ impl FakeOp {
             s.codes.insert(code.clone(), grant);
         });
         (code, state)
-    }
-}
-
-fn json_response(status: u16, body: Value) -> Response {
-    Response::builder()
-        .status(poem::http::StatusCode::from_u16(status).expect("status"))
-        .content_type("application/json")
-        .body(body.to_string())
-}
-
-#[handler]
-fn discovery(state: Data<&Arc<Mutex<OpState>>>) -> Response {
-    let mut s = state.lock().expect("lock");
-    s.discovery_requests += 1;
-    if s.down {
-        return json_response(503, json!({"error": "temporarily_unavailable"}));
-    }
-    let issuer = s.discovery_issuer.clone().unwrap_or_else(|| s.issuer.clone());
-    json_response(
-        200,
-        json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{}/authorize", s.issuer),
-            "token_endpoint": format!("{}/token", s.issuer),
-            "jwks_uri": format!("{}{}", s.issuer, s.jwks_path),
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256", "RS384", "RS512", "HS256", "none"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            "code_challenge_methods_supported": ["S256"],
-        }),
-    )
-}
-
-#[handler]
-fn jwks(req: &Request, state: Data<&Arc<Mutex<OpState>>>) -> Response {
-    let mut s = state.lock().expect("lock");
-    if req.uri().path() != s.jwks_path {
-        return json_response(404, json!({"error": "not_found"}));
-    }
-    s.jwks_requests += 1;
-    let ec = json!({"kty": "EC", "crv": "P-256", "use": "sig",
-        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
-    let okp = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig",
-        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
-    let keys: Vec<Value> = match s.jwks_mode {
-        JwksMode::Normal => s.keys.iter().map(|k| k.jwk(true)).collect(),
-        JwksMode::SingleRsaNoKid => vec![ec, s.keys[0].jwk(false), okp],
-        JwksMode::MultipleRsaNoKid => {
-            let other = OpKey::new(s.next_key);
-            vec![s.keys[0].jwk(false), ec, other.jwk(false)]
-        }
-        JwksMode::Status(status) => return json_response(status, json!({"error": "unavailable"})),
-    };
-    json_response(200, json!({ "keys": keys }))
-}
-
-fn basic_credentials(req: &Request) -> (Option<String>, Option<String>) {
-    let decode = |part: &str| {
-        url::form_urlencoded::parse(format!("x={part}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    let header =
-        req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Some(encoded) = header.strip_prefix("Basic ") else { return (None, None) };
-    let Some(decoded) = STANDARD.decode(encoded).ok().and_then(|d| String::from_utf8(d).ok())
-    else {
-        return (None, None);
-    };
-    match decoded.split_once(':') {
-        Some((id, secret)) => (decode(id), decode(secret)),
-        None => (None, None),
-    }
-}
-
-fn token_error(error: &str) -> Response {
-    json_response(400, json!({"error": error}))
-}
-
-#[handler]
-fn token_endpoint(
-    req: &Request,
-    Form(form): Form<HashMap<String, String>>,
-    state: Data<&Arc<Mutex<OpState>>>,
-) -> Response {
-    let mut s = state.lock().expect("lock");
-    let (id, secret) = basic_credentials(req);
-    s.token_requests.push(TokenRequest {
-        basic_client_id: id.clone(),
-        basic_client_secret: secret.clone(),
-        form: form.clone(),
-    });
-    if let Some((status, error)) = s.token_status {
-        return json_response(status, json!({"error": error}));
-    }
-    if id.as_deref() != Some(CLIENT_ID) || secret.as_deref() != Some(CLIENT_SECRET) {
-        return json_response(401, json!({"error": "invalid_client"}));
-    }
-    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return token_error("unsupported_grant_type");
-    }
-    let Some(grant) = form.get("code").and_then(|code| s.codes.remove(code)) else {
-        return token_error("invalid_grant");
-    };
-    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    if challenge != grant.code_challenge || form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return token_error("invalid_grant");
-    }
-    let access_token = uuid::Uuid::new_v4().simple().to_string();
-    let id_token = id_token(&s, &grant, &access_token);
-    json_response(
-        200,
-        json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "id_token": id_token,
-        }),
-    )
-    .into_response()
-}
-
-fn at_hash(access_token: &str, alg: Algorithm) -> String {
-    let digest: Vec<u8> = match alg {
-        Algorithm::RS384 => Sha384::digest(access_token.as_bytes()).to_vec(),
-        Algorithm::RS512 => Sha512::digest(access_token.as_bytes()).to_vec(),
-        _ => Sha256::digest(access_token.as_bytes()).to_vec(),
-    };
-    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
-}
-
-/// Signs the ID token for `grant`, made wrong as the current fault says.
-fn id_token(s: &OpState, grant: &Grant, access_token: &str) -> String {
-    let now = s.clock.now().unix_timestamp();
-    let fault = &s.id_token_fault;
-    let alg = match fault {
-        IdTokenFault::Rsa(alg) => *alg,
-        _ => Algorithm::RS256,
-    };
-    let mut claims = json!({
-        "iss": s.issuer,
-        "sub": grant.subject,
-        "aud": CLIENT_ID,
-        "exp": now + 300,
-        "iat": now,
-        "nonce": grant.nonce,
-        "email": "someone@example.com",
-        "at_hash": at_hash(access_token, alg),
-    });
-    match fault {
-        IdTokenFault::Issuer(iss) => claims["iss"] = json!(iss),
-        IdTokenFault::Audience(aud) => claims["aud"] = aud.clone(),
-        IdTokenFault::Remove(claim) => {
-            claims.as_object_mut().expect("object").remove(*claim);
-        }
-        IdTokenFault::Nonce(nonce) => claims["nonce"] = json!(nonce),
-        IdTokenFault::ExpiredSecondsAgo(secs) => {
-            claims["exp"] = json!(now - secs);
-            claims["iat"] = json!(now - secs - 300);
-        }
-        IdTokenFault::IatInFuture(secs) => claims["iat"] = json!(now + secs),
-        IdTokenFault::WrongAtHash => claims["at_hash"] = json!(at_hash("another token", alg)),
-        _ => {}
-    }
-    let key = &s.keys[0];
-    let mut header = Header::new(alg);
-    header.kid = Some(key.kid.clone());
-    match fault {
-        IdTokenFault::NoKid => header.kid = None,
-        IdTokenFault::UnknownKid => header.kid = Some("no-such-kid".into()),
-        _ => {}
-    }
-    let sign = |header: &Header, key: &EncodingKey| {
-        jsonwebtoken::encode(header, &claims, key).expect("sign")
-    };
-    match fault {
-        IdTokenFault::AlgNone => {
-            let header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT"}).to_string());
-            let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-            format!("{header}.{payload}.")
-        }
-        IdTokenFault::Hs256WithClientSecret => sign(
-            &Header::new(Algorithm::HS256),
-            &EncodingKey::from_secret(CLIENT_SECRET.as_bytes()).expect("hmac key"),
-        ),
-        IdTokenFault::Hs256WithPublicKey => {
-            let mut header = Header::new(Algorithm::HS256);
-            header.kid = Some(key.kid.clone());
-            sign(&header, &EncodingKey::from_secret(key.public_pem().as_bytes()).expect("hmac key"))
-        }
-        IdTokenFault::Es256 => {
-            let mut header = Header::new(Algorithm::ES256);
-            header.kid = Some(key.kid.clone());
-            sign(&header, &EncodingKey::from_ec_pem(ES256_TEST_KEY.as_bytes()).expect("ec key"))
-        }
-        IdTokenFault::CorruptSignature => {
-            let signed = sign(&header, &key.encoding_key());
-            let (body, signature) = signed.rsplit_once('.').expect("jwt");
-            let mut bytes = URL_SAFE_NO_PAD.decode(signature).expect("signature");
-            bytes[10] ^= 0x55;
-            format!("{body}.{}", URL_SAFE_NO_PAD.encode(bytes))
-        }
-        _ => sign(&header, &key.encoding_key()),
     }
 }
