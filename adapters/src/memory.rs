@@ -58,15 +58,34 @@ impl InMemoryIdentityStore {
     }
 }
 
-fn new_identity(identity: NewExternalIdentity) -> ExternalIdentity {
-    ExternalIdentity {
-        id: Uuid::now_v7(),
-        issuer: identity.issuer,
-        subject: identity.subject,
-        user_id: identity.user_id,
-        email: identity.email,
-        created_at: identity.created_at,
-        updated_at: identity.created_at,
+impl State {
+    fn identity_mut(
+        &mut self,
+        issuer: &Issuer,
+        subject: &Subject,
+    ) -> Option<&mut ExternalIdentity> {
+        self.identities.iter_mut().find(|i| i.issuer == *issuer && i.subject == *subject)
+    }
+
+    /// Adds a link of a user that must exist.
+    fn insert_identity(
+        &mut self,
+        identity: NewExternalIdentity,
+    ) -> Result<ExternalIdentity, StoreError> {
+        if !self.users.iter().any(|u| u.id == identity.user_id) {
+            return Err(StoreError::UnknownUser);
+        }
+        let identity = ExternalIdentity {
+            id: Uuid::now_v7(),
+            issuer: identity.issuer,
+            subject: identity.subject,
+            user_id: identity.user_id,
+            email: identity.email,
+            created_at: identity.created_at,
+            updated_at: identity.created_at,
+        };
+        self.identities.push(identity.clone());
+        Ok(identity)
     }
 }
 
@@ -132,19 +151,10 @@ impl IdentityStore for InMemoryIdentityStore {
         identity: NewExternalIdentity,
     ) -> Result<ExternalIdentity, StoreError> {
         self.with(|s| {
-            if !s.users.iter().any(|u| u.id == identity.user_id) {
-                return Err(StoreError::UnknownUser);
-            }
-            let taken = s
-                .identities
-                .iter()
-                .any(|i| i.issuer == identity.issuer && i.subject == identity.subject);
-            if taken {
+            if s.identity_mut(&identity.issuer, &identity.subject).is_some() {
                 return Err(StoreError::IdentityAlreadyLinked);
             }
-            let identity = new_identity(identity);
-            s.identities.push(identity.clone());
-            Ok(identity)
+            s.insert_identity(identity)
         })
     }
 
@@ -156,19 +166,13 @@ impl IdentityStore for InMemoryIdentityStore {
             if !s.users.iter().any(|u| u.id == identity.user_id) {
                 return Err(StoreError::UnknownUser);
             }
-            let existing = s
-                .identities
-                .iter_mut()
-                .find(|i| i.issuer == identity.issuer && i.subject == identity.subject);
-            if let Some(existing) = existing {
+            if let Some(existing) = s.identity_mut(&identity.issuer, &identity.subject) {
                 existing.user_id = identity.user_id;
                 existing.email = identity.email;
                 existing.updated_at = identity.created_at;
                 return Ok(existing.clone());
             }
-            let identity = new_identity(identity);
-            s.identities.push(identity.clone());
-            Ok(identity)
+            s.insert_identity(identity)
         })
     }
 
