@@ -244,6 +244,10 @@ impl IdentityStore for InMemoryIdentityStore {
         Ok(self.with(|s| s.pending.remove(state)))
     }
 
+    async fn count_pending_logins(&self) -> Result<u64, StoreError> {
+        Ok(self.with(|s| s.pending.len() as u64))
+    }
+
     async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         Ok(self.with(|s| {
             let count = s.pending.len();

@@ -114,6 +114,10 @@ impl IdentityStore for PingFailingStore {
         self.inner.take_pending_login(state).await
     }
 
+    async fn count_pending_logins(&self) -> Result<u64, StoreError> {
+        self.inner.count_pending_logins().await
+    }
+
     async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.purge_pending_logins(before).await
     }

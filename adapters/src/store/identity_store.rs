@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -285,6 +285,10 @@ impl IdentityStore for SeaOrmIdentityStore {
             return_to: row.return_to.as_deref().and_then(|r| ReturnTo::parse(r).ok()),
             created_at: row.created_at,
         }))
+    }
+
+    async fn count_pending_logins(&self) -> Result<u64, StoreError> {
+        pending_logins::Entity::find().count(&self.db).await.map_err(internal)
     }
 
     async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

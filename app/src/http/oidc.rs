@@ -43,7 +43,7 @@ statuses!(BeginErrors:
     400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`).",
     404 "OpenID Connect is not configured (`oidc_not_configured`).",
     500 "Internal error (`internal_error`).",
-    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`).",
+    503 "The provider is not discovered (`provider_unavailable`), its discovery document is refused (`provider_misconfigured`), or too many logins are in progress (`too_many_pending_logins`).",
 );
 statuses!(CallbackErrors:
     400 "Missing, unknown, expired, replayed or foreign state (`invalid_state`); the provider reported an error (`provider_denied`, with `provider_error`); `iss` is not the configured issuer (`issuer_mismatch`); no code (`invalid_request`).",

@@ -166,6 +166,14 @@ impl From<BeginOidcLoginError> for Problem {
             }
             BeginOidcLoginError::ProviderUnavailable(why) => provider_unavailable(&why),
             BeginOidcLoginError::ProviderMisconfigured(why) => provider_misconfigured(&why),
+            BeginOidcLoginError::TooManyPendingLogins => {
+                tracing::warn!("login refused: too many logins are in progress");
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too_many_pending_logins",
+                    "too many logins are in progress; try again in a few minutes",
+                )
+            }
             BeginOidcLoginError::Internal(e) => Problem::internal(&e),
         }
     }

@@ -137,4 +137,10 @@ pub trait IdentityStore: Send + Sync {
     /// # Errors
     /// `Internal` only.
     async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// How many pending logins are stored.
+    ///
+    /// # Errors
+    /// `Internal` only.
+    async fn count_pending_logins(&self) -> Result<u64, StoreError>;
 }

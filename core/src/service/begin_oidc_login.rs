@@ -10,6 +10,10 @@ use crate::service::OidcLogin;
 /// How long a pending login may wait for the provider's callback.
 pub const PENDING_LOGIN_MAX_AGE: Duration = Duration::minutes(10);
 
+/// At most this many logins may be pending at once (about 170 begun per second for ten
+/// minutes): anyone can begin a login, and each one is a stored row.
+pub const MAX_PENDING_LOGINS: u64 = 100_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BeginOidcLoginError {
     #[error(transparent)]
@@ -18,6 +22,8 @@ pub enum BeginOidcLoginError {
     ProviderUnavailable(String),
     #[error("{0}")]
     ProviderMisconfigured(String),
+    #[error("too many logins are in progress")]
+    TooManyPendingLogins,
     #[error(transparent)]
     Internal(BoxError),
 }
@@ -55,6 +61,9 @@ impl OidcLogin {
         let store = self.auth.store();
         let internal = |e: crate::ports::StoreError| BeginOidcLoginError::Internal(e.into());
         store.purge_pending_logins(now - PENDING_LOGIN_MAX_AGE).await.map_err(internal)?;
+        if store.count_pending_logins().await.map_err(internal)? >= MAX_PENDING_LOGINS {
+            return Err(BeginOidcLoginError::TooManyPendingLogins);
+        }
         let pending = PendingLogin {
             state: StateDigest::of(request.state.expose()),
             nonce: request.nonce,

@@ -17,7 +17,9 @@ use time::Duration;
 use crate::ports::{Clock, IdentityStore, PasswordHasher, TokenIssuer};
 
 pub use authenticate_token::{AuthenticateError, Principal};
-pub use begin_oidc_login::{BeginOidcLoginError, OidcLoginStart, PENDING_LOGIN_MAX_AGE};
+pub use begin_oidc_login::{
+    BeginOidcLoginError, MAX_PENDING_LOGINS, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
+};
 pub use complete_oidc_login::{CompleteOidcLoginError, OidcLoginDone};
 pub use create_user::{CreateUser, CreateUserError};
 pub use link_identity::{IdentityLinkError, IdentityLinks, LinkIdentity};

@@ -102,3 +102,30 @@ async fn without_secure_cookies_the_state_cookie_is_still_at_the_root_path() {
     assert!(attributes.iter().any(|a| a == "path=/"), "{cookie}");
     assert!(!attributes.iter().any(|a| a == "secure"), "{cookie}");
 }
+
+#[tokio::test]
+async fn when_too_many_logins_are_pending_a_new_one_is_503_and_redirects_nowhere() {
+    use codex_cloud_core::domain::{Issuer, PendingLogin, SecretString, StateDigest};
+    use codex_cloud_core::service::MAX_PENDING_LOGINS;
+
+    let h = OidcHarness::start().await;
+    let store = h.app.identity_store();
+    let issuer = Issuer::new(h.op.issuer.clone()).unwrap();
+    for i in 0..MAX_PENDING_LOGINS {
+        let login = PendingLogin {
+            state: StateDigest::of(&i.to_string()),
+            nonce: SecretString::new("n"),
+            pkce_verifier: SecretString::new("v"),
+            issuer: issuer.clone(),
+            return_to: None,
+            created_at: h.app.now(),
+        };
+        store.save_pending_login(&login).await.unwrap();
+    }
+    let reply = h.begin_reply(None).await;
+    reply.assert_problem(503, "too_many_pending_logins");
+    assert!(reply.header("location").is_none());
+    // They expire after ten minutes, and logins can begin again.
+    h.app.advance(time::Duration::minutes(10) + time::Duration::seconds(1));
+    assert_eq!(h.begin_reply(None).await.status, 302);
+}

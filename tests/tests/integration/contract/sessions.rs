@@ -118,8 +118,10 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
         store.save_pending_login(login).await.expect("save");
     }
 
+    assert_eq!(store.count_pending_logins().await.expect("count"), 3);
     assert_eq!(store.purge_pending_logins(at(300)).await.expect("purge"), 1);
     assert_eq!(store.purge_pending_logins(at(300)).await.expect("again"), 0);
+    assert_eq!(store.count_pending_logins().await.expect("count"), 2);
 
     for (login, kept) in [(&old, false), (&boundary, true), (&young, true)] {
         let taken = store.take_pending_login(&login.state).await.expect("take");
