@@ -33,8 +33,16 @@ impl Argon2PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordHasherError> {
         let internal = |e: String| PasswordHasherError::Internal(e.into());
-        let _permit = self.permits.acquire().await.map_err(|e| internal(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| internal(e.to_string()))
+        // The permit moves into the blocking job: if the caller goes away (a client hanging
+        // up), the hash still counts against the limit until it really ends.
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|e| internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| internal(e.to_string()))
     }
 }
 

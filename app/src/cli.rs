@@ -1,7 +1,7 @@
 //! The command line: `serve` (the default), `create-admin`, `migrate`, `openapi`,
 //! `link-identity`, `unlink-identity`.
 
-use std::io::Read as _;
+use std::io::{BufRead as _, Read as _};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
@@ -125,11 +125,11 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
 }
 
 fn read_password_line() -> anyhow::Result<String> {
-    let mut input = String::new();
+    let mut line = String::new();
     std::io::stdin()
+        .lock()
         .take(4096)
-        .read_to_string(&mut input)
+        .read_line(&mut line)
         .context("cannot read the password from standard input")?;
-    let line = input.lines().next().unwrap_or_default().to_owned();
-    Ok(line)
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

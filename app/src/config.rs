@@ -160,7 +160,12 @@ impl Settings {
                     };
                     match e.path.last() {
                         Some(key) => format!("{}: {why}", variable(key)),
-                        None => why,
+                        // A file that does not parse: its error quotes the line, which may hold
+                        // a secret.
+                        None => match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                            Some(source) => format!("{source}: cannot be read as TOML"),
+                            None => "the configuration cannot be read".to_owned(),
+                        },
                     }
                 })
                 .collect();
@@ -220,6 +225,22 @@ impl Raw {
 
     fn oidc(&self) -> Result<Option<OidcSettings>, ConfigError> {
         let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
+        // Validated whether or not OpenID Connect is on.
+        let redirect_uri = self.oidc_redirect_uri.trim().to_owned();
+        Url::parse(&redirect_uri)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
+            .ok_or_else(|| {
+                fail("oidc_redirect_uri", "must be an absolute http(s) URL without fragment")
+            })?;
+        if self.oidc_jwks_cache_ttl == 0 {
+            return Err(fail("oidc_jwks_cache_ttl", "must be at least 1 second"));
+        }
+        if self.oidc_jwks_cache_refresh == 0 {
+            return Err(fail("oidc_jwks_cache_refresh", "must be at least 1 second"));
+        }
+        // A refresh interval past the TTL would never come first: keys are refetched at the TTL.
+        let refresh = self.oidc_jwks_cache_refresh.min(self.oidc_jwks_cache_ttl);
         let issuer = non_empty(self.oidc_issuer.clone());
         let client_id = non_empty(self.oidc_client_id.clone());
         let client_secret = non_empty(self.oidc_client_secret.clone());
@@ -243,21 +264,6 @@ impl Raw {
             }
         };
         let issuer = Issuer::new(issuer).map_err(|e| fail("oidc_issuer", &e.to_string()))?;
-        let redirect_uri = self.oidc_redirect_uri.trim().to_owned();
-        Url::parse(&redirect_uri)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
-            .ok_or_else(|| {
-                fail("oidc_redirect_uri", "must be an absolute http(s) URL without fragment")
-            })?;
-        if self.oidc_jwks_cache_ttl == 0 {
-            return Err(fail("oidc_jwks_cache_ttl", "must be at least 1 second"));
-        }
-        if self.oidc_jwks_cache_refresh == 0 {
-            return Err(fail("oidc_jwks_cache_refresh", "must be at least 1 second"));
-        }
-        // A refresh interval past the TTL would never come first: keys are refetched at the TTL.
-        let refresh = self.oidc_jwks_cache_refresh.min(self.oidc_jwks_cache_ttl);
         Ok(Some(OidcSettings {
             issuer,
             client_id,

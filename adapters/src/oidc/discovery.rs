@@ -103,6 +103,28 @@ impl Discovery {
         self.status()
     }
 
+    /// Fetches the document again, although it was trusted before (the provider may have moved
+    /// its keys or changed its issuer). A failure to reach it keeps the trusted endpoints; a
+    /// document that must not be trusted replaces them, so logins stop.
+    pub async fn rediscover(&self) {
+        let mut last_attempt = self.in_flight.lock().await;
+        *last_attempt = Some(Instant::now());
+        match self.fetch().await {
+            Ok(endpoints) => {
+                let endpoints = Arc::new(endpoints);
+                if self.endpoints() != Some(endpoints.clone()) {
+                    tracing::info!(issuer = %self.issuer, "OpenID provider endpoints changed");
+                }
+                *self.state.write().expect("discovery lock") = State::Ready(endpoints);
+            }
+            Err(State::Misconfigured(why)) => {
+                tracing::error!(issuer = %self.issuer, reason = %why, "OpenID provider refused");
+                *self.state.write().expect("discovery lock") = State::Misconfigured(why);
+            }
+            Err(_) => tracing::warn!(issuer = %self.issuer, "OpenID provider rediscovery failed"),
+        }
+    }
+
     /// One attempt; records the outcome.
     pub async fn discover_once(&self) {
         let state = match self.fetch().await {

@@ -200,14 +200,35 @@ impl HttpJwksKeyProvider {
         result
     }
 
-    /// One request to the JWKS endpoint, logged and counted.
+    /// The keys from the discovered JWKS endpoint. A scheduled refresh looks at the discovery
+    /// document again first; after a failed request it is looked at again, and the keys are
+    /// requested once more if the JWKS address has changed.
     async fn fetch_once(&self, reason: FetchReason) -> Result<ProviderKeys, String> {
-        self.discovery.ensure().await;
+        if reason == FetchReason::Refresh {
+            self.discovery.rediscover().await;
+        } else {
+            self.discovery.ensure().await;
+        }
         let endpoints = self.discovery.endpoints().ok_or("the provider is not discovered")?;
+        let result = self.request_keys(reason, &endpoints.jwks).await;
+        if result.is_err() && reason != FetchReason::Refresh {
+            self.discovery.rediscover().await;
+            if let Some(moved) = self.discovery.endpoints().filter(|e| e.jwks != endpoints.jwks) {
+                return self.request_keys(reason, &moved.jwks).await;
+            }
+        }
+        result
+    }
+
+    /// One request to the JWKS endpoint, logged and counted.
+    async fn request_keys(
+        &self,
+        reason: FetchReason,
+        jwks: &url::Url,
+    ) -> Result<ProviderKeys, String> {
         let count = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
         let result = async {
-            let request =
-                self.http.client().get(endpoints.jwks.clone()).header("accept", "application/json");
+            let request = self.http.client().get(jwks.clone()).header("accept", "application/json");
             let response = self.http.send(request).await.map_err(|e| e.to_string())?;
             if !response.status.is_success() {
                 return Err(format!("the JWKS endpoint answered {}", response.status));

@@ -31,7 +31,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
         .sqlx_logging(false);
     if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
         // Each connection to an in-memory SQLite database is a database of its own.
-        options.max_connections(1).min_connections(1);
+        // ... and it lives only as long as that connection: never recycle it.
+        options.max_connections(1).min_connections(1).max_lifetime(None).idle_timeout(None);
     }
     let db = Database::connect(options).await?;
     if url.starts_with("sqlite:") {

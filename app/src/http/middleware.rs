@@ -94,7 +94,13 @@ fn is_cross_site_cookie_request(req: &Request) -> bool {
         return false;
     };
     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    // HTTP/2 carries the authority in the URI instead of a Host header.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_default();
     has_session_cookie && !origin_host.eq_ignore_ascii_case(host)
 }
 

@@ -19,7 +19,9 @@ impl Email {
     pub const MAX_LEN: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
-        let value = raw.trim();
+        // Checked in the stored (lower-case) form: lowercasing can lengthen a string.
+        let value = raw.trim().to_lowercase();
+        let value = value.as_str();
         if value.len() > Self::MAX_LEN {
             return Err(EmailError::TooLong);
         }
@@ -39,7 +41,7 @@ impl Email {
         if !local_ok || !domain_ok {
             return Err(EmailError::Malformed);
         }
-        Ok(Self(value.to_lowercase()))
+        Ok(Self(value.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -61,6 +63,15 @@ mod tests {
     fn addresses_are_case_folded_and_trimmed() {
         let email = Email::parse("  User@Example.COM ").unwrap();
         assert_eq!(email.as_str(), "user@example.com");
+    }
+
+    #[test]
+    fn lengths_are_checked_after_lowercasing() {
+        // 'İ' is two bytes; its lower case is three.
+        let local = "İ".repeat(22);
+        assert_eq!(Email::parse(&format!("{local}@example.com")), Err(EmailError::Malformed));
+        let ok = Email::parse(&format!("{}@example.com", "İ".repeat(21))).unwrap();
+        assert_eq!(Email::parse(ok.as_str()), Ok(ok.clone()), "a parsed address parses again");
     }
 
     #[test]

@@ -157,3 +157,24 @@ async fn the_first_unknown_kid_after_an_ordinary_fetch_is_refetched_however_rece
     assert_ok(&h.login().await);
     assert_eq!(h.op.jwks_requests(), 4);
 }
+
+#[tokio::test]
+async fn keys_moved_to_a_new_jwks_uri_are_found_through_discovery_without_a_restart() {
+    let h = linked().await;
+    assert_ok(&h.login().await);
+    h.op.set_jwks_path("/moved/keys.json");
+    h.op.rotate_key();
+    assert_ok(&h.login().await);
+    assert_eq!(h.op.jwks_requests(), 2, "the old address once, then one request at the new one");
+}
+
+#[tokio::test]
+async fn a_discovery_document_that_turns_untrusted_stops_logins_at_the_next_refresh() {
+    let h = linked().await;
+    assert_ok(&h.login().await);
+    h.op.set_discovery_issuer("https://evil.example");
+    h.app.advance(seconds(301));
+    // The refresh that rediscovers happens at the callback; the next login is not even begun.
+    let _ = h.login().await;
+    h.begin_reply(None).await.assert_problem(503, "provider_misconfigured");
+}
