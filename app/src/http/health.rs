@@ -1,4 +1,4 @@
-//! Liveness, readiness and the public keys of Codex access tokens.
+//! Liveness and readiness.
 
 use std::sync::Arc;
 
@@ -17,23 +17,6 @@ pub struct Health {
     pub status: String,
 }
 
-/// A public key of Codex access tokens (RFC 7517).
-#[derive(Clone, Debug, Object)]
-pub struct Jwk {
-    pub kty: String,
-    pub kid: String,
-    pub alg: String,
-    #[oai(rename = "use")]
-    pub key_use: String,
-    pub n: String,
-    pub e: String,
-}
-
-#[derive(Clone, Debug, Object)]
-pub struct JwkSet {
-    pub keys: Vec<Jwk>,
-}
-
 statuses!(ReadyErrors:
     503 "Not ready: the database or the identity provider cannot be used (`not_ready`).",
 );
@@ -41,7 +24,6 @@ statuses!(ReadyErrors:
 pub struct HealthApi {
     pub store: Arc<dyn IdentityStore>,
     pub provider: Option<Arc<dyn OidcProvider>>,
-    pub jwks: JwkSet,
 }
 
 #[OpenApi(tag = "ApiTags::Health")]
@@ -69,16 +51,5 @@ impl HealthApi {
                 Err(not_ready(format!("the identity provider is misconfigured: {why}")))
             }
         }
-    }
-
-    /// The public keys that verify Codex access tokens
-    #[oai(
-        path = "/.well-known/jwks.json",
-        method = "get",
-        operation_id = "getJwks",
-        tag = "ApiTags::Keys"
-    )]
-    async fn jwks(&self) -> Json<JwkSet> {
-        Json(self.jwks.clone())
     }
 }

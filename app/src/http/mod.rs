@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod keys;
 mod middleware;
 pub mod oidc;
 pub(crate) mod problems;
@@ -19,7 +20,7 @@ use poem_openapi::{OpenApiService, Tags};
 use codex_cloud_core::ports::{IdentityStore, OidcProvider};
 use codex_cloud_core::service::{Auth, OidcLogin};
 
-pub use health::{Jwk, JwkSet};
+pub use keys::{Jwk, JwkSet};
 
 /// Largest request body accepted (bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -49,7 +50,7 @@ pub struct HttpParts {
     pub secure_cookies: bool,
 }
 
-type Apis = (auth::AuthApi, oidc::OidcApi, admin::AdminApi, health::HealthApi);
+type Apis = (auth::AuthApi, oidc::OidcApi, admin::AdminApi, health::HealthApi, keys::KeysApi);
 
 /// The documented API.
 pub fn api(parts: HttpParts) -> OpenApiService<Apis, ()> {
@@ -58,7 +59,8 @@ pub fn api(parts: HttpParts) -> OpenApiService<Apis, ()> {
         auth::AuthApi { auth: parts.auth.clone() },
         oidc::OidcApi { oidc: parts.oidc.clone(), secure_cookies: parts.secure_cookies },
         admin::AdminApi { auth: parts.auth.clone() },
-        health::HealthApi { store: parts.store.clone(), provider, jwks: parts.jwks.clone() },
+        health::HealthApi { store: parts.store.clone(), provider },
+        keys::KeysApi { jwks: parts.jwks.clone() },
     );
     OpenApiService::new(apis, "Codex Cloud Backend", env!("CARGO_PKG_VERSION")).description(
         "Authenticates Codex Cloud users locally (e-mail and password) or through an external \

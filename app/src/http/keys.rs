@@ -1,0 +1,36 @@
+//! The public keys of Codex access tokens, for other Codex services to verify them.
+
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use crate::http::ApiTags;
+
+/// A public key of Codex access tokens (RFC 7517).
+#[derive(Clone, Debug, Object)]
+pub struct Jwk {
+    pub kty: String,
+    pub kid: String,
+    pub alg: String,
+    #[oai(rename = "use")]
+    pub key_use: String,
+    pub n: String,
+    pub e: String,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+pub struct KeysApi {
+    pub jwks: JwkSet,
+}
+
+#[OpenApi(tag = "ApiTags::Keys")]
+impl KeysApi {
+    /// The public keys that verify Codex access tokens
+    #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "getJwks")]
+    async fn jwks(&self) -> Json<JwkSet> {
+        Json(self.jwks.clone())
+    }
+}
