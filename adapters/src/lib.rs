@@ -5,6 +5,7 @@ pub mod clock;
 pub mod oidc;
 pub mod password;
 pub mod store;
+mod sync;
 pub mod token;
 
 #[cfg(feature = "memory")]
@@ -17,5 +18,5 @@ pub use oidc::{
 };
 
 pub use password::Argon2PasswordHasher;
-pub use store::SeaOrmIdentityStore;
-pub use token::{JwtTokenIssuer, SigningKey};
+pub use store::SeaOrmStore;
+pub use token::{JwtTokenIssuer, SigningKey, load_or_create_signing_keys};

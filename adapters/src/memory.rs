@@ -1,18 +1,26 @@
-//! In-memory adapters for tests: an identity store with the same contract as the SeaORM one, and
-//! a clock that moves only when told.
+//! In-memory adapters for tests: a store with the same contracts as the SeaORM one, a clock that
+//! moves only when told, and a fast password hasher for tests that are not about hashing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{
-    Email, ExternalIdentity, Issuer, NewExternalIdentity, NewUser, PendingLogin, Session,
-    SessionId, StateDigest, Subject, User, UserId,
+    Email, ExternalIdentity, Issuer, NewExternalIdentity, NewUser, Password, PasswordHash,
+    PendingLogin, Session, SessionId, StateDigest, StoredSigningKey, Subject, User, UserId,
 };
-use codex_cloud_core::ports::{Clock, IdentityStore, StoreError};
+use codex_cloud_core::ports::{
+    Clock, IdentityLinkStore, LinkStoreError, PasswordHasher, PasswordHasherError,
+    PendingLoginStore, PendingLoginStoreError, Readiness, SessionStore, SessionStoreError,
+    SigningKeyStore, StoreError, UserStore, UserStoreError,
+};
+
+use crate::sync::lock;
 
 /// A clock for tests: starts where told and moves only by `advance`.
 #[derive(Debug)]
@@ -24,13 +32,47 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: time::Duration) {
-        *self.0.lock().expect("clock lock") += by;
+        *lock(&self.0) += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        *self.0.lock().expect("clock lock")
+        *lock(&self.0)
+    }
+}
+
+/// A password hasher for tests that are not about hashing: salted SHA-256, no work factor.
+/// Never for production: it makes guessing passwords cheap.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FastTestPasswordHasher;
+
+const FAST_PREFIX: &str = "$test-sha256$";
+
+fn fast_digest(salt: &str, password: &str) -> String {
+    let digest = Sha256::digest(format!("{salt}:{password}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait]
+impl PasswordHasher for FastTestPasswordHasher {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHasherError> {
+        let salt = Uuid::new_v4().simple().to_string();
+        let digest = fast_digest(&salt, password.expose());
+        Ok(PasswordHash::new(format!("{FAST_PREFIX}{salt}${digest}")))
+    }
+
+    async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, PasswordHasherError> {
+        let parsed = hash
+            .and_then(|h| h.as_str().strip_prefix(FAST_PREFIX))
+            .and_then(|rest| rest.split_once('$'));
+        Ok(parsed.is_some_and(|(salt, digest)| {
+            fast_digest(salt, password.expose()).as_bytes().ct_eq(digest.as_bytes()).into()
+        }))
     }
 }
 
@@ -40,25 +82,30 @@ struct State {
     identities: Vec<ExternalIdentity>,
     sessions: HashMap<SessionId, Session>,
     pending: HashMap<StateDigest, PendingLogin>,
+    signing_keys: Vec<StoredSigningKey>,
 }
 
-/// `IdentityStore` in a mutex: one lock per call, so every operation is atomic.
+/// Every store port in one mutex: one lock per call, so every operation is atomic.
 #[derive(Default)]
-pub struct InMemoryIdentityStore {
+pub struct InMemoryStore {
     state: Mutex<State>,
 }
 
-impl InMemoryIdentityStore {
+impl InMemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.state.lock().expect("store lock"))
+        f(&mut lock(&self.state))
     }
 }
 
 impl State {
+    fn has_user(&self, id: UserId) -> bool {
+        self.users.iter().any(|u| u.id == id)
+    }
+
     fn identity_mut(
         &mut self,
         issuer: &Issuer,
@@ -71,9 +118,9 @@ impl State {
     fn insert_identity(
         &mut self,
         identity: NewExternalIdentity,
-    ) -> Result<ExternalIdentity, StoreError> {
-        if !self.users.iter().any(|u| u.id == identity.user_id) {
-            return Err(StoreError::UnknownUser);
+    ) -> Result<ExternalIdentity, LinkStoreError> {
+        if !self.has_user(identity.user_id) {
+            return Err(LinkStoreError::UnknownUser);
         }
         let identity = ExternalIdentity {
             id: Uuid::now_v7(),
@@ -87,18 +134,28 @@ impl State {
         self.identities.push(identity.clone());
         Ok(identity)
     }
+
+    fn set_disabled(&mut self, id: UserId, disabled: bool, at: OffsetDateTime) -> Option<User> {
+        let user = self.users.iter_mut().find(|u| u.id == id)?;
+        user.disabled = disabled;
+        user.updated_at = at;
+        Some(user.clone())
+    }
 }
 
 #[async_trait]
-impl IdentityStore for InMemoryIdentityStore {
+impl Readiness for InMemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
 
-    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+#[async_trait]
+impl UserStore for InMemoryStore {
+    async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError> {
         self.with(|s| {
             if s.users.iter().any(|u| u.email == user.email) {
-                return Err(StoreError::DuplicateEmail);
+                return Err(UserStoreError::DuplicateEmail);
             }
             let user = User {
                 id: user.id,
@@ -123,8 +180,8 @@ impl IdentityStore for InMemoryIdentityStore {
     }
 
     async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
-        let (offset, limit) = (usize::try_from(offset), usize::try_from(limit));
-        let (offset, limit) = (offset.unwrap_or(usize::MAX), limit.unwrap_or(usize::MAX));
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         Ok(self.with(|s| {
             let mut users = s.users.clone();
             users.sort_by_key(|u| (u.created_at, u.id));
@@ -132,39 +189,54 @@ impl IdentityStore for InMemoryIdentityStore {
         }))
     }
 
-    async fn set_user_disabled(
+    async fn disable_user(
         &self,
         id: UserId,
-        disabled: bool,
         at: OffsetDateTime,
     ) -> Result<Option<User>, StoreError> {
-        Ok(self.with(|s| {
-            let user = s.users.iter_mut().find(|u| u.id == id)?;
-            user.disabled = disabled;
-            user.updated_at = at;
-            Some(user.clone())
-        }))
+        Ok(self.with(|s| s.set_disabled(id, true, at)))
     }
 
+    async fn enable_user(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(self.with(|s| s.set_disabled(id, false, at)))
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let before = s.users.len();
+            s.users.retain(|u| u.id != id);
+            s.identities.retain(|i| i.user_id != id);
+            s.sessions.retain(|_, session| session.user_id != id);
+            s.users.len() != before
+        }))
+    }
+}
+
+#[async_trait]
+impl IdentityLinkStore for InMemoryStore {
     async fn link_identity(
         &self,
         identity: NewExternalIdentity,
-    ) -> Result<ExternalIdentity, StoreError> {
+    ) -> Result<ExternalIdentity, LinkStoreError> {
         self.with(|s| {
             if s.identity_mut(&identity.issuer, &identity.subject).is_some() {
-                return Err(StoreError::IdentityAlreadyLinked);
+                return Err(LinkStoreError::AlreadyLinked);
             }
             s.insert_identity(identity)
         })
     }
 
-    async fn upsert_identity(
+    async fn link_or_update_identity(
         &self,
         identity: NewExternalIdentity,
-    ) -> Result<ExternalIdentity, StoreError> {
+    ) -> Result<ExternalIdentity, LinkStoreError> {
         self.with(|s| {
-            if !s.users.iter().any(|u| u.id == identity.user_id) {
-                return Err(StoreError::UnknownUser);
+            if !s.has_user(identity.user_id) {
+                return Err(LinkStoreError::UnknownUser);
             }
             if let Some(existing) = s.identity_mut(&identity.issuer, &identity.subject) {
                 existing.user_id = identity.user_id;
@@ -184,6 +256,20 @@ impl IdentityStore for InMemoryIdentityStore {
         Ok(self.with(|s| {
             let before = s.identities.len();
             s.identities.retain(|i| !(i.issuer == *issuer && i.subject == *subject));
+            s.identities.len() != before
+        }))
+    }
+
+    async fn unlink_identity_of(
+        &self,
+        user: UserId,
+        issuer: &Issuer,
+        subject: &Subject,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let before = s.identities.len();
+            s.identities
+                .retain(|i| !(i.issuer == *issuer && i.subject == *subject && i.user_id == user));
             s.identities.len() != before
         }))
     }
@@ -208,19 +294,32 @@ impl IdentityStore for InMemoryIdentityStore {
             s.users.iter().find(|u| u.id == identity.user_id).cloned()
         }))
     }
+}
 
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+#[async_trait]
+impl SessionStore for InMemoryStore {
+    async fn create_session(&self, session: &Session) -> Result<(), SessionStoreError> {
         self.with(|s| {
-            if !s.users.iter().any(|u| u.id == session.user_id) {
-                return Err(StoreError::UnknownUser);
+            if s.sessions.contains_key(&session.id) {
+                return Err(SessionStoreError::DuplicateId);
+            }
+            if !s.has_user(session.user_id) {
+                return Err(SessionStoreError::UnknownUser);
             }
             s.sessions.insert(session.id, session.clone());
             Ok(())
         })
     }
 
-    async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
-        Ok(self.with(|s| s.sessions.get(&id).cloned()))
+    async fn session_with_user(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        Ok(self.with(|s| {
+            let session = s.sessions.get(&id)?;
+            let user = s.users.iter().find(|u| u.id == session.user_id)?;
+            Some((session.clone(), user.clone()))
+        }))
     }
 
     async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -231,10 +330,18 @@ impl IdentityStore for InMemoryIdentityStore {
         });
         Ok(())
     }
+}
 
-    async fn save_pending_login(&self, login: &PendingLogin) -> Result<(), StoreError> {
-        self.with(|s| s.pending.insert(login.state.clone(), login.clone()));
-        Ok(())
+#[async_trait]
+impl PendingLoginStore for InMemoryStore {
+    async fn save_pending_login(&self, login: &PendingLogin) -> Result<(), PendingLoginStoreError> {
+        self.with(|s| {
+            if s.pending.contains_key(&login.state) {
+                return Err(PendingLoginStoreError::DuplicateState);
+            }
+            s.pending.insert(login.state.clone(), login.clone());
+            Ok(())
+        })
     }
 
     async fn take_pending_login(
@@ -244,8 +351,8 @@ impl IdentityStore for InMemoryIdentityStore {
         Ok(self.with(|s| s.pending.remove(state)))
     }
 
-    async fn count_pending_logins(&self) -> Result<u64, StoreError> {
-        Ok(self.with(|s| s.pending.len() as u64))
+    async fn count_pending_logins_since(&self, since: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(self.with(|s| s.pending.values().filter(|l| l.created_at >= since).count() as u64))
     }
 
     async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -254,5 +361,21 @@ impl IdentityStore for InMemoryIdentityStore {
             s.pending.retain(|_, login| login.created_at >= before);
             (count - s.pending.len()) as u64
         }))
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for InMemoryStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        Ok(self.with(|s| s.signing_keys.iter().rev().cloned().collect()))
+    }
+
+    async fn add_first_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.signing_keys.is_empty() {
+                s.signing_keys.push(key.clone());
+            }
+        });
+        Ok(())
     }
 }

@@ -13,8 +13,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use codex_cloud_core::domain::{AccessTokenClaims, IssuedToken, SecretString, SessionId, UserId};
-use codex_cloud_core::ports::{TokenIssuer, TokenIssuerError};
+use codex_cloud_core::BoxError;
+use codex_cloud_core::domain::{
+    AccessTokenClaims, IssuedToken, SecretString, SessionId, StoredSigningKey, UserId,
+};
+use codex_cloud_core::ports::{SigningKeyStore, TokenIssuer, TokenIssuerError};
 
 /// The JOSE `typ` of Codex access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -73,6 +76,22 @@ impl SigningKey {
         Ok(SecretString::new(pem.as_str()))
     }
 
+    /// The key as the store keeps it.
+    ///
+    /// # Errors
+    /// When the key cannot be encoded.
+    pub fn to_stored(
+        &self,
+        created_at: OffsetDateTime,
+    ) -> Result<StoredSigningKey, SigningKeyError> {
+        Ok(StoredSigningKey {
+            kid: self.kid.clone(),
+            algorithm: "RS256".to_owned(),
+            private_key_pem: self.to_pkcs1_pem()?,
+            created_at,
+        })
+    }
+
     /// The public half as a JWK.
     pub fn public_jwk(&self) -> PublicJwk {
         let public = self.private.to_public_key();
@@ -85,6 +104,27 @@ impl SigningKey {
             e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
         }
     }
+}
+
+/// The stored signing keys, newest first; creates and stores the first one if there is none.
+/// Replicas starting together race to store the first key: exactly one wins, and all use it.
+///
+/// # Errors
+/// When the store fails or a stored key is malformed.
+pub async fn load_or_create_signing_keys(
+    store: &dyn SigningKeyStore,
+    now: OffsetDateTime,
+) -> Result<Vec<SigningKey>, BoxError> {
+    let mut stored = store.signing_keys().await?;
+    if stored.is_empty() {
+        let key = tokio::task::spawn_blocking(SigningKey::generate).await??;
+        store.add_first_signing_key(&key.to_stored(now)?).await?;
+        stored = store.signing_keys().await?;
+    }
+    stored
+        .iter()
+        .map(|key| SigningKey::from_pkcs1_pem(key.private_key_pem.expose()).map_err(Into::into))
+        .collect()
 }
 
 /// RFC 7638 JWK thumbprint (SHA-256) of an RSA public key.
@@ -192,7 +232,11 @@ impl TokenIssuer for JwtTokenIssuer {
         };
         let token = jsonwebtoken::encode(&header, &body, &self.signing)
             .map_err(|e| TokenIssuerError::Internal(e.into()))?;
-        Ok(IssuedToken { token: SecretString::new(token), expires_at: claims.expires_at })
+        Ok(IssuedToken {
+            token: SecretString::new(token),
+            issued_at: claims.issued_at,
+            expires_at: claims.expires_at,
+        })
     }
 
     fn verify(

@@ -1,82 +1,233 @@
-//! The composition root: the only place that names concrete adapters.
+//! The composition root: the only place that names concrete adapters. `serve`, every CLI
+//! command, `db::seed_external_identities` and the test harness build the backend here, from
+//! settings plus optional overrides.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use sea_orm::DatabaseConnection;
 
 use codex_cloud_adapters::{
     Argon2PasswordHasher, Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwtTokenIssuer,
-    OidcClientSettings, OpenIdConnectProvider, OutboundHttp, SeaOrmIdentityStore, SystemClock,
-    store,
+    OidcClientSettings, OpenIdConnectProvider, OutboundHttp, SeaOrmStore, SystemClock,
+    load_or_create_signing_keys,
 };
-use codex_cloud_core::ports::{Clock, IdentityStore};
-use codex_cloud_core::service::{Auth, OidcLogin};
+use codex_cloud_core::ports::{
+    Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
+    SessionStore, SigningKeyStore, UserStore,
+};
+use codex_cloud_core::service::{
+    Accounts, Auth, IdentityLinks, OidcLogin, OidcLoginPorts, ReadinessCheck,
+};
 
 use crate::config::{OidcSettings, Settings};
-use crate::http::{HttpParts, Jwk, JwkSet};
+use crate::http::{Jwk, JwkSet};
+
+/// Every store port, each possibly from a different adapter.
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub links: Arc<dyn IdentityLinkStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub pending_logins: Arc<dyn PendingLoginStore>,
+    pub signing_keys: Arc<dyn SigningKeyStore>,
+    pub readiness: Arc<dyn Readiness>,
+}
+
+impl Stores {
+    /// Every port from one adapter.
+    pub fn of<S>(store: Arc<S>) -> Self
+    where
+        S: UserStore
+            + IdentityLinkStore
+            + SessionStore
+            + PendingLoginStore
+            + SigningKeyStore
+            + Readiness
+            + 'static,
+    {
+        Self {
+            users: store.clone(),
+            links: store.clone(),
+            sessions: store.clone(),
+            pending_logins: store.clone(),
+            signing_keys: store.clone(),
+            readiness: store,
+        }
+    }
+
+    /// The SeaORM store over an open, migrated connection.
+    pub fn sea_orm(db: sea_orm::DatabaseConnection) -> Self {
+        Self::of(Arc::new(SeaOrmStore::new(db)))
+    }
+}
+
+/// Adapters to use instead of the ones the settings choose (tests, library callers).
+#[derive(Default)]
+pub struct Overrides {
+    /// Instead of connecting to `CODEX_DATABASE_URL` and migrating.
+    pub stores: Option<Stores>,
+    /// Instead of the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Instead of argon2id.
+    pub hasher: Option<Arc<dyn PasswordHasher>>,
+    /// Instead of the product's client for the OpenID Provider (for other timeouts).
+    pub outbound_http: Option<OutboundHttp>,
+}
+
+/// The use cases, as the HTTP layer and the CLI call them.
+#[derive(Clone)]
+pub struct Services {
+    pub auth: Auth,
+    pub accounts: Accounts,
+    pub links: IdentityLinks,
+    /// `None` when OpenID Connect is off.
+    pub oidc: Option<OidcLogin>,
+    pub readiness: ReadinessCheck,
+    /// The public keys of Codex access tokens.
+    pub jwks: JwkSet,
+    /// Whether cookies get the `Secure` attribute.
+    pub secure_cookies: bool,
+}
+
+/// How often stale pending logins are purged.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A wired-up backend.
 pub struct Backend {
-    pub db: DatabaseConnection,
-    pub parts: HttpParts,
+    pub services: Services,
+    discovery: Option<Arc<Discovery>>,
+    /// The provider key cache, for its counters.
+    pub provider_keys: Option<Arc<HttpJwksKeyProvider>>,
 }
 
 impl Backend {
-    /// Connects, migrates, loads (or creates) the token signing key and wires the ports.
-    /// OpenID Connect is wired only when `with_oidc` and the settings enable it.
+    /// Opens the stores (connecting and migrating unless overridden), loads or creates the
+    /// token signing key, and wires every use case. Nothing runs in the background until
+    /// `spawn_background_tasks`.
     ///
     /// # Errors
     /// When the database cannot be reached or migrated, or the signing key cannot be loaded.
-    pub async fn build(settings: &Settings, with_oidc: bool) -> anyhow::Result<Self> {
-        let db = crate::db::connect(&settings.database_url)
-            .await
-            .context("cannot open the database (CODEX_DATABASE_URL)")?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let keys = store::load_or_create_signing_keys(&db, clock.now())
+    pub async fn build(settings: &Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        let stores = match overrides.stores {
+            Some(stores) => stores,
+            None => Stores::sea_orm(
+                crate::db::connect(&settings.database_url)
+                    .await
+                    .context("cannot open the database (CODEX_DATABASE_URL)")?,
+            ),
+        };
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let hasher = match overrides.hasher {
+            Some(hasher) => hasher,
+            None => Arc::new(Argon2PasswordHasher::new(settings.max_concurrent_hashes)?),
+        };
+        let keys = load_or_create_signing_keys(&*stores.signing_keys, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
         let tokens = JwtTokenIssuer::new(&settings.token_issuer, &settings.token_audience, &keys)?;
         let jwks = published_keys(&tokens);
-        let store: Arc<dyn IdentityStore> = Arc::new(SeaOrmIdentityStore::new(db.clone()));
-        let hasher = Arc::new(Argon2PasswordHasher::new(settings.max_concurrent_hashes)?);
-        let auth =
-            Auth::new(store.clone(), hasher, Arc::new(tokens), clock, settings.access_token_ttl);
-        let oidc = match (&settings.oidc, with_oidc) {
-            (Some(oidc), true) => Some(wire_oidc(oidc, auth.clone())?),
-            _ => None,
+        let auth = Auth::new(
+            stores.users.clone(),
+            stores.sessions.clone(),
+            hasher.clone(),
+            Arc::new(tokens),
+            clock.clone(),
+            settings.access_token_ttl,
+        );
+        let accounts = Accounts::new(stores.users.clone(), hasher, clock.clone());
+        let links = IdentityLinks::new(stores.links.clone(), stores.users.clone(), clock.clone());
+        let wired = match &settings.oidc {
+            Some(oidc) => {
+                let http = match overrides.outbound_http {
+                    Some(http) => http,
+                    None => OutboundHttp::new().context("cannot build the HTTP client")?,
+                };
+                Some(wire_oidc(oidc, http, auth.clone(), &stores, clock.clone()))
+            }
+            None => None,
         };
-        let secure_cookies = settings.oidc.as_ref().is_some_and(|o| {
-            o.redirect_uri.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-        });
-        Ok(Self { db, parts: HttpParts { auth, store, oidc, jwks, secure_cookies } })
+        let provider = wired.as_ref().map(|w| w.provider.clone());
+        let services = Services {
+            auth,
+            accounts,
+            links,
+            oidc: wired.as_ref().map(|w| w.login.clone()),
+            readiness: ReadinessCheck::new(stores.readiness.clone(), provider),
+            jwks,
+            secure_cookies: settings.secure_cookies(),
+        };
+        Ok(Self {
+            services,
+            discovery: wired.as_ref().map(|w| w.discovery.clone()),
+            provider_keys: wired.map(|w| w.keys),
+        })
+    }
+
+    /// Starts what a serving process runs besides requests: discovery retried until it
+    /// succeeds, and the periodic purge of pending logins that never came back.
+    pub fn spawn_background_tasks(&self) {
+        if let Some(discovery) = &self.discovery {
+            discovery.spawn_retry();
+        }
+        if let Some(oidc) = self.services.oidc.clone() {
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+                loop {
+                    interval.tick().await;
+                    match oidc.purge_pending_logins().await {
+                        Ok(0) => {}
+                        Ok(purged) => tracing::debug!(purged, "stale pending logins purged"),
+                        Err(e) => tracing::warn!(error = %e, "purging pending logins failed"),
+                    }
+                }
+            });
+        }
     }
 }
 
-/// The OpenID Connect adapters around one provider; discovery starts now and is retried in the
-/// background until it succeeds.
-fn wire_oidc(settings: &OidcSettings, auth: Auth) -> anyhow::Result<OidcLogin> {
-    let http = OutboundHttp::new().context("cannot build the HTTP client")?;
-    let discovery = Arc::new(Discovery::new(settings.issuer.clone(), http.clone()));
-    discovery.spawn_retry();
+struct WiredOidc {
+    login: OidcLogin,
+    provider: Arc<dyn OidcProvider>,
+    discovery: Arc<Discovery>,
+    keys: Arc<HttpJwksKeyProvider>,
+}
+
+/// The OpenID Connect adapters around one provider.
+fn wire_oidc(
+    settings: &OidcSettings,
+    http: OutboundHttp,
+    auth: Auth,
+    stores: &Stores,
+    clock: Arc<dyn Clock>,
+) -> WiredOidc {
+    let discovery = Arc::new(Discovery::new(settings.issuer.clone(), http.clone(), clock.clone()));
     let client = OidcClientSettings {
         issuer: settings.issuer.clone(),
         client_id: settings.client_id.clone(),
         client_secret: settings.client_secret.clone(),
         redirect_uri: settings.redirect_uri.clone(),
     };
-    let provider = Arc::new(OpenIdConnectProvider::new(client, discovery.clone(), http.clone()));
+    let provider: Arc<dyn OidcProvider> =
+        Arc::new(OpenIdConnectProvider::new(client, discovery.clone(), http.clone()));
     let cache = JwksCacheSettings {
         ttl: settings.jwks_cache_ttl,
         refresh: settings.jwks_cache_refresh,
         unknown_kid_cooldown: JwksCacheSettings::DEFAULT_UNKNOWN_KID_COOLDOWN,
     };
-    let keys = Arc::new(HttpJwksKeyProvider::new(discovery, http, auth.clock().clone(), cache));
-    Ok(OidcLogin::new(auth, provider, keys))
+    let keys = Arc::new(HttpJwksKeyProvider::new(discovery.clone(), http, clock.clone(), cache));
+    let ports = OidcLoginPorts {
+        pending: stores.pending_logins.clone(),
+        links: stores.links.clone(),
+        provider: provider.clone(),
+        keys: keys.clone(),
+        clock,
+    };
+    WiredOidc { login: OidcLogin::new(auth, ports), provider, discovery, keys }
 }
 
 /// The public keys of `tokens`, as `/.well-known/jwks.json` publishes them.
-pub fn published_keys(tokens: &JwtTokenIssuer) -> JwkSet {
+fn published_keys(tokens: &JwtTokenIssuer) -> JwkSet {
     let keys = tokens
         .public_keys()
         .iter()

@@ -8,9 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 use codex_cloud_core::domain::UserId;
-use codex_cloud_core::service::{CreateUser, LinkIdentity};
+use codex_cloud_core::service::{Admin, CreateUser, LinkIdentity};
 
-use crate::bootstrap::Backend;
+use crate::bootstrap::{Backend, Overrides, Services};
 use crate::config::Settings;
 
 #[derive(Debug, Parser)]
@@ -73,36 +73,31 @@ pub struct LinkArgs {
 /// # Errors
 /// Any failure, with a message for the operator.
 pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    let operator = Admin::operator();
     match command {
-        Command::Serve => unreachable!("serve is run by main"),
+        Command::Serve => bail!("serve is run by main"),
         Command::Migrate => {
             crate::db::connect(&settings.database_url).await.context("migration failed")?;
             eprintln!("migrations applied");
         }
-        Command::Openapi => {
-            let mut in_memory = settings.clone();
-            in_memory.database_url = "sqlite::memory:".to_owned();
-            let backend = Backend::build(&in_memory, false).await?;
-            println!("{}", crate::http::api(backend.parts).spec());
-        }
+        Command::Openapi => println!("{}", crate::http::document()),
         Command::CreateAdmin { email, password, password_stdin } => {
             let password = match (password, password_stdin) {
                 (Some(p), false) => p,
                 (None, true) => read_password_line()?,
                 _ => bail!("give the password as an argument or with --password-stdin"),
             };
-            let backend = Backend::build(settings, false).await?;
+            let services = services(settings).await?;
             let request = CreateUser { email: &email, password: Some(&password), is_admin: true };
-            let user = backend.parts.auth.create_user(request).await?;
+            let user = services.accounts.create_user(&operator, request).await?;
             eprintln!("created administrator {}", user.email);
             println!("{}", user.id);
         }
         Command::LinkIdentity(args) => {
-            let backend = Backend::build(settings, false).await?;
-            let links = backend.parts.auth.identity_links();
+            let links = services(settings).await?.links;
             let user_id = match (args.user_id, &args.user_email) {
                 (Some(id), _) => UserId::from_uuid(id),
-                (None, Some(email)) => links.user_id_by_email(email).await?,
+                (None, Some(email)) => links.user_id_by_email(&operator, email).await?,
                 (None, None) => bail!("give --user-id or --user-email"),
             };
             let request = LinkIdentity {
@@ -111,17 +106,21 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                 user_id,
                 email: args.email.as_deref(),
             };
-            let identity = links.link_identity(request, false).await?;
+            let identity = links.link_identity(&operator, request).await?;
             eprintln!("linked ({}, {}) to user {}", identity.issuer, identity.subject, user_id);
             println!("{}", identity.id);
         }
         Command::UnlinkIdentity { issuer, subject } => {
-            let backend = Backend::build(settings, false).await?;
-            backend.parts.auth.identity_links().unlink_identity(&issuer, &subject).await?;
+            let links = services(settings).await?.links;
+            links.unlink_identity(&operator, &issuer, &subject).await?;
             eprintln!("unlinked ({issuer}, {subject})");
         }
     }
     Ok(())
+}
+
+async fn services(settings: &Settings) -> anyhow::Result<Services> {
+    Ok(Backend::build(settings, Overrides::default()).await?.services)
 }
 
 fn read_password_line() -> anyhow::Result<String> {

@@ -83,6 +83,8 @@ pub struct OidcSettings {
     pub client_secret: SecretString,
     /// Exactly as configured: the provider compares it byte for byte.
     pub redirect_uri: String,
+    /// Whether the redirect URI, and so the public origin, is https (cookies get `Secure`).
+    pub redirect_uri_is_https: bool,
     pub jwks_cache_ttl: std::time::Duration,
     pub jwks_cache_refresh: std::time::Duration,
 }
@@ -110,6 +112,20 @@ fn variable(key: &str) -> String {
 }
 
 impl Settings {
+    /// The built-in defaults alone (no file, no environment).
+    ///
+    /// # Errors
+    /// Never in practice: the defaults are valid.
+    pub fn builtin() -> Result<Self, ConfigError> {
+        Raw::default().validate()
+    }
+
+    /// Whether cookies get the `Secure` attribute: the public origin (the redirect URI's) is
+    /// https. Cookies are set only by the OpenID Connect routes.
+    pub fn secure_cookies(&self) -> bool {
+        self.oidc.as_ref().is_some_and(|oidc| oidc.redirect_uri_is_https)
+    }
+
     /// Reads defaults, the TOML file and the process environment.
     ///
     /// # Errors
@@ -227,7 +243,7 @@ impl Raw {
         let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
         // Validated whether or not OpenID Connect is on.
         let redirect_uri = self.oidc_redirect_uri.trim().to_owned();
-        Url::parse(&redirect_uri)
+        let parsed = Url::parse(&redirect_uri)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
             .ok_or_else(|| {
@@ -269,6 +285,7 @@ impl Raw {
             client_id,
             client_secret: SecretString::new(client_secret),
             redirect_uri,
+            redirect_uri_is_https: parsed.scheme() == "https",
             jwks_cache_ttl: std::time::Duration::from_secs(self.oidc_jwks_cache_ttl),
             jwks_cache_refresh: std::time::Duration::from_secs(refresh),
         }))

@@ -1,13 +1,14 @@
 //! Database access for application code and one-off scripts: connecting (with migrations) and
 //! seeding external identity links.
 
-use std::sync::Arc;
-
 use uuid::Uuid;
 
-use codex_cloud_adapters::{SeaOrmIdentityStore, SystemClock, store};
+use codex_cloud_adapters::store;
 use codex_cloud_core::domain::UserId;
-use codex_cloud_core::service::{IdentityLinkError, IdentityLinks, LinkIdentity};
+use codex_cloud_core::service::{Admin, IdentityLinkError, LinkIdentity};
+
+use crate::bootstrap::{Backend, Overrides, Stores};
+use crate::config::Settings;
 
 /// The database connection pool handed out by this library.
 pub use sea_orm::DatabaseConnection;
@@ -25,13 +26,18 @@ pub struct ExternalIdentitySeed<'a> {
 
 /// Why a seed could not be applied.
 #[derive(Debug, thiserror::Error)]
-#[error("external identity seed {index} ({issuer}, {subject}): {source}")]
-pub struct SeedError {
-    pub index: usize,
-    pub issuer: String,
-    pub subject: String,
-    #[source]
-    pub source: IdentityLinkError,
+pub enum SeedError {
+    #[error("external identity seed {index} ({issuer}, {subject}): {source}")]
+    Seed {
+        index: usize,
+        issuer: String,
+        subject: String,
+        #[source]
+        source: IdentityLinkError,
+    },
+    /// The backend could not be set up over this connection.
+    #[error("cannot seed: {0:#}")]
+    Setup(anyhow::Error),
 }
 
 /// Connects to `url` and applies pending migrations.
@@ -53,8 +59,11 @@ pub async fn seed_external_identities(
     pool: &DatabaseConnection,
     seeds: &[ExternalIdentitySeed<'_>],
 ) -> Result<(), SeedError> {
-    let links =
-        IdentityLinks::new(Arc::new(SeaOrmIdentityStore::new(pool.clone())), Arc::new(SystemClock));
+    let settings = Settings::builtin().map_err(|e| SeedError::Setup(e.into()))?;
+    let overrides =
+        Overrides { stores: Some(Stores::sea_orm(pool.clone())), ..Overrides::default() };
+    let backend = Backend::build(&settings, overrides).await.map_err(SeedError::Setup)?;
+    let links = &backend.services.links;
     for (index, seed) in seeds.iter().enumerate() {
         let request = LinkIdentity {
             issuer: seed.issuer,
@@ -62,11 +71,13 @@ pub async fn seed_external_identities(
             user_id: UserId::from_uuid(seed.user_id),
             email: seed.email,
         };
-        links.link_identity(request, true).await.map_err(|source| SeedError {
-            index,
-            issuer: seed.issuer.to_owned(),
-            subject: seed.subject.to_owned(),
-            source,
+        links.link_or_update_identity(&Admin::operator(), request).await.map_err(|source| {
+            SeedError::Seed {
+                index,
+                issuer: seed.issuer.to_owned(),
+                subject: seed.subject.to_owned(),
+                source,
+            }
         })?;
     }
     Ok(())

@@ -7,7 +7,7 @@ use clap::Parser as _;
 use poem::Server;
 use poem::listener::TcpListener;
 
-use codex_cloud_backend::bootstrap::Backend;
+use codex_cloud_backend::bootstrap::{Backend, Overrides};
 use codex_cloud_backend::cli::{self, Cli, Command};
 use codex_cloud_backend::config::Settings;
 use codex_cloud_backend::{http, telemetry};
@@ -37,12 +37,13 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    let backend = Backend::build(settings, true).await?;
+    let backend = Backend::build(settings, Overrides::default()).await?;
+    backend.spawn_background_tasks();
     let listener = TcpListener::bind(settings.bind);
     tracing::info!(bind = %settings.bind, oidc = settings.oidc.is_some(), "serving");
     Server::new(listener)
         .run_with_graceful_shutdown(
-            http::endpoint(backend.parts),
+            http::endpoint(backend.services),
             shutdown_signal(),
             Some(Duration::from_secs(10)),
         )

@@ -1,5 +1,6 @@
-//! `TestApp`: the real use cases and HTTP endpoint over a chosen identity store, with a manual
-//! clock, the shared test signing key and a `poem::test::TestClient`.
+//! `TestApp`: the backend built by the composition root over a chosen store, with a manual
+//! clock, the shared test signing key, a fast password hasher (unless a test is about hashing)
+//! and a `poem::test::TestClient`.
 
 use std::sync::Arc;
 
@@ -9,17 +10,18 @@ use poem::{EndpointExt as _, Response};
 use serde_json::json;
 use time::{Duration, OffsetDateTime, macros::datetime};
 
-use codex_cloud_adapters::Argon2PasswordHasher;
-use codex_cloud_adapters::memory::ManualClock;
-use codex_cloud_backend::bootstrap::published_keys;
-use codex_cloud_backend::http::{HttpParts, JwkSet, endpoint};
+use codex_cloud_adapters::memory::{FastTestPasswordHasher, ManualClock};
+use codex_cloud_adapters::{Argon2PasswordHasher, HttpJwksKeyProvider, OutboundHttp};
+use codex_cloud_backend::bootstrap::{Backend, Overrides, Services};
+use codex_cloud_backend::config::{OidcSettings, Settings};
+use codex_cloud_backend::http::{JwkSet, endpoint};
 use codex_cloud_core::domain::User;
-use codex_cloud_core::ports::{Clock, IdentityStore};
-use codex_cloud_core::service::{Auth, CreateUser, OidcLogin};
+use codex_cloud_core::ports::{Clock, PasswordHasher};
+use codex_cloud_core::service::{Admin, CreateUser};
 
 use crate::database::{StoreBackend, TestStore};
-use crate::failing_store::PingFailingStore;
-use crate::keys::{TOKEN_AUDIENCE, TOKEN_ISSUER, signing_key, token_issuer};
+use crate::failing_store::FailingPing;
+use crate::keys::signing_key;
 
 /// Where every test clock starts: a whole second, so stored timestamps round-trip exactly.
 pub const T0: OffsetDateTime = datetime!(2030-01-01 00:00:00 UTC);
@@ -30,15 +32,13 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::seconds(900);
 /// A password that satisfies the policy, for users whose password does not matter.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-type OidcWiring = Box<dyn FnOnce(&Auth) -> OidcLogin + Send>;
-
-/// Builds a `TestApp`. Defaults: in-memory store, a 900 s token lifetime, OpenID Connect off,
-/// cookies without `Secure`, a store that answers `ping`.
+/// Builds a `TestApp`. Defaults: in-memory store, the built-in settings (900 s tokens, OpenID
+/// Connect off), the fast test hasher, a store that answers `ping`.
 pub struct TestAppBuilder {
     backend: StoreBackend,
-    access_token_ttl: Duration,
-    oidc: Option<OidcWiring>,
-    secure_cookies: bool,
+    settings: Settings,
+    outbound_http: Option<OutboundHttp>,
+    argon2: bool,
     store_ping_fails: bool,
 }
 
@@ -49,88 +49,87 @@ impl TestAppBuilder {
     }
 
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
-        self.access_token_ttl = ttl;
+        self.settings.access_token_ttl = ttl;
         self
     }
 
-    /// Turns OpenID Connect on: `wire` builds the login use case from the app's `Auth` (e.g.
-    /// `OidcLogin::new(auth.clone(), provider, keys)` against a fake provider).
-    pub fn oidc(mut self, wire: impl FnOnce(&Auth) -> OidcLogin + Send + 'static) -> Self {
-        self.oidc = Some(Box::new(wire));
+    /// Turns OpenID Connect on with these settings (and, optionally, this client for the
+    /// provider instead of the product's).
+    pub fn oidc(mut self, settings: OidcSettings, http: Option<OutboundHttp>) -> Self {
+        self.settings.oidc = Some(settings);
+        self.outbound_http = http;
         self
     }
 
-    /// Whether cookies get the `Secure` attribute (off by default: the test client speaks http).
-    pub fn secure_cookies(mut self, secure: bool) -> Self {
-        self.secure_cookies = secure;
+    /// Hashes passwords with the product's argon2id hasher instead of the fast test one.
+    pub fn argon2(mut self) -> Self {
+        self.argon2 = true;
         self
     }
 
-    /// Uses a `PingFailingStore` (in memory, whatever `backend` says): the database looks
-    /// unreachable to readiness checks while every other call works.
+    /// The database looks unreachable to readiness checks while every other call works.
     pub fn store_ping_fails(mut self, fails: bool) -> Self {
         self.store_ping_fails = fails;
         self
     }
 
-    /// The app, or `None` (after saying so on stderr) when the backend is not available here.
-    pub async fn try_build(self) -> Option<TestApp> {
-        let store = if self.store_ping_fails {
-            TestStore::custom(Arc::new(PingFailingStore::new()))
-        } else {
-            self.backend.open().await?
-        };
-        let clock = Arc::new(ManualClock::new(T0));
-        let hasher = Argon2PasswordHasher::new(4).expect("argon2 hasher");
-        let tokens = token_issuer(TOKEN_ISSUER, TOKEN_AUDIENCE, signing_key());
-        let jwks = published_keys(&tokens);
-        let auth = Auth::new(
-            store.store(),
-            Arc::new(hasher),
-            Arc::new(tokens),
-            clock.clone() as Arc<dyn Clock>,
-            self.access_token_ttl,
-        );
-        let oidc = self.oidc.map(|wire| wire(&auth));
-        let parts = HttpParts {
-            auth: auth.clone(),
-            store: store.store(),
-            oidc,
-            jwks: jwks.clone(),
-            secure_cookies: self.secure_cookies,
-        };
-        let client = TestClient::new(endpoint(parts).map_to_response().boxed());
-        Some(TestApp { client, auth, clock, jwks, store })
-    }
-
     /// The app.
     ///
     /// # Panics
-    /// When the backend is not available here (PostgreSQL without `CODEX_TEST_DATABASE_URL`).
+    /// When the store cannot be opened or the backend cannot be built.
     pub async fn build(self) -> TestApp {
-        let backend = self.backend;
-        self.try_build()
-            .await
-            .unwrap_or_else(|| panic!("the {backend} store is not available here"))
+        let store = self.backend.open().await;
+        // Every app signs with the shared test key, so tests can forge tokens with it.
+        let key = signing_key().to_stored(T0).expect("encode the test signing key");
+        store.store().add_first_signing_key(&key).await.expect("store the test signing key");
+        let mut stores = store.stores();
+        if self.store_ping_fails {
+            stores.readiness = Arc::new(FailingPing);
+        }
+        let clock = Arc::new(ManualClock::new(T0));
+        let hasher: Arc<dyn PasswordHasher> = if self.argon2 {
+            Arc::new(Argon2PasswordHasher::new(4).expect("argon2 hasher"))
+        } else {
+            Arc::new(FastTestPasswordHasher)
+        };
+        let overrides = Overrides {
+            stores: Some(stores),
+            clock: Some(clock.clone() as Arc<dyn Clock>),
+            hasher: Some(hasher),
+            outbound_http: self.outbound_http,
+        };
+        let backend = Backend::build(&self.settings, overrides).await.expect("build the backend");
+        let services = backend.services.clone();
+        let client = TestClient::new(endpoint(backend.services).map_to_response().boxed());
+        TestApp {
+            client,
+            jwks: services.jwks.clone(),
+            services,
+            clock,
+            store,
+            provider_keys: backend.provider_keys,
+        }
     }
 }
 
 /// The backend as a client sees it, plus handles on its insides.
 pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static, Response>>,
-    pub auth: Auth,
+    pub services: Services,
     pub clock: Arc<ManualClock>,
     pub jwks: JwkSet,
     pub store: TestStore,
+    /// The provider key cache, when OpenID Connect is on.
+    pub provider_keys: Option<Arc<HttpJwksKeyProvider>>,
 }
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             backend: StoreBackend::Memory,
-            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
-            oidc: None,
-            secure_cookies: false,
+            settings: Settings::builtin().expect("the built-in settings are valid"),
+            outbound_http: None,
+            argon2: false,
             store_ping_fails: false,
         }
     }
@@ -138,10 +137,6 @@ impl TestApp {
     /// With the in-memory store and default settings.
     pub async fn spawn() -> Self {
         Self::builder().build().await
-    }
-
-    pub fn identity_store(&self) -> Arc<dyn IdentityStore> {
-        self.store.store()
     }
 
     /// Creates a user (not an administrator) through the use case.
@@ -160,11 +155,19 @@ impl TestApp {
 
     async fn create(&self, email: &str, password: Option<&str>, is_admin: bool) -> User {
         let request = CreateUser { email, password, is_admin };
-        self.auth.create_user(request).await.unwrap_or_else(|e| panic!("create user {email}: {e}"))
+        let accounts = &self.services.accounts;
+        let user = accounts.create_user(&Admin::operator(), request).await;
+        user.unwrap_or_else(|e| panic!("create user {email}: {e}"))
     }
 
     pub async fn disable(&self, user: &User) {
-        self.auth.set_user_disabled(user.id, true).await.expect("disable user");
+        let accounts = &self.services.accounts;
+        accounts.disable_user(&Admin::operator(), user.id).await.expect("disable user");
+    }
+
+    pub async fn enable(&self, user: &User) {
+        let accounts = &self.services.accounts;
+        accounts.enable_user(&Admin::operator(), user.id).await.expect("enable user");
     }
 
     /// `POST /auth/login`.

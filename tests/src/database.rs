@@ -1,21 +1,53 @@
-//! Identity stores for tests: in memory, SeaORM on an in-memory SQLite database, or SeaORM on a
-//! fresh PostgreSQL database per test (when `CODEX_TEST_DATABASE_URL` is set), dropped afterwards.
+//! Stores for tests: in memory, SeaORM on an in-memory SQLite database, or SeaORM on a fresh
+//! PostgreSQL schema per test (when `CODEX_TEST_DATABASE_URL` is set), dropped afterwards.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
-use codex_cloud_adapters::memory::InMemoryIdentityStore;
-use codex_cloud_adapters::{SeaOrmIdentityStore, store};
-use codex_cloud_core::ports::IdentityStore;
+use codex_cloud_adapters::memory::InMemoryStore;
+use codex_cloud_adapters::{SeaOrmStore, store};
+use codex_cloud_backend::bootstrap::Stores;
+use codex_cloud_core::ports::{
+    IdentityLinkStore, PendingLoginStore, Readiness, SessionStore, SigningKeyStore, UserStore,
+};
 
 /// The variable naming a PostgreSQL server for tests, e.g. `postgres://postgres@127.0.0.1/test`.
 /// Each test creates a database of its own through it.
 pub const TEST_DATABASE_URL: &str = "CODEX_TEST_DATABASE_URL";
 
-/// Which `IdentityStore` implementation a test runs against.
+/// Every store port at once: what one store adapter implements.
+pub trait AnyStore:
+    UserStore + IdentityLinkStore + SessionStore + PendingLoginStore + SigningKeyStore + Readiness
+{
+}
+
+impl<T> AnyStore for T where
+    T: UserStore
+        + IdentityLinkStore
+        + SessionStore
+        + PendingLoginStore
+        + SigningKeyStore
+        + Readiness
+{
+}
+
+/// The `Stores` of the composition root, every port from `store`.
+pub fn stores_of(store: &Arc<dyn AnyStore>) -> Stores {
+    Stores {
+        users: store.clone(),
+        links: store.clone(),
+        sessions: store.clone(),
+        pending_logins: store.clone(),
+        signing_keys: store.clone(),
+        readiness: store.clone(),
+    }
+}
+
+/// Which store implementation a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreBackend {
     Memory,
@@ -34,35 +66,36 @@ impl fmt::Display for StoreBackend {
 }
 
 impl StoreBackend {
-    /// Whether this backend can run here (PostgreSQL needs `CODEX_TEST_DATABASE_URL`).
-    pub fn is_available(self) -> bool {
-        self != Self::Postgres || postgres_url().is_some()
-    }
-
-    /// A fresh, empty, migrated store; `None` (after saying so on stderr) when the backend is not
-    /// available here.
-    pub async fn open(self) -> Option<TestStore> {
+    /// A fresh, empty, migrated store.
+    ///
+    /// # Panics
+    /// For PostgreSQL without `CODEX_TEST_DATABASE_URL` (the PostgreSQL tests are ignored then,
+    /// except in CI, where they must fail rather than pass unseen), or when the database fails.
+    pub async fn open(self) -> TestStore {
         match self {
-            Self::Memory => Some(TestStore {
-                store: Arc::new(InMemoryIdentityStore::new()),
+            Self::Memory => TestStore {
+                store: Arc::new(InMemoryStore::new()),
                 db: None,
+                queries: QueryLog::default(),
                 backend: self,
                 _postgres: None,
-            }),
+            },
             Self::Sqlite => {
                 let db = store::connect("sqlite::memory:").await.expect("open sqlite::memory:");
                 store::migrate(&db).await.expect("migrate SQLite");
-                Some(TestStore::sea_orm(db, self, None))
+                TestStore::sea_orm(db, self, None)
             }
             Self::Postgres => {
                 let Some(server) = postgres_url() else {
-                    eprintln!("skipped: set {TEST_DATABASE_URL} to run the PostgreSQL variant");
-                    return None;
+                    panic!(
+                        "{TEST_DATABASE_URL} is not set: the PostgreSQL tests need a server \
+                         (CI must set it; locally they are ignored without it)"
+                    );
                 };
                 let database = PostgresDatabase::create(&server).await;
                 let db = store::connect(&database.url).await.expect("connect to the test database");
                 store::migrate(&db).await.expect("migrate PostgreSQL");
-                Some(TestStore::sea_orm(db, self, Some(database)))
+                TestStore::sea_orm(db, self, Some(database))
             }
         }
     }
@@ -72,11 +105,37 @@ fn postgres_url() -> Option<String> {
     std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.trim().is_empty())
 }
 
+/// The SQL statements a SeaORM store has run, counted and kept.
+#[derive(Clone, Default)]
+pub struct QueryLog {
+    count: Arc<AtomicU64>,
+    statements: Arc<Mutex<Vec<String>>>,
+}
+
+impl QueryLog {
+    fn record(&self, sql: String) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.statements.lock().expect("query log").push(sql);
+    }
+
+    /// How many statements have run so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// The statements run since the `since`-th.
+    pub fn statements_since(&self, since: u64) -> Vec<String> {
+        let statements = self.statements.lock().expect("query log");
+        statements.iter().skip(usize::try_from(since).unwrap_or(usize::MAX)).cloned().collect()
+    }
+}
+
 /// A store of one test, with its SeaORM connection when it has one. A PostgreSQL database is
 /// dropped when this is dropped.
 pub struct TestStore {
-    store: Arc<dyn IdentityStore>,
+    store: Arc<dyn AnyStore>,
     db: Option<DatabaseConnection>,
+    queries: QueryLog,
     backend: StoreBackend,
     // Declared last: dropped after the connection above.
     _postgres: Option<PostgresDatabase>,
@@ -84,25 +143,29 @@ pub struct TestStore {
 
 impl TestStore {
     fn sea_orm(
-        db: DatabaseConnection,
+        mut db: DatabaseConnection,
         backend: StoreBackend,
         postgres: Option<PostgresDatabase>,
     ) -> Self {
+        let queries = QueryLog::default();
+        let log = queries.clone();
+        db.set_metric_callback(move |info| log.record(info.statement.to_string()));
         Self {
-            store: Arc::new(SeaOrmIdentityStore::new(db.clone())),
+            store: Arc::new(SeaOrmStore::new(db.clone())),
             db: Some(db),
+            queries,
             backend,
             _postgres: postgres,
         }
     }
 
-    /// A store of the test's own making (say, one that fails on purpose), without a database.
-    pub fn custom(store: Arc<dyn IdentityStore>) -> Self {
-        Self { store, db: None, backend: StoreBackend::Memory, _postgres: None }
+    pub fn store(&self) -> Arc<dyn AnyStore> {
+        self.store.clone()
     }
 
-    pub fn store(&self) -> Arc<dyn IdentityStore> {
-        self.store.clone()
+    /// The composition root's `Stores`, every port from this store.
+    pub fn stores(&self) -> Stores {
+        stores_of(&self.store)
     }
 
     pub fn backend(&self) -> StoreBackend {
@@ -113,9 +176,16 @@ impl TestStore {
     pub fn connection(&self) -> Option<&DatabaseConnection> {
         self.db.as_ref()
     }
+
+    /// The statements run through the SeaORM connection (none for the in-memory store).
+    pub fn queries(&self) -> &QueryLog {
+        &self.queries
+    }
 }
 
-/// A PostgreSQL database created for one test; dropped (best effort) with this guard.
+/// A PostgreSQL schema created for one test in the database `CODEX_TEST_DATABASE_URL` names,
+/// and the URL that makes it the connection's only schema; dropped (best effort) with this guard.
+/// A schema is much cheaper to make and drop than a database.
 struct PostgresDatabase {
     server: String,
     name: String,
@@ -129,12 +199,13 @@ impl PostgresDatabase {
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {TEST_DATABASE_URL}: {e}"));
         admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
             .await
-            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot create schema {name}: {e}"));
         let _ = admin.close().await;
         let mut url = url::Url::parse(server).expect("CODEX_TEST_DATABASE_URL is a URL");
-        url.set_path(&format!("/{name}"));
+        url.query_pairs_mut()
+            .append_pair("options", &format!("-c search_path={name} -c synchronous_commit=off"));
         Self { server: server.to_owned(), name, url: url.into() }
     }
 }
@@ -142,7 +213,7 @@ impl PostgresDatabase {
 impl Drop for PostgresDatabase {
     fn drop(&mut self) {
         // Drop runs inside the test's runtime, which cannot be blocked on: use a runtime of our
-        // own on a thread of our own. FORCE ends the connections the test left open.
+        // own on a thread of our own.
         let (server, name) = (self.server.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -151,7 +222,7 @@ impl Drop for PostgresDatabase {
                 .map_err(|e| e.to_string())?;
             runtime.block_on(async {
                 let admin = store::connect(&server).await.map_err(|e| e.to_string())?;
-                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
                 let result = admin.execute_unprepared(&sql).await;
                 let _ = admin.close().await;
                 result.map(|_| ()).map_err(|e| e.to_string())
@@ -159,7 +230,7 @@ impl Drop for PostgresDatabase {
         })
         .join();
         if let Ok(Err(e)) = dropped {
-            eprintln!("could not drop test database {}: {e}", self.name);
+            eprintln!("could not drop test schema {}: {e}", self.name);
         }
     }
 }

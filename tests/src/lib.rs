@@ -4,6 +4,12 @@
 //! OpenID Connect support (a fake OpenID Provider on 127.0.0.1 and its wiring) belongs in its own
 //! module here (`pub mod oidc;`), plugged into `TestAppBuilder::oidc`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
 pub mod app;
 pub mod database;
 pub mod failing_store;

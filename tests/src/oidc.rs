@@ -1,44 +1,44 @@
-//! A `TestApp` with OpenID Connect on, wired with the real adapters (discovery, the
-//! openidconnect-based provider, the HTTP JWKS cache) against a `FakeOp`, and the browser's
-//! side of the login.
+//! A `TestApp` with OpenID Connect on, built by the composition root against a `FakeOp` (real
+//! discovery, the openidconnect-based provider and the HTTP JWKS cache), and the browser's side
+//! of the login.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::test::TestResponse;
 
-use codex_cloud_adapters::{
-    Discovery, HttpJwksKeyProvider, JwksCacheSettings, OidcClientSettings, OpenIdConnectProvider,
-    OutboundHttp,
-};
+use codex_cloud_adapters::{HttpJwksKeyProvider, OutboundHttp};
+use codex_cloud_backend::config::OidcSettings;
 use codex_cloud_core::domain::{Issuer, SecretString, User};
-use codex_cloud_core::service::{LinkIdentity, OidcLogin};
+use codex_cloud_core::service::{Admin, LinkIdentity};
 
-use crate::fake_op::{CLIENT_ID, CLIENT_SECRET, FakeOp, REDIRECT_URI};
+use crate::fake_op::{CLIENT_ID, CLIENT_SECRET, FakeOp, HTTPS_REDIRECT_URI, REDIRECT_URI};
 use crate::http::Reply;
 use crate::{StoreBackend, TestApp};
 
-pub const JWKS_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
-pub const JWKS_REFRESH: std::time::Duration = std::time::Duration::from_secs(300);
-pub const UNKNOWN_KID_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(10);
+pub const JWKS_TTL: Duration = Duration::from_secs(3600);
+pub const JWKS_REFRESH: Duration = Duration::from_secs(300);
 
-/// The cache settings of the defaults (`CODEX_OIDC_JWKS_CACHE_TTL` 3600 s, `..._REFRESH` 300 s).
-pub const DEFAULT_CACHE: JwksCacheSettings = JwksCacheSettings {
-    ttl: JWKS_TTL,
-    refresh: JWKS_REFRESH,
-    unknown_kid_cooldown: UNKNOWN_KID_COOLDOWN,
-};
+/// The provider key cache's settings: `CODEX_OIDC_JWKS_CACHE_TTL` and `..._REFRESH`.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheSettings {
+    pub ttl: Duration,
+    pub refresh: Duration,
+}
+
+/// The defaults (3600 s and 300 s).
+pub const DEFAULT_CACHE: CacheSettings = CacheSettings { ttl: JWKS_TTL, refresh: JWKS_REFRESH };
 
 /// How a harness is wired beyond the provider: `HarnessOptions::default()` is what `start` uses.
 #[derive(Clone, Copy, Debug)]
 pub struct HarnessOptions {
     pub backend: StoreBackend,
-    pub cache: JwksCacheSettings,
+    pub cache: CacheSettings,
     /// Connect and total timeouts of the backend's client for the provider (`None`: the
     /// product's defaults, `OutboundHttp::new`).
     pub outbound_timeouts: Option<(Duration, Duration)>,
-    /// `TestAppBuilder::secure_cookies`.
-    pub secure_cookies: bool,
+    /// Registers the https callback (`HTTPS_REDIRECT_URI`): the public origin is https.
+    pub https_redirect_uri: bool,
 }
 
 impl Default for HarnessOptions {
@@ -47,7 +47,7 @@ impl Default for HarnessOptions {
             backend: StoreBackend::Memory,
             cache: DEFAULT_CACHE,
             outbound_timeouts: None,
-            secure_cookies: false,
+            https_redirect_uri: false,
         }
     }
 }
@@ -88,90 +88,46 @@ impl OidcHarness {
 
     /// As `start`, with a store of choice and the provider prepared before discovery.
     pub async fn start_with(backend: StoreBackend, prepare: impl FnOnce(&FakeOp)) -> Self {
-        Self::try_start_with(backend, prepare).await.expect("store backend available")
-    }
-
-    /// `None` when the store backend is not available here.
-    pub async fn try_start_with(
-        backend: StoreBackend,
-        prepare: impl FnOnce(&FakeOp),
-    ) -> Option<Self> {
-        Self::try_start_full(backend, DEFAULT_CACHE, FakeOp::start().await, prepare).await
+        let options = HarnessOptions { backend, ..HarnessOptions::default() };
+        Self::start_on(options, FakeOp::start().await, prepare).await
     }
 
     /// With these JWKS cache settings.
-    pub async fn start_with_cache(cache: JwksCacheSettings) -> Self {
-        let op = FakeOp::start().await;
-        Self::try_start_full(StoreBackend::Memory, cache, op, |_| {}).await.expect("memory store")
-    }
-
-    /// Against an already running provider (or one that will run at its address later).
-    pub async fn try_start_full(
-        backend: StoreBackend,
-        cache: JwksCacheSettings,
-        op: FakeOp,
-        prepare: impl FnOnce(&FakeOp),
-    ) -> Option<Self> {
-        let options = HarnessOptions { backend, cache, ..HarnessOptions::default() };
-        Self::try_start_options(options, op, prepare).await
+    pub async fn start_with_cache(cache: CacheSettings) -> Self {
+        let options = HarnessOptions { cache, ..HarnessOptions::default() };
+        Self::start_on(options, FakeOp::start().await, |_| {}).await
     }
 
     /// A new provider (prepared before discovery) and a backend wired as `options` say.
-    ///
-    /// # Panics
-    /// When the store backend is not available here.
     pub async fn start_options(options: HarnessOptions, prepare: impl FnOnce(&FakeOp)) -> Self {
-        let op = FakeOp::start().await;
-        let backend = options.backend;
-        Self::try_start_options(options, op, prepare)
-            .await
-            .unwrap_or_else(|| panic!("the {backend} store is not available here"))
+        Self::start_on(options, FakeOp::start().await, prepare).await
     }
 
-    /// Against this provider, wired as `options` say; `None` when the store backend is not
-    /// available here.
-    pub async fn try_start_options(
+    /// Against this provider (running, or to run at its address later), wired as `options` say.
+    pub async fn start_on(
         options: HarnessOptions,
         op: FakeOp,
         prepare: impl FnOnce(&FakeOp),
-    ) -> Option<Self> {
-        let HarnessOptions { backend, cache, outbound_timeouts, secure_cookies } = options;
+    ) -> Self {
+        let HarnessOptions { backend, cache, outbound_timeouts, https_redirect_uri } = options;
         prepare(&op);
-        let issuer = Issuer::new(op.issuer.clone()).expect("issuer");
-        let keys_out: Arc<Mutex<Option<Arc<HttpJwksKeyProvider>>>> = Arc::default();
-        let keys_in = keys_out.clone();
-        let app = TestApp::builder()
-            .backend(backend)
-            .secure_cookies(secure_cookies)
-            .oidc(move |auth| {
-                let http = match outbound_timeouts {
-                    Some((connect, total)) => OutboundHttp::with_timeouts(connect, total),
-                    None => OutboundHttp::new(),
-                }
-                .expect("http client");
-                let discovery = Arc::new(Discovery::new(issuer.clone(), http.clone()));
-                let settings = OidcClientSettings {
-                    issuer,
-                    client_id: CLIENT_ID.to_owned(),
-                    client_secret: SecretString::new(CLIENT_SECRET),
-                    redirect_uri: REDIRECT_URI.to_owned(),
-                };
-                let provider =
-                    Arc::new(OpenIdConnectProvider::new(settings, discovery.clone(), http.clone()));
-                let keys = Arc::new(HttpJwksKeyProvider::new(
-                    discovery,
-                    http,
-                    auth.clock().clone(),
-                    cache,
-                ));
-                *keys_in.lock().expect("lock") = Some(keys.clone());
-                OidcLogin::new(auth.clone(), provider, keys)
-            })
-            .try_build()
-            .await?;
-        op.set_clock(app.auth.clock().clone());
-        let keys = keys_out.lock().expect("lock").take().expect("oidc wired");
-        Some(Self { app, op, keys })
+        let redirect_uri = if https_redirect_uri { HTTPS_REDIRECT_URI } else { REDIRECT_URI };
+        let settings = OidcSettings {
+            issuer: Issuer::new(op.issuer.clone()).expect("issuer"),
+            client_id: CLIENT_ID.to_owned(),
+            client_secret: SecretString::new(CLIENT_SECRET),
+            redirect_uri: redirect_uri.to_owned(),
+            redirect_uri_is_https: url::Url::parse(redirect_uri).expect("URL").scheme() == "https",
+            jwks_cache_ttl: cache.ttl,
+            jwks_cache_refresh: cache.refresh,
+        };
+        let http = outbound_timeouts.map(|(connect, total)| {
+            OutboundHttp::with_timeouts(connect, total).expect("http client")
+        });
+        let app = TestApp::builder().backend(backend).oidc(settings, http).build().await;
+        op.set_clock(app.clock.clone());
+        let keys = app.provider_keys.clone().expect("OpenID Connect is wired");
+        Self { app, op, keys }
     }
 
     /// Creates a user and links the provider's `subject` to it.
@@ -184,7 +140,8 @@ impl OidcHarness {
     pub async fn link(&self, user: &User, subject: &str) {
         let request =
             LinkIdentity { issuer: &self.op.issuer, subject, user_id: user.id, email: None };
-        self.app.auth.identity_links().link_identity(request, false).await.expect("link identity");
+        let links = &self.app.services.links;
+        links.link_identity(&Admin::operator(), request).await.expect("link identity");
     }
 
     /// `GET /auth/oidc/login`, read to the end.

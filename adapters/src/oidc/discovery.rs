@@ -2,16 +2,18 @@
 //! an exact issuer match, retried until it succeeds.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
 use codex_cloud_core::domain::Issuer;
-use codex_cloud_core::ports::ProviderStatus;
+use codex_cloud_core::ports::{Clock, ProviderStatus};
+use time::OffsetDateTime;
 
 use crate::oidc::http::OutboundHttp;
+use crate::sync::{read, write};
 
 /// The endpoints taken from a trusted discovery document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,17 +39,23 @@ struct Document {
 }
 
 /// The discovery state shared by the provider and the key provider.
-#[derive(Debug)]
 pub struct Discovery {
     issuer: Issuer,
     http: OutboundHttp,
+    clock: Arc<dyn Clock>,
     state: RwLock<State>,
     /// Held while an attempt runs; remembers when the last one started.
-    in_flight: Mutex<Option<Instant>>,
+    in_flight: Mutex<Option<OffsetDateTime>>,
+}
+
+impl std::fmt::Debug for Discovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Discovery").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
 }
 
 /// On-demand attempts (from logins) are at least this far apart.
-const MIN_ATTEMPT_SPACING: Duration = Duration::from_secs(1);
+const MIN_ATTEMPT_SPACING: time::Duration = time::Duration::seconds(1);
 
 fn endpoint(value: Option<String>, name: &str) -> Result<Url, String> {
     let raw = value.ok_or_else(|| format!("the discovery document has no {name}"))?;
@@ -59,10 +67,11 @@ fn endpoint(value: Option<String>, name: &str) -> Result<Url, String> {
 }
 
 impl Discovery {
-    pub fn new(issuer: Issuer, http: OutboundHttp) -> Self {
+    pub fn new(issuer: Issuer, http: OutboundHttp, clock: Arc<dyn Clock>) -> Self {
         Self {
             issuer,
             http,
+            clock,
             state: RwLock::new(State::Pending("discovery has not run yet".into())),
             in_flight: Mutex::new(None),
         }
@@ -73,7 +82,7 @@ impl Discovery {
     }
 
     pub fn status(&self) -> ProviderStatus {
-        match &*self.state.read().expect("discovery lock") {
+        match &*read(&self.state) {
             State::Pending(why) => ProviderStatus::Unavailable(why.clone()),
             State::Ready(_) => ProviderStatus::Ready,
             State::Misconfigured(why) => ProviderStatus::Misconfigured(why.clone()),
@@ -82,7 +91,7 @@ impl Discovery {
 
     /// The trusted endpoints, if discovery has succeeded.
     pub fn endpoints(&self) -> Option<Arc<Endpoints>> {
-        match &*self.state.read().expect("discovery lock") {
+        match &*read(&self.state) {
             State::Ready(endpoints) => Some(endpoints.clone()),
             _ => None,
         }
@@ -95,9 +104,10 @@ impl Discovery {
             return ProviderStatus::Ready;
         }
         let mut last_attempt = self.in_flight.lock().await;
-        let due = last_attempt.is_none_or(|at| at.elapsed() >= MIN_ATTEMPT_SPACING);
+        let now = self.clock.now();
+        let due = last_attempt.is_none_or(|at| now - at >= MIN_ATTEMPT_SPACING);
         if self.endpoints().is_none() && due {
-            *last_attempt = Some(Instant::now());
+            *last_attempt = Some(now);
             self.discover_once().await;
         }
         self.status()
@@ -108,18 +118,18 @@ impl Discovery {
     /// document that must not be trusted replaces them, so logins stop.
     pub async fn rediscover(&self) {
         let mut last_attempt = self.in_flight.lock().await;
-        *last_attempt = Some(Instant::now());
+        *last_attempt = Some(self.clock.now());
         match self.fetch().await {
             Ok(endpoints) => {
                 let endpoints = Arc::new(endpoints);
                 if self.endpoints() != Some(endpoints.clone()) {
                     tracing::info!(issuer = %self.issuer, "OpenID provider endpoints changed");
                 }
-                *self.state.write().expect("discovery lock") = State::Ready(endpoints);
+                *write(&self.state) = State::Ready(endpoints);
             }
             Err(State::Misconfigured(why)) => {
                 tracing::error!(issuer = %self.issuer, reason = %why, "OpenID provider refused");
-                *self.state.write().expect("discovery lock") = State::Misconfigured(why);
+                *write(&self.state) = State::Misconfigured(why);
             }
             Err(_) => tracing::warn!(issuer = %self.issuer, "OpenID provider rediscovery failed"),
         }
@@ -143,7 +153,7 @@ impl Discovery {
                 other
             }
         };
-        *self.state.write().expect("discovery lock") = state;
+        *write(&self.state) = state;
     }
 
     async fn fetch(&self) -> Result<Endpoints, State> {

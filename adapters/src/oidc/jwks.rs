@@ -163,7 +163,7 @@ impl HttpJwksKeyProvider {
     }
 
     fn cached(&self) -> Option<Cached> {
-        self.cache.read().expect("jwks cache lock").clone()
+        crate::sync::read(&self.cache).clone()
     }
 
     fn age(&self, cached: &Cached, now: OffsetDateTime) -> std::time::Duration {
@@ -187,7 +187,7 @@ impl HttpJwksKeyProvider {
         self.completed.store(log.completed, Ordering::Release);
         match &result {
             Ok(keys) => {
-                *self.cache.write().expect("jwks cache lock") =
+                *crate::sync::write(&self.cache) =
                     Some(Cached { keys: keys.clone(), fetched_at: now });
                 log.last_refresh_failure_at = None;
                 if reason != FetchReason::UnknownKid {

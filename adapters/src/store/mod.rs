@@ -1,18 +1,20 @@
-//! The SeaORM identity store (SQLite or PostgreSQL), connection set-up and migrations, and the
-//! token signing keys kept in the database so every replica shares them.
+//! The SeaORM store (SQLite or PostgreSQL): one adapter implementing every store port, one file
+//! per port, plus connection set-up and migrations.
 
 mod entity;
-mod identity_store;
+mod identity_links;
+mod pending_logins;
+mod sessions;
 mod signing_keys;
+mod users;
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use codex_cloud_migration::MigratorTrait as _;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
 
-use codex_cloud_core::ports::StoreError;
-
-pub use signing_keys::load_or_create_signing_keys;
+use codex_cloud_core::ports::{Readiness, StoreError};
 
 /// The database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +32,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
     if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
-        // Each connection to an in-memory SQLite database is a database of its own.
-        // ... and it lives only as long as that connection: never recycle it.
+        // Each connection to an in-memory SQLite database is a database of its own, and it
+        // lives only as long as that connection: one connection, never recycled.
         options.max_connections(1).min_connections(1).max_lifetime(None).idle_timeout(None);
     }
     let db = Database::connect(options).await?;
@@ -52,35 +54,48 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), SetupError> {
     Ok(codex_cloud_migration::Migrator::up(db, None).await?)
 }
 
-/// Implements `IdentityStore` over a SeaORM connection.
+/// Every store port over one SeaORM connection: translation between rows and domain types,
+/// nothing more.
 #[derive(Clone, Debug)]
-pub struct SeaOrmIdentityStore {
+pub struct SeaOrmStore {
     db: DatabaseConnection,
 }
 
-impl SeaOrmIdentityStore {
+impl SeaOrmStore {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+}
 
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+#[async_trait]
+impl Readiness for SeaOrmStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(internal)
     }
 }
 
 fn internal(error: DbErr) -> StoreError {
-    StoreError::Internal(Box::new(error))
+    StoreError::new(error)
 }
 
-/// Maps constraint violations to the store's error arms, everything else to `Internal`.
-fn classify(error: DbErr, on_unique: StoreError, on_foreign_key: StoreError) -> StoreError {
+/// Whether the error is a violation of a unique or of a foreign-key constraint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Violation {
+    Unique,
+    ForeignKey,
+}
+
+fn violation(error: &DbErr) -> Option<Violation> {
     match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => on_unique,
-        Some(SqlErr::ForeignKeyConstraintViolation(_)) => on_foreign_key,
-        _ => internal(error),
+        Some(SqlErr::UniqueConstraintViolation(_)) => Some(Violation::Unique),
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => Some(Violation::ForeignKey),
+        _ => None,
     }
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Internal(format!("stored {what} is not valid").into())
+/// The one policy for a stored value that does not parse as its domain type: the read fails
+/// (never a silent default), and the log names the table and column, never the value.
+fn corrupt(table: &'static str, column: &'static str) -> StoreError {
+    tracing::error!(table, column, "a stored value is corrupt");
+    StoreError::new(format!("the stored {table}.{column} is not valid"))
 }

@@ -1,43 +1,46 @@
-//! Codex token signing keys, stored so that restarts and replicas share them.
+//! `SigningKeyStore` over SeaORM.
 
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
-use time::OffsetDateTime;
+use async_trait::async_trait;
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
 
-use crate::store::entity::signing_keys;
-use crate::token::SigningKey;
-use codex_cloud_core::BoxError;
+use codex_cloud_core::domain::{SecretString, StoredSigningKey};
+use codex_cloud_core::ports::{SigningKeyStore, StoreError};
 
-/// The row of the key that signs (the first ever stored; later rows are for rotation).
-const PRIMARY_KEY_ROW: i32 = 1;
+use crate::store::entity::signing_keys::{ActiveModel, Column, Entity};
+use crate::store::{SeaOrmStore, internal};
 
-/// The stored signing keys, newest row first; creates the first one if there is none. Replicas
-/// starting together race on the same row id: exactly one key wins, and all of them use it.
-///
-/// # Errors
-/// When the database fails or a stored key is malformed.
-pub async fn load_or_create_signing_keys(
-    db: &DatabaseConnection,
-    now: OffsetDateTime,
-) -> Result<Vec<SigningKey>, BoxError> {
-    let mut keys = load(db).await?;
-    if keys.is_empty() {
-        let key = tokio::task::spawn_blocking(SigningKey::generate).await??;
-        let row = signing_keys::ActiveModel {
-            id: Set(PRIMARY_KEY_ROW),
-            kid: Set(key.kid().to_owned()),
-            algorithm: Set("RS256".to_owned()),
-            private_key_pem: Set(key.to_pkcs1_pem()?.expose().to_owned()),
-            created_at: Set(now),
-        };
-        signing_keys::Entity::insert(row).on_conflict_do_nothing().exec(db).await?;
-        keys = load(db).await?;
+/// The row id of the first key: replicas racing to create it all insert this id, and one wins.
+const FIRST_KEY_ROW: i32 = 1;
+
+#[async_trait]
+impl SigningKeyStore for SeaOrmStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        let rows =
+            Entity::find().order_by_desc(Column::Id).all(&self.db).await.map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| StoredSigningKey {
+                kid: row.kid,
+                algorithm: row.algorithm,
+                private_key_pem: SecretString::new(row.private_key_pem),
+                created_at: row.created_at,
+            })
+            .collect())
     }
-    Ok(keys)
-}
 
-async fn load(db: &DatabaseConnection) -> Result<Vec<SigningKey>, BoxError> {
-    let rows = signing_keys::Entity::find().order_by_desc(signing_keys::Column::Id).all(db).await?;
-    rows.iter()
-        .map(|row| SigningKey::from_pkcs1_pem(&row.private_key_pem).map_err(Into::into))
-        .collect()
+    async fn add_first_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        let row = ActiveModel {
+            id: Set(FIRST_KEY_ROW),
+            kid: Set(key.kid.clone()),
+            algorithm: Set(key.algorithm.clone()),
+            private_key_pem: Set(key.private_key_pem.expose().to_owned()),
+            created_at: Set(key.created_at),
+        };
+        Entity::insert(row)
+            .on_conflict_do_nothing()
+            .exec(&self.db)
+            .await
+            .map(|_| ())
+            .map_err(internal)
+    }
 }

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{ExternalIdentity, User, UserId};
-use codex_cloud_core::service::{Auth, CreateUser, LinkIdentity};
+use codex_cloud_core::service::{Accounts, Auth, CreateUser, IdentityLinks, LinkIdentity};
 
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
@@ -116,6 +116,8 @@ statuses!(WriteErrors:
 
 pub struct AdminApi {
     pub auth: Auth,
+    pub accounts: Accounts,
+    pub links: IdentityLinks,
 }
 
 #[OpenApi(tag = "ApiTags::Admin")]
@@ -130,8 +132,8 @@ impl AdminApi {
         #[oai(default = "default_limit", validator(maximum(value = "500")))]
         limit: Query<u64>,
     ) -> Result<Json<Vec<UserView>>, ApiError<ReadErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
-        let users = self.auth.list_users(offset.0, limit.0.min(MAX_PAGE)).await?;
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        let users = self.accounts.list_users(&admin, offset.0, limit.0.min(MAX_PAGE)).await?;
         Ok(Json(users.into_iter().map(UserView::from).collect()))
     }
 
@@ -142,13 +144,13 @@ impl AdminApi {
         credentials: Credentials,
         body: Json<NewUserRequest>,
     ) -> Result<Created<UserView>, ApiError<WriteErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
+        let admin = credentials.authenticate_admin(&self.auth).await?;
         let request = CreateUser {
             email: &body.email,
             password: body.password.as_ref().map(|p| p.as_str()),
             is_admin: body.is_admin,
         };
-        let user = self.auth.create_user(request).await?;
+        let user = self.accounts.create_user(&admin, request).await?;
         Ok(Created::Created(Json(user.into())))
     }
 
@@ -159,8 +161,8 @@ impl AdminApi {
         credentials: Credentials,
         user_id: Path<Uuid>,
     ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
-        Ok(Json(self.auth.user(UserId::from_uuid(user_id.0)).await?.into()))
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        Ok(Json(self.accounts.user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
     }
 
     /// Disable a user
@@ -172,8 +174,8 @@ impl AdminApi {
         credentials: Credentials,
         user_id: Path<Uuid>,
     ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
-        Ok(Json(self.auth.set_user_disabled(UserId::from_uuid(user_id.0), true).await?.into()))
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        Ok(Json(self.accounts.disable_user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
     }
 
     /// Enable a user
@@ -183,8 +185,8 @@ impl AdminApi {
         credentials: Credentials,
         user_id: Path<Uuid>,
     ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
-        Ok(Json(self.auth.set_user_disabled(UserId::from_uuid(user_id.0), false).await?.into()))
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        Ok(Json(self.accounts.enable_user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
     }
 
     /// List a user's external identities
@@ -198,9 +200,9 @@ impl AdminApi {
         credentials: Credentials,
         user_id: Path<Uuid>,
     ) -> Result<Json<Vec<IdentityView>>, ApiError<ReadErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
-        let links = self.auth.identity_links();
-        let identities = links.identities_of_user(UserId::from_uuid(user_id.0)).await?;
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        let identities =
+            self.links.identities_of_user(&admin, UserId::from_uuid(user_id.0)).await?;
         Ok(Json(identities.into_iter().map(IdentityView::from).collect()))
     }
 
@@ -218,14 +220,14 @@ impl AdminApi {
         user_id: Path<Uuid>,
         body: Json<LinkRequest>,
     ) -> Result<Created<IdentityView>, ApiError<WriteErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
+        let admin = credentials.authenticate_admin(&self.auth).await?;
         let request = LinkIdentity {
             issuer: &body.issuer,
             subject: &body.subject,
             user_id: UserId::from_uuid(user_id.0),
             email: body.email.as_deref(),
         };
-        let identity = self.auth.identity_links().link_identity(request, false).await?;
+        let identity = self.links.link_identity(&admin, request).await?;
         Ok(Created::Created(Json(identity.into())))
     }
 
@@ -242,9 +244,9 @@ impl AdminApi {
         issuer: Query<String>,
         subject: Query<String>,
     ) -> Result<Unlinked, ApiError<WriteErrors>> {
-        credentials.authenticate_admin(&self.auth).await?;
-        let links = self.auth.identity_links();
-        links.unlink_identity_of(UserId::from_uuid(user_id.0), &issuer.0, &subject.0).await?;
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        let user_id = UserId::from_uuid(user_id.0);
+        self.links.unlink_identity_of(&admin, user_id, &issuer.0, &subject.0).await?;
         Ok(Unlinked::Unlinked)
     }
 }

@@ -31,11 +31,11 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    pub fn from_login(login: &LoginSuccess, now: time::OffsetDateTime) -> Self {
+    pub fn from_login(login: &LoginSuccess) -> Self {
         Self {
             access_token: login.token.token.expose().to_owned(),
             token_type: "Bearer".to_owned(),
-            expires_in: (login.token.expires_at - now).whole_seconds().max(0),
+            expires_in: login.token.expires_in().whole_seconds(),
         }
     }
 }
@@ -88,7 +88,7 @@ impl AuthApi {
         let request = body.0;
         let login =
             self.auth.login_with_password(&request.email, request.password.as_str()).await?;
-        Ok(Json(TokenResponse::from_login(&login, self.auth.clock().now())))
+        Ok(Json(TokenResponse::from_login(&login)))
     }
 
     /// The current user

@@ -1,11 +1,9 @@
 //! Liveness and readiness.
 
-use std::sync::Arc;
-
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use codex_cloud_core::ports::{IdentityStore, OidcProvider, ProviderStatus};
+use codex_cloud_core::service::ReadinessCheck;
 
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
@@ -22,8 +20,7 @@ statuses!(ReadyErrors:
 );
 
 pub struct HealthApi {
-    pub store: Arc<dyn IdentityStore>,
-    pub provider: Option<Arc<dyn OidcProvider>>,
+    pub readiness: ReadinessCheck,
 }
 
 #[OpenApi(tag = "ApiTags::Health")]
@@ -37,19 +34,7 @@ impl HealthApi {
     /// Readiness: the database is reachable and, when OpenID Connect is on, the provider is discovered
     #[oai(path = "/readyz", method = "get", operation_id = "ready")]
     async fn readyz(&self) -> Result<Json<Health>, ApiError<ReadyErrors>> {
-        let not_ready = |why: String| ApiError::from(crate::http::problems::not_ready(why));
-        if let Err(e) = self.store.ping().await {
-            tracing::warn!(error = %e, "readiness: database unreachable");
-            return Err(not_ready("the database is unreachable".to_owned()));
-        }
-        match self.provider.as_ref().map(|p| p.status()) {
-            None | Some(ProviderStatus::Ready) => Ok(Json(Health { status: "ready".to_owned() })),
-            Some(ProviderStatus::Unavailable(why)) => {
-                Err(not_ready(format!("the identity provider is unavailable: {why}")))
-            }
-            Some(ProviderStatus::Misconfigured(why)) => {
-                Err(not_ready(format!("the identity provider is misconfigured: {why}")))
-            }
-        }
+        self.readiness.check().await?;
+        Ok(Json(Health { status: "ready".to_owned() }))
     }
 }

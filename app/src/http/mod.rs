@@ -11,14 +11,17 @@ pub mod oidc;
 pub(crate) mod problems;
 pub mod security;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::marker::PhantomData;
 
+use poem::endpoint::BoxEndpoint;
+use poem::http::Method;
 use poem::middleware::{CatchPanic, CookieJarManager};
 use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::registry::{MetaApi, Registry};
+use poem_openapi::{OpenApi, OpenApiService, Tags};
 
-use codex_cloud_core::ports::{IdentityStore, OidcProvider};
-use codex_cloud_core::service::{Auth, OidcLogin};
+use crate::bootstrap::Services;
 
 pub use keys::{Jwk, JwkSet};
 
@@ -39,39 +42,55 @@ pub enum ApiTags {
     Keys,
 }
 
-/// Everything the HTTP layer needs, assembled by the composition root.
-#[derive(Clone)]
-pub struct HttpParts {
-    pub auth: Auth,
-    pub store: Arc<dyn IdentityStore>,
-    pub oidc: Option<OidcLogin>,
-    pub jwks: JwkSet,
-    /// Whether cookies get the `Secure` attribute (the OpenID redirect URI is https).
-    pub secure_cookies: bool,
-}
-
 type Apis = (auth::AuthApi, oidc::OidcApi, admin::AdminApi, health::HealthApi, keys::KeysApi);
 
-/// The documented API.
-pub fn api(parts: HttpParts) -> OpenApiService<Apis, ()> {
-    let provider: Option<Arc<dyn OidcProvider>> = parts.oidc.as_ref().map(|o| o.provider().clone());
+/// The documented API over these services.
+pub fn api(services: Services) -> OpenApiService<Apis, ()> {
     let apis = (
-        auth::AuthApi { auth: parts.auth.clone() },
-        oidc::OidcApi { oidc: parts.oidc.clone(), secure_cookies: parts.secure_cookies },
-        admin::AdminApi { auth: parts.auth.clone() },
-        health::HealthApi { store: parts.store.clone(), provider },
-        keys::KeysApi { jwks: parts.jwks.clone() },
+        auth::AuthApi { auth: services.auth.clone() },
+        oidc::OidcApi { oidc: services.oidc, secure_cookies: services.secure_cookies },
+        admin::AdminApi { auth: services.auth, accounts: services.accounts, links: services.links },
+        health::HealthApi { readiness: services.readiness },
+        keys::KeysApi { jwks: services.jwks },
     );
-    OpenApiService::new(apis, "Codex Cloud Backend", env!("CARGO_PKG_VERSION")).description(
+    describe(OpenApiService::new(apis, TITLE, env!("CARGO_PKG_VERSION")))
+}
+
+/// The OpenAPI document (JSON), without any service behind it: no database, no keys.
+pub fn document() -> String {
+    let service: OpenApiService<DocumentOnly<Apis>, ()> =
+        OpenApiService::new(DocumentOnly(PhantomData), TITLE, env!("CARGO_PKG_VERSION"));
+    describe(service).spec()
+}
+
+const TITLE: &str = "Codex Cloud Backend";
+
+fn describe<T: OpenApi>(service: OpenApiService<T, ()>) -> OpenApiService<T, ()> {
+    service.description(
         "Authenticates Codex Cloud users locally (e-mail and password) or through an external \
              OpenID Connect provider, and issues Codex sessions and access tokens. Errors are \
              RFC 9457 `application/problem+json` documents with a stable `code`.",
     )
 }
 
+/// The operations of `T` for the document only: it describes them and routes nothing.
+struct DocumentOnly<T>(PhantomData<T>);
+
+impl<T: OpenApi> OpenApi for DocumentOnly<T> {
+    fn meta() -> Vec<MetaApi> {
+        T::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn add_routes(self, _routes: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {}
+}
+
 /// The whole HTTP service: the API, `/openapi.json`, `/docs`, and the middleware.
-pub fn endpoint(parts: HttpParts) -> impl Endpoint + use<> {
-    let api = api(parts);
+pub fn endpoint(services: Services) -> impl Endpoint + use<> {
+    let api = api(services);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     Route::new()

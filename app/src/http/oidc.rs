@@ -124,12 +124,11 @@ impl OidcApi {
             iss: iss.0,
         };
         let done = oidc.complete(params, browser_state.as_deref()).await?;
-        let now = oidc.auth_clock_now();
-        let token = TokenResponse::from_login(&done.login, now);
+        let token = TokenResponse::from_login(&done.login);
         match done.return_to {
             None => Ok(CallbackResponse::Token(Json(token))),
             Some(return_to) => {
-                let lifetime = done.login.token.expires_at - now;
+                let lifetime = done.login.token.expires_in();
                 cookies.add(self.cookie(SESSION_COOKIE, &token.access_token, "/", lifetime));
                 Ok(CallbackResponse::SeeOther(return_to.as_str().to_owned()))
             }

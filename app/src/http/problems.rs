@@ -5,7 +5,7 @@ use poem::http::StatusCode;
 
 use codex_cloud_core::service::{
     AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, CreateUserError,
-    IdentityLinkError, LoginError, LogoutError, ManageUsersError,
+    IdentityLinkError, LoginError, LogoutError, ManageUsersError, NotAnAdmin, NotReady,
 };
 
 use crate::http::error::Problem;
@@ -22,8 +22,10 @@ pub fn invalid_token() -> Problem {
     )
 }
 
-pub fn forbidden() -> Problem {
-    problem(StatusCode::FORBIDDEN, "forbidden", "this operation is for administrators")
+impl From<NotAnAdmin> for Problem {
+    fn from(error: NotAnAdmin) -> Self {
+        problem(StatusCode::FORBIDDEN, "forbidden", error)
+    }
 }
 
 pub fn cross_site_request() -> Problem {
@@ -50,8 +52,16 @@ pub fn oidc_not_configured() -> Problem {
     )
 }
 
-pub fn not_ready(why: String) -> Problem {
-    problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", why)
+impl From<NotReady> for Problem {
+    fn from(error: NotReady) -> Self {
+        match &error {
+            NotReady::Database(cause) => {
+                tracing::warn!(error = %cause, "readiness: database unreachable");
+            }
+            NotReady::ProviderUnavailable(_) | NotReady::ProviderMisconfigured(_) => {}
+        }
+        problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", error)
+    }
 }
 
 /// The reason goes to the log (and `/readyz`), not to the browser.

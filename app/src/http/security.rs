@@ -4,10 +4,9 @@
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 
-use codex_cloud_core::service::{Auth, Principal};
+use codex_cloud_core::service::{Admin, Auth, Principal};
 
 use crate::http::error::Problem;
-use crate::http::problems;
 
 /// The session cookie set after a browser login that asked to return to a page.
 pub const SESSION_COOKIE: &str = "codex_session";
@@ -42,12 +41,8 @@ impl Credentials {
         auth.authenticate_token(self.token()).await.map_err(Problem::from)
     }
 
-    /// The caller, who must be an administrator (else 403 `forbidden`).
-    pub async fn authenticate_admin(&self, auth: &Auth) -> Result<Principal, Problem> {
-        let principal = self.authenticate(auth).await?;
-        if !principal.user.is_admin {
-            return Err(problems::forbidden());
-        }
-        Ok(principal)
+    /// The caller's administration capability (403 `forbidden` for anyone else).
+    pub async fn authenticate_admin(&self, auth: &Auth) -> Result<Admin, Problem> {
+        Ok(self.authenticate(auth).await?.admin()?)
     }
 }

@@ -1,6 +1,6 @@
-//! Codex access tokens (RFC 9068 JWTs) as the domain sees them.
+//! Codex access tokens (RFC 9068 JWTs) and the keys that sign them, as the domain sees them.
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::{SecretString, SessionId, UserId};
@@ -19,5 +19,22 @@ pub struct AccessTokenClaims {
 #[derive(Clone, Debug)]
 pub struct IssuedToken {
     pub token: SecretString,
+    pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+}
+
+impl IssuedToken {
+    /// The token's lifetime: what a client is told as `expires_in`.
+    pub fn expires_in(&self) -> Duration {
+        self.expires_at - self.issued_at
+    }
+}
+
+/// A token signing key as stored: its id, algorithm and private key (PKCS#1 PEM).
+#[derive(Clone, Debug)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_key_pem: SecretString,
+    pub created_at: OffsetDateTime,
 }

@@ -22,7 +22,8 @@ pub struct Principal {
 }
 
 impl Auth {
-    /// Verifies the token and checks that its session is live and its user enabled.
+    /// Verifies the token, then reads its session and user at once: the session must be live
+    /// and belong to the token's subject, and the user must be enabled.
     ///
     /// # Errors
     /// `InvalidToken` for every kind of refusal.
@@ -32,20 +33,71 @@ impl Auth {
             TokenIssuerError::Invalid => AuthenticateError::InvalidToken,
             TokenIssuerError::Internal(e) => AuthenticateError::Internal(e),
         })?;
-        let session = self
-            .store
-            .session(claims.session)
+        let (session, user) = self
+            .sessions
+            .session_with_user(claims.session)
             .await
-            .map_err(|e| AuthenticateError::Internal(e.into()))?
-            .filter(|s| s.is_active(now) && s.user_id == claims.subject)
+            .map_err(|e| AuthenticateError::Internal(e.0))?
             .ok_or(AuthenticateError::InvalidToken)?;
-        let user = self
-            .store
-            .user_by_id(session.user_id)
-            .await
-            .map_err(|e| AuthenticateError::Internal(e.into()))?
-            .filter(|u| !u.disabled)
-            .ok_or(AuthenticateError::InvalidToken)?;
+        let valid = session.is_active(now) && session.user_id == claims.subject && !user.disabled;
+        if !valid {
+            return Err(AuthenticateError::InvalidToken);
+        }
         Ok(Principal { user, session: session.id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use crate::service::fakes::{PASSWORD, TTL, World};
+    use crate::service::{Admin, AuthenticateError, LoginSuccess};
+
+    async fn logged_in(w: &World) -> LoginSuccess {
+        w.user("ada@example.com", Some(PASSWORD), true).await;
+        w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap()
+    }
+
+    fn refused(result: Result<super::Principal, AuthenticateError>) -> bool {
+        matches!(result, Err(AuthenticateError::InvalidToken))
+    }
+
+    #[tokio::test]
+    async fn a_live_token_names_its_user_and_session() {
+        let w = World::new();
+        let login = logged_in(&w).await;
+
+        let principal = w.auth.authenticate_token(login.token.token.expose()).await.unwrap();
+
+        assert_eq!(principal.user.id, login.user.id);
+        assert_eq!(principal.session, login.session);
+    }
+
+    #[tokio::test]
+    async fn a_token_is_refused_once_expired_revoked_or_its_user_disabled() {
+        let w = World::new();
+        let login = logged_in(&w).await;
+        let token = login.token.token.expose().to_owned();
+
+        w.clock.advance(TTL - Duration::seconds(1));
+        assert!(w.auth.authenticate_token(&token).await.is_ok());
+        w.clock.advance(Duration::seconds(1));
+        assert!(refused(w.auth.authenticate_token(&token).await), "expired");
+
+        let login = w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap();
+        let principal = w.auth.authenticate_token(login.token.token.expose()).await.unwrap();
+        w.auth.logout(&principal).await.unwrap();
+        assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await), "revoked");
+
+        let login = w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap();
+        w.accounts.disable_user(&Admin::operator(), login.user.id).await.unwrap();
+        assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await), "disabled");
+    }
+
+    #[tokio::test]
+    async fn garbage_is_refused() {
+        let w = World::new();
+        assert!(refused(w.auth.authenticate_token("not a token").await));
     }
 }

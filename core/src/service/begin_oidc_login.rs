@@ -44,7 +44,7 @@ impl std::fmt::Debug for OidcLoginStart {
 impl OidcLogin {
     /// # Errors
     /// `InvalidReturnTo`; `ProviderUnavailable`/`ProviderMisconfigured` when discovery has not
-    /// produced a trusted provider (nobody is redirected then).
+    /// produced a trusted provider (nobody is redirected then); `TooManyPendingLogins`.
     pub async fn begin(
         &self,
         return_to: Option<&str>,
@@ -57,14 +57,17 @@ impl OidcLogin {
             }
             OidcProviderError::Internal(e) => BeginOidcLoginError::Internal(e),
         })?;
-        let now = self.auth.clock().now();
-        let store = self.auth.store();
-        let internal = |e: crate::ports::StoreError| BeginOidcLoginError::Internal(e.into());
-        store.purge_pending_logins(now - PENDING_LOGIN_MAX_AGE).await.map_err(internal)?;
-        if store.count_pending_logins().await.map_err(internal)? >= MAX_PENDING_LOGINS {
+        let now = self.clock.now();
+        // Logins older than the maximum age no longer count; `purge_pending_logins` removes them.
+        let pending = self
+            .pending
+            .count_pending_logins_since(now - PENDING_LOGIN_MAX_AGE)
+            .await
+            .map_err(|e| BeginOidcLoginError::Internal(e.0))?;
+        if pending >= MAX_PENDING_LOGINS {
             return Err(BeginOidcLoginError::TooManyPendingLogins);
         }
-        let pending = PendingLogin {
+        let login = PendingLogin {
             state: StateDigest::of(request.state.expose()),
             nonce: request.nonce,
             pkce_verifier: request.pkce_verifier,
@@ -72,7 +75,42 @@ impl OidcLogin {
             return_to,
             created_at: now,
         };
-        store.save_pending_login(&pending).await.map_err(internal)?;
+        self.pending
+            .save_pending_login(&login)
+            .await
+            .map_err(|e| BeginOidcLoginError::Internal(e.into()))?;
         Ok(OidcLoginStart { authorization_url: request.url, state: request.state })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::service::BeginOidcLoginError;
+    use crate::service::fakes::World;
+
+    #[tokio::test]
+    async fn a_begun_login_is_stored_and_a_bad_return_to_stores_nothing() {
+        let w = World::new();
+
+        let bad = w.oidc.begin(Some("//evil.example")).await;
+        assert!(matches!(bad, Err(BeginOidcLoginError::InvalidReturnTo(_))), "{bad:?}");
+        assert_eq!(w.store.pending_count(), 0);
+
+        let start = w.oidc.begin(Some("/app")).await.unwrap();
+        assert!(start.authorization_url.contains(start.state.expose()));
+        assert_eq!(w.store.pending_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn purging_forgets_only_logins_past_the_maximum_age() {
+        let w = World::new();
+        w.oidc.begin(None).await.unwrap();
+        w.clock.advance(super::PENDING_LOGIN_MAX_AGE);
+        w.oidc.begin(None).await.unwrap();
+
+        assert_eq!(w.oidc.purge_pending_logins().await.unwrap(), 0, "exactly the maximum age");
+        w.clock.advance(time::Duration::seconds(1));
+        assert_eq!(w.oidc.purge_pending_logins().await.unwrap(), 1);
+        assert_eq!(w.store.pending_count(), 1);
     }
 }

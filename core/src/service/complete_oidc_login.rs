@@ -1,24 +1,14 @@
 //! Finish an OpenID Connect login at the callback: consume the pending login, exchange the code,
 //! verify the ID token, find the linked user, start a session.
 
-use std::sync::Arc;
-
 use crate::BoxError;
 use crate::domain::{
     CallbackParams, IdTokenRejection, PendingLogin, ProviderKeys, ProviderTokens, ReturnTo,
-    StateDigest, User, VerifiedIdentity,
+    SecretString, StateDigest, User, VerifiedIdentity,
 };
-use crate::ports::{KeyProvider, KeyProviderError, OidcProvider, OidcProviderError};
+use crate::ports::{KeyProviderError, OidcProviderError};
 use crate::service::begin_oidc_login::PENDING_LOGIN_MAX_AGE;
-use crate::service::{Auth, LoginSuccess};
-
-/// OpenID Connect login against the configured provider.
-#[derive(Clone)]
-pub struct OidcLogin {
-    pub(crate) auth: Auth,
-    pub(crate) provider: Arc<dyn OidcProvider>,
-    keys: Arc<dyn KeyProvider>,
-}
+use crate::service::{LoginSuccess, OidcLogin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompleteOidcLoginError {
@@ -59,19 +49,6 @@ pub struct OidcLoginDone {
 type Error = CompleteOidcLoginError;
 
 impl OidcLogin {
-    pub fn new(auth: Auth, provider: Arc<dyn OidcProvider>, keys: Arc<dyn KeyProvider>) -> Self {
-        Self { auth, provider, keys }
-    }
-
-    pub fn provider(&self) -> &Arc<dyn OidcProvider> {
-        &self.provider
-    }
-
-    /// The current time on the clock that sessions are timed by.
-    pub fn auth_clock_now(&self) -> time::OffsetDateTime {
-        self.auth.clock().now()
-    }
-
     /// `browser_state` is the state the login endpoint bound to the browser (its cookie).
     ///
     /// # Errors
@@ -113,15 +90,13 @@ impl OidcLogin {
     ) -> Result<PendingLogin, Error> {
         let state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or(Error::InvalidState)?;
         let pending = self
-            .auth
-            .store()
+            .pending
             .take_pending_login(&StateDigest::of(state))
             .await
-            .map_err(|e| Error::Internal(e.into()))?
+            .map_err(|e| Error::Internal(e.0))?
             .ok_or(Error::InvalidState)?;
-        let bound = browser_state
-            .is_some_and(|cookie| crate::domain::SecretString::new(state).ct_eq(cookie));
-        let fresh = self.auth.clock().now() - pending.created_at < PENDING_LOGIN_MAX_AGE;
+        let bound = browser_state.is_some_and(|cookie| SecretString::new(state).ct_eq(cookie));
+        let fresh = self.clock.now() - pending.created_at < PENDING_LOGIN_MAX_AGE;
         let same_provider = pending.issuer == *self.provider.issuer();
         if bound && fresh && same_provider { Ok(pending) } else { Err(Error::InvalidState) }
     }
@@ -149,17 +124,15 @@ impl OidcLogin {
         pending: &PendingLogin,
         keys: &ProviderKeys,
     ) -> Result<VerifiedIdentity, IdTokenRejection> {
-        let now = self.auth.clock().now();
-        self.provider.verify_id_token(tokens, &pending.nonce, keys, now)
+        self.provider.verify_id_token(tokens, &pending.nonce, keys, self.clock.now())
     }
 
     /// The enabled user linked to (issuer, subject): never looked up by e-mail.
     async fn linked_user(&self, identity: &VerifiedIdentity) -> Result<User, Error> {
-        self.auth
-            .store()
+        self.links
             .user_by_identity(&identity.issuer, &identity.subject)
             .await
-            .map_err(|e| Error::Internal(e.into()))?
+            .map_err(|e| Error::Internal(e.0))?
             .filter(|user| !user.disabled)
             .ok_or(Error::IdentityNotLinked)
     }
@@ -169,5 +142,72 @@ fn key_error(error: KeyProviderError) -> Error {
     match error {
         KeyProviderError::Unavailable => Error::KeysUnavailable,
         KeyProviderError::Internal(e) => Error::Internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{CallbackParams, SecretString};
+    use crate::service::fakes::{ISSUER, World};
+    use crate::service::{Admin, CompleteOidcLoginError as Error, LinkIdentity, OidcLoginStart};
+
+    fn callback(start: &OidcLoginStart) -> CallbackParams {
+        CallbackParams {
+            state: Some(start.state.expose().to_owned()),
+            code: Some(SecretString::new("code")),
+            iss: Some(ISSUER.to_owned()),
+            ..CallbackParams::default()
+        }
+    }
+
+    async fn linked(w: &World, subject: &str) -> crate::domain::User {
+        let user = w.user(&format!("{subject}@example.com"), None, false).await;
+        let request = LinkIdentity { issuer: ISSUER, subject, user_id: user.id, email: None };
+        w.links.link_identity(&Admin::operator(), request).await.unwrap();
+        user
+    }
+
+    #[tokio::test]
+    async fn a_linked_identity_logs_in_once_per_state_and_only_in_the_browser_that_began() {
+        let w = World::new();
+        let user = linked(&w, "subject-1").await;
+        let start = w.oidc.begin(Some("/app")).await.unwrap();
+
+        let foreign = w.oidc.complete(callback(&start), Some("another state")).await;
+        assert!(matches!(foreign, Err(Error::InvalidState)), "{foreign:?}");
+        let start = w.oidc.begin(Some("/app")).await.unwrap();
+        let done = w.oidc.complete(callback(&start), Some(start.state.expose())).await.unwrap();
+        assert_eq!(done.login.user.id, user.id);
+        assert_eq!(done.return_to.unwrap().as_str(), "/app");
+        let replay = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        assert!(matches!(replay, Err(Error::InvalidState)), "{replay:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stale_login_a_foreign_issuer_and_an_unlinked_or_disabled_user_are_refused() {
+        let w = World::new();
+        let user = linked(&w, "subject-1").await;
+
+        let start = w.oidc.begin(None).await.unwrap();
+        w.clock.advance(super::PENDING_LOGIN_MAX_AGE);
+        let stale = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        assert!(matches!(stale, Err(Error::InvalidState)), "{stale:?}");
+
+        let start = w.oidc.begin(None).await.unwrap();
+        let params =
+            CallbackParams { iss: Some("https://evil.example".into()), ..callback(&start) };
+        let foreign = w.oidc.complete(params, Some(start.state.expose())).await;
+        assert!(matches!(foreign, Err(Error::IssuerMismatch)), "{foreign:?}");
+
+        *w.provider.subject.lock().unwrap() = "nobody".to_owned();
+        let start = w.oidc.begin(None).await.unwrap();
+        let unlinked = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        assert!(matches!(unlinked, Err(Error::IdentityNotLinked)), "{unlinked:?}");
+
+        *w.provider.subject.lock().unwrap() = "subject-1".to_owned();
+        w.accounts.disable_user(&Admin::operator(), user.id).await.unwrap();
+        let start = w.oidc.begin(None).await.unwrap();
+        let disabled = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        assert!(matches!(disabled, Err(Error::IdentityNotLinked)), "{disabled:?}");
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::BoxError;
 use crate::domain::{Email, EmailError, NewUser, Password, PasswordError, User, UserId};
-use crate::ports::StoreError;
-use crate::service::Auth;
+use crate::ports::UserStoreError;
+use crate::service::{Accounts, Admin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
@@ -34,17 +34,23 @@ impl std::fmt::Debug for CreateUser<'_> {
     }
 }
 
-impl Auth {
+impl Accounts {
     /// # Errors
     /// `InvalidEmail`, `InvalidPassword` (too short or too long), `DuplicateEmail`.
-    pub async fn create_user(&self, request: CreateUser<'_>) -> Result<User, CreateUserError> {
+    pub async fn create_user(
+        &self,
+        _admin: &Admin,
+        request: CreateUser<'_>,
+    ) -> Result<User, CreateUserError> {
         let email = Email::parse(request.email)?;
-        let password_hash = match request.password {
-            Some(raw) => {
-                let password = Password::new(raw)?;
-                let hash = self.hasher.hash(&password).await;
-                Some(hash.map_err(|e| CreateUserError::Internal(e.into()))?)
-            }
+        let password = request.password.map(Password::new).transpose()?;
+        let password_hash = match password {
+            Some(password) => Some(
+                self.hasher
+                    .hash(&password)
+                    .await
+                    .map_err(|e| CreateUserError::Internal(e.into()))?,
+            ),
             None => None,
         };
         let user = NewUser {
@@ -54,9 +60,49 @@ impl Auth {
             is_admin: request.is_admin,
             created_at: self.clock.now(),
         };
-        self.store.create_user(user).await.map_err(|e| match e {
-            StoreError::DuplicateEmail => CreateUserError::DuplicateEmail,
-            other => CreateUserError::Internal(other.into()),
+        self.users.create_user(user).await.map_err(|e| match e {
+            UserStoreError::DuplicateEmail => CreateUserError::DuplicateEmail,
+            UserStoreError::Internal(e) => CreateUserError::Internal(e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::service::fakes::{PASSWORD, World};
+    use crate::service::{Admin, CreateUser, CreateUserError};
+
+    async fn create(w: &World, email: &str, password: Option<&str>) -> Result<(), CreateUserError> {
+        let request = CreateUser { email, password, is_admin: false };
+        w.accounts.create_user(&Admin::operator(), request).await.map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn addresses_passwords_and_duplicates_are_checked_before_storing() {
+        let w = World::new();
+        assert!(matches!(
+            create(&w, "nope", Some(PASSWORD)).await,
+            Err(CreateUserError::InvalidEmail(_))
+        ));
+        assert!(matches!(
+            create(&w, "ada@example.com", Some("short")).await,
+            Err(CreateUserError::InvalidPassword(_))
+        ));
+        create(&w, "ada@example.com", Some(PASSWORD)).await.unwrap();
+        assert!(matches!(
+            create(&w, "ADA@example.com", None).await,
+            Err(CreateUserError::DuplicateEmail)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_password_is_stored_hashed_and_a_user_without_one_has_no_hash() {
+        let w = World::new();
+        let ada = w.user("ada@example.com", Some(PASSWORD), false).await;
+        let sso = w.user("sso@example.com", None, false).await;
+
+        let hash = ada.password_hash.unwrap();
+        assert_ne!(hash.as_str(), PASSWORD);
+        assert!(sso.password_hash.is_none());
     }
 }

@@ -1,14 +1,12 @@
 //! Link external identities to local users, by hand: never automatically by e-mail.
 
-use std::sync::Arc;
-
 use crate::BoxError;
 use crate::domain::{
     Email, EmailError, ExternalIdentity, IdentityError, Issuer, NewExternalIdentity, Subject,
     UserId,
 };
-use crate::ports::{Clock, IdentityStore, StoreError};
-use crate::service::Auth;
+use crate::ports::{LinkStoreError, StoreError};
+use crate::service::{Admin, IdentityLinks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityLinkError {
@@ -26,6 +24,22 @@ pub enum IdentityLinkError {
     Internal(BoxError),
 }
 
+impl From<LinkStoreError> for IdentityLinkError {
+    fn from(error: LinkStoreError) -> Self {
+        match error {
+            LinkStoreError::UnknownUser => Self::UnknownUser,
+            LinkStoreError::AlreadyLinked => Self::AlreadyLinked,
+            LinkStoreError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<StoreError> for IdentityLinkError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.0)
+    }
+}
+
 /// The request to link (issuer, subject) to a user.
 #[derive(Debug)]
 pub struct LinkIdentity<'a> {
@@ -35,108 +49,148 @@ pub struct LinkIdentity<'a> {
     pub email: Option<&'a str>,
 }
 
-/// Linking and unlinking external identities; needs only the store and the clock.
-#[derive(Clone)]
-pub struct IdentityLinks {
-    store: Arc<dyn IdentityStore>,
-    clock: Arc<dyn Clock>,
-}
-
-impl Auth {
-    pub fn identity_links(&self) -> IdentityLinks {
-        IdentityLinks::new(self.store.clone(), self.clock.clone())
-    }
-}
-
 impl IdentityLinks {
-    pub fn new(store: Arc<dyn IdentityStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-
-    /// Links an identity. With `replace`, an existing link of the same pair is moved to this
-    /// user (seeding); without, it is `AlreadyLinked`.
-    ///
-    /// # Errors
-    /// `InvalidIdentity`, `InvalidEmail`, `UnknownUser`, `AlreadyLinked`.
-    pub async fn link_identity(
-        &self,
-        request: LinkIdentity<'_>,
-        replace: bool,
-    ) -> Result<ExternalIdentity, IdentityLinkError> {
-        let identity = NewExternalIdentity {
+    fn parse(&self, request: LinkIdentity<'_>) -> Result<NewExternalIdentity, IdentityLinkError> {
+        Ok(NewExternalIdentity {
             issuer: Issuer::new(request.issuer)?,
             subject: Subject::new(request.subject)?,
             user_id: request.user_id,
             email: request.email.map(Email::parse).transpose()?,
             created_at: self.clock.now(),
-        };
-        let result = if replace {
-            self.store.upsert_identity(identity).await
-        } else {
-            self.store.link_identity(identity).await
-        };
-        result.map_err(from_store)
+        })
     }
 
+    /// Links an identity that is linked to nobody yet.
+    ///
+    /// # Errors
+    /// `InvalidIdentity`, `InvalidEmail`, `UnknownUser`, `AlreadyLinked`.
+    pub async fn link_identity(
+        &self,
+        _admin: &Admin,
+        request: LinkIdentity<'_>,
+    ) -> Result<ExternalIdentity, IdentityLinkError> {
+        let identity = self.parse(request)?;
+        Ok(self.links.link_identity(identity).await?)
+    }
+
+    /// Links an identity, moving an existing link of the same pair to this user (seeding).
+    ///
+    /// # Errors
+    /// `InvalidIdentity`, `InvalidEmail`, `UnknownUser`.
+    pub async fn link_or_update_identity(
+        &self,
+        _admin: &Admin,
+        request: LinkIdentity<'_>,
+    ) -> Result<ExternalIdentity, IdentityLinkError> {
+        let identity = self.parse(request)?;
+        Ok(self.links.link_or_update_identity(identity).await?)
+    }
+
+    /// Removes a link, whoever it belongs to.
+    ///
     /// # Errors
     /// `InvalidIdentity`, `UnknownIdentity`.
     pub async fn unlink_identity(
         &self,
+        _admin: &Admin,
         issuer: &str,
         subject: &str,
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
-        match self.store.unlink_identity(&issuer, &subject).await.map_err(from_store)? {
+        match self.links.unlink_identity(&issuer, &subject).await? {
             true => Ok(()),
             false => Err(IdentityLinkError::UnknownIdentity),
         }
     }
 
-    /// Unlinks an identity only if it belongs to `user_id`.
+    /// Removes a link only if it belongs to `user_id`.
     ///
     /// # Errors
     /// `InvalidIdentity`, `UnknownIdentity` (also when it belongs to someone else).
     pub async fn unlink_identity_of(
         &self,
+        _admin: &Admin,
         user_id: UserId,
         issuer: &str,
         subject: &str,
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
-        let owner = self.store.user_by_identity(&issuer, &subject).await.map_err(from_store)?;
-        if owner.map(|u| u.id) != Some(user_id) {
-            return Err(IdentityLinkError::UnknownIdentity);
+        match self.links.unlink_identity_of(user_id, &issuer, &subject).await? {
+            true => Ok(()),
+            false => Err(IdentityLinkError::UnknownIdentity),
         }
-        self.unlink_identity(issuer.as_str(), subject.as_str()).await
     }
 
     /// # Errors
     /// `UnknownUser`.
     pub async fn identities_of_user(
         &self,
+        _admin: &Admin,
         user_id: UserId,
     ) -> Result<Vec<ExternalIdentity>, IdentityLinkError> {
-        if self.store.user_by_id(user_id).await.map_err(from_store)?.is_none() {
+        if self.users.user_by_id(user_id).await?.is_none() {
             return Err(IdentityLinkError::UnknownUser);
         }
-        self.store.identities_of_user(user_id).await.map_err(from_store)
+        Ok(self.links.identities_of_user(user_id).await?)
     }
 
     /// The user with this e-mail address, for the CLI's `--user-email`.
     ///
     /// # Errors
     /// `InvalidEmail`, `UnknownUser`.
-    pub async fn user_id_by_email(&self, email: &str) -> Result<UserId, IdentityLinkError> {
+    pub async fn user_id_by_email(
+        &self,
+        _admin: &Admin,
+        email: &str,
+    ) -> Result<UserId, IdentityLinkError> {
         let email = Email::parse(email)?;
-        let user = self.store.user_by_email(&email).await.map_err(from_store)?;
+        let user = self.users.user_by_email(&email).await?;
         user.map(|u| u.id).ok_or(IdentityLinkError::UnknownUser)
     }
 }
 
-fn from_store(error: StoreError) -> IdentityLinkError {
-    match error {
-        StoreError::UnknownUser => IdentityLinkError::UnknownUser,
-        StoreError::IdentityAlreadyLinked => IdentityLinkError::AlreadyLinked,
-        other => IdentityLinkError::Internal(other.into()),
+#[cfg(test)]
+mod tests {
+    use crate::domain::UserId;
+    use crate::service::fakes::{ISSUER, World};
+    use crate::service::{Admin, IdentityLinkError, LinkIdentity};
+
+    fn request<'a>(issuer: &'a str, subject: &'a str, user_id: UserId) -> LinkIdentity<'a> {
+        LinkIdentity { issuer, subject, user_id, email: None }
+    }
+
+    #[tokio::test]
+    async fn linking_parses_the_pair_and_refuses_a_pair_linked_already() {
+        let w = World::new();
+        let admin = Admin::operator();
+        let ada = w.user("ada@example.com", None, false).await;
+        let bob = w.user("bob@example.com", None, false).await;
+
+        let bad = w.links.link_identity(&admin, request("not-a-url", "s", ada.id)).await;
+        assert!(matches!(bad, Err(IdentityLinkError::InvalidIdentity(_))), "{bad:?}");
+        let nobody = w.links.link_identity(&admin, request(ISSUER, "s", UserId::new())).await;
+        assert!(matches!(nobody, Err(IdentityLinkError::UnknownUser)), "{nobody:?}");
+        w.links.link_identity(&admin, request(ISSUER, "s", ada.id)).await.unwrap();
+        let again = w.links.link_identity(&admin, request(ISSUER, "s", bob.id)).await;
+        assert!(matches!(again, Err(IdentityLinkError::AlreadyLinked)), "{again:?}");
+
+        let moved = w.links.link_or_update_identity(&admin, request(ISSUER, "s", bob.id)).await;
+        assert_eq!(moved.unwrap().user_id, bob.id, "seeding moves the link");
+    }
+
+    #[tokio::test]
+    async fn unlinking_for_a_user_touches_only_that_users_links() {
+        let w = World::new();
+        let admin = Admin::operator();
+        let ada = w.user("ada@example.com", None, false).await;
+        let bob = w.user("bob@example.com", None, false).await;
+        w.links.link_identity(&admin, request(ISSUER, "s", ada.id)).await.unwrap();
+
+        let foreign = w.links.unlink_identity_of(&admin, bob.id, ISSUER, "s").await;
+        assert!(matches!(foreign, Err(IdentityLinkError::UnknownIdentity)), "{foreign:?}");
+        w.links.unlink_identity_of(&admin, ada.id, ISSUER, "s").await.unwrap();
+        assert!(w.links.identities_of_user(&admin, ada.id).await.unwrap().is_empty());
+        let unknown = w.links.identities_of_user(&admin, UserId::new()).await;
+        assert!(matches!(unknown, Err(IdentityLinkError::UnknownUser)), "{unknown:?}");
     }
 }

@@ -1,11 +1,9 @@
 //! Log in with e-mail and password; start a session and issue an access token.
 
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::BoxError;
 use crate::domain::{AccessTokenClaims, Email, IssuedToken, Password, Session, SessionId, User};
-use crate::ports::{StoreError, TokenIssuerError};
 use crate::service::Auth;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +37,9 @@ impl Auth {
         let email = Email::parse(email).ok();
         let password = Password::candidate(password).map_err(|_| LoginError::InvalidCredentials)?;
         let user = match &email {
-            Some(email) => self.store.user_by_email(email).await.map_err(internal)?,
+            Some(email) => {
+                self.users.user_by_email(email).await.map_err(|e| LoginError::Internal(e.0))?
+            }
             None => None,
         };
         let hash = user.as_ref().and_then(|u| u.password_hash.as_ref());
@@ -67,27 +67,70 @@ impl Auth {
             expires_at,
             revoked_at: None,
         };
-        self.store.create_session(&session).await.map_err(Box::new)?;
-        let token = self.sign(&session, now, expires_at).map_err(Box::new)?;
-        Ok(LoginSuccess { user, session: session.id, token })
-    }
-
-    fn sign(
-        &self,
-        session: &Session,
-        now: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<IssuedToken, TokenIssuerError> {
-        self.tokens.issue(&AccessTokenClaims {
+        self.sessions.create_session(&session).await.map_err(Box::new)?;
+        let token = self.tokens.issue(&AccessTokenClaims {
             subject: session.user_id,
             session: session.id,
             issued_at: now,
             expires_at,
             token_id: Uuid::new_v4(),
-        })
+        })?;
+        Ok(LoginSuccess { user, session: session.id, token })
     }
 }
 
-fn internal(error: StoreError) -> LoginError {
-    LoginError::Internal(error.into())
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use crate::service::LoginError;
+    use crate::service::fakes::{PASSWORD, TTL, World};
+
+    #[tokio::test]
+    async fn a_right_password_starts_a_session_whose_token_lives_the_configured_ttl() {
+        let w = World::new();
+        let user = w.user("ada@example.com", Some(PASSWORD), false).await;
+
+        let login = w.auth.login_with_password("ADA@example.com", PASSWORD).await.unwrap();
+
+        assert_eq!(login.user.id, user.id);
+        assert_eq!(login.token.expires_in(), TTL);
+        let session = w.store.session(login.session).unwrap();
+        assert_eq!(session.user_id, user.id);
+        assert_eq!(session.expires_at, session.created_at + TTL);
+    }
+
+    #[tokio::test]
+    async fn every_refusal_is_invalid_credentials_and_costs_one_verification() {
+        let w = World::new();
+        w.user("ada@example.com", Some(PASSWORD), false).await;
+        let off = w.user("off@example.com", Some(PASSWORD), false).await;
+        w.accounts.disable_user(&crate::service::Admin::operator(), off.id).await.unwrap();
+        w.user("sso@example.com", None, false).await;
+
+        for (email, password) in [
+            ("ada@example.com", "wrong password"),
+            ("nobody@example.com", PASSWORD),
+            ("off@example.com", PASSWORD),
+            ("sso@example.com", PASSWORD),
+            ("not an address", PASSWORD),
+        ] {
+            let before = w.hasher.verifications.load(Ordering::SeqCst);
+            let result = w.auth.login_with_password(email, password).await;
+            assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{email}: {result:?}");
+            let after = w.hasher.verifications.load(Ordering::SeqCst);
+            assert_eq!(after - before, 1, "{email}: the same work as a known user");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_password_longer_than_the_bound_is_refused_without_hashing() {
+        let w = World::new();
+        let huge = "x".repeat(2000);
+
+        let result = w.auth.login_with_password("ada@example.com", &huge).await;
+
+        assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+        assert_eq!(w.hasher.verifications.load(Ordering::SeqCst), 0);
+    }
 }

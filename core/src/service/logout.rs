@@ -15,9 +15,9 @@ impl Auth {
     /// # Errors
     /// `Internal` when the store fails.
     pub async fn logout(&self, principal: &Principal) -> Result<(), LogoutError> {
-        self.store
+        self.sessions
             .revoke_session(principal.session, self.clock.now())
             .await
-            .map_err(|e| LogoutError::Internal(e.into()))
+            .map_err(|e| LogoutError::Internal(e.0))
     }
 }

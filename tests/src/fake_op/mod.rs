@@ -28,6 +28,8 @@ use endpoints::{discovery, jwks, moved_discovery, token_endpoint};
 pub const CLIENT_ID: &str = "codex test:client";
 pub const CLIENT_SECRET: &str = "s3cr:t/+&%=? é";
 pub const REDIRECT_URI: &str = "http://localhost:8000/auth/oidc/callback";
+/// The same callback on an https public origin (registered too).
+pub const HTTPS_REDIRECT_URI: &str = "https://localhost:8000/auth/oidc/callback";
 const ES256_TEST_KEY: &str = include_str!("../../fixtures/es256-test-key.pem");
 
 /// RSA keys are slow to make: a few per test process, shared by every fake provider.
@@ -342,7 +344,11 @@ impl FakeOp {
         };
         expect("response_type", "code");
         expect("client_id", CLIENT_ID);
-        expect("redirect_uri", REDIRECT_URI);
+        let redirect_uri = query.get("redirect_uri").map(String::as_str);
+        assert!(
+            matches!(redirect_uri, Some(REDIRECT_URI | HTTPS_REDIRECT_URI)),
+            "authorization request redirect_uri {redirect_uri:?} is not registered"
+        );
         expect("code_challenge_method", "S256");
         let scopes: Vec<&str> = query["scope"].split(' ').collect();
         for scope in ["openid", "email", "profile"] {

@@ -107,6 +107,23 @@ fn openapi_prints_the_openapi_document_as_json() {
 }
 
 #[test]
+fn openapi_needs_no_database_and_makes_no_keys() {
+    let dir = TempDir::new();
+    let missing = dir.path().join("no such directory").join("codex.db");
+    let url = format!("sqlite://{}?mode=rwc", missing.display());
+
+    let output = backend_command(&dir).env("CODEX_DATABASE_URL", url).arg("openapi").output();
+
+    let output = output.expect("run the binary");
+    assert_success(&output);
+    let spec: Value = serde_json::from_slice(&output.stdout).expect("the document is JSON");
+    assert!(spec["paths"]["/auth/me"]["get"].is_object());
+    assert!(!missing.parent().expect("parent").exists(), "nothing was created");
+    let entries = std::fs::read_dir(dir.path()).expect("list the directory").count();
+    assert_eq!(entries, 0, "no database file was created in the working directory");
+}
+
+#[test]
 fn a_bad_setting_stops_start_up_naming_the_variable() {
     let dir = TempDir::new();
     for (name, value) in [

@@ -2,6 +2,12 @@
 //! stores, HTTP tests through `poem::test::TestClient`, configuration, seeding, and the real
 //! binary over a socket.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
 mod admin;
 mod binary;
 mod binary_oidc;
@@ -11,6 +17,7 @@ mod http_auth;
 mod http_csrf;
 mod http_docs;
 mod http_errors;
+mod http_queries;
 mod http_readiness;
 mod http_tokens;
 mod oidc_conformance;

@@ -5,6 +5,7 @@
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
+use codex_cloud_core::service::Admin;
 use codex_cloud_tests::StoreBackend;
 use codex_cloud_tests::fake_op::{CLIENT_ID, IdTokenFault, JwksMode};
 use codex_cloud_tests::http::Reply;
@@ -161,6 +162,7 @@ async fn an_unknown_kid_is_refetched_once_and_then_rejected() {
 async fn a_rejected_token_starts_no_session() {
     let (h, reply) = login_with(IdTokenFault::CorruptSignature, JwksMode::Normal).await;
     reply.assert_problem(401, "id_token_rejected");
-    let users = h.app.auth.list_users(0, 10).await.unwrap();
+    let accounts = &h.app.services.accounts;
+    let users = accounts.list_users(&Admin::operator(), 0, 10).await.unwrap();
     assert_eq!(users.len(), 1);
 }

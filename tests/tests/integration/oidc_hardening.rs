@@ -70,8 +70,8 @@ async fn a_provider_error_with_the_configured_iss_is_400_provider_denied() {
 }
 
 #[tokio::test]
-async fn with_secure_cookies_the_state_and_session_cookies_are_secure_at_the_root_path() {
-    let options = HarnessOptions { secure_cookies: true, ..HarnessOptions::default() };
+async fn with_an_https_redirect_uri_the_state_and_session_cookies_are_secure_at_the_root_path() {
+    let options = HarnessOptions { https_redirect_uri: true, ..HarnessOptions::default() };
     let h = OidcHarness::start_options(options, |_| {}).await;
     h.linked_user("secure@example.com", "subject-1").await;
 
@@ -109,7 +109,7 @@ async fn when_too_many_logins_are_pending_a_new_one_is_503_and_redirects_nowhere
     use codex_cloud_core::service::MAX_PENDING_LOGINS;
 
     let h = OidcHarness::start().await;
-    let store = h.app.identity_store();
+    let store = h.app.store.store();
     let issuer = Issuer::new(h.op.issuer.clone()).unwrap();
     for i in 0..MAX_PENDING_LOGINS {
         let login = PendingLogin {

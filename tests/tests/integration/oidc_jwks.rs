@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use codex_cloud_adapters::JwksCacheSettings;
 use codex_cloud_tests::fake_op::JwksMode;
 use codex_cloud_tests::http::Reply;
-use codex_cloud_tests::oidc::{DEFAULT_CACHE, OidcHarness};
+use codex_cloud_tests::oidc::{CacheSettings, DEFAULT_CACHE, OidcHarness};
 
 fn seconds(s: i64) -> time::Duration {
     time::Duration::seconds(s)
@@ -144,7 +143,7 @@ async fn unknown_kid_refetches_are_spaced_by_a_cooldown() {
 
 #[tokio::test]
 async fn the_first_unknown_kid_after_an_ordinary_fetch_is_refetched_however_recent() {
-    let cache = JwksCacheSettings { refresh: Duration::from_secs(5), ..DEFAULT_CACHE };
+    let cache = CacheSettings { refresh: Duration::from_secs(5), ..DEFAULT_CACHE };
     let h = OidcHarness::start_with_cache(cache).await;
     h.linked_user("keys@example.com", "subject-1").await;
     assert_ok(&h.login().await); // ordinary fetch (cold)

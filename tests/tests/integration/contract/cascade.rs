@@ -1,15 +1,11 @@
-//! SeaORM-only contract: deleting a user (not a port operation) deletes their identities and
-//! sessions with them, as the port requires.
-
-use sea_orm::ConnectionTrait as _;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+//! Deleting a user deletes their identity links and sessions with them, on every store.
 
 use codex_cloud_core::domain::{Session, SessionId};
 use codex_cloud_tests::TestStore;
 
 use super::{at, issuer, new_identity, new_user, subject};
 
-sea_orm_tests!(deleting_a_user_deletes_their_identities_and_sessions);
+contract_tests!(deleting_a_user_deletes_their_identities_and_sessions);
 
 async fn deleting_a_user_deletes_their_identities_and_sessions(t: TestStore) {
     let store = t.store();
@@ -30,20 +26,16 @@ async fn deleting_a_user_deletes_their_identities_and_sessions(t: TestStore) {
     store.create_session(&adas).await.expect("session");
     store.create_session(&bobs).await.expect("session");
 
-    let delete = Query::delete()
-        .from_table(Alias::new("users"))
-        .and_where(Expr::col(Alias::new("id")).eq(ada.id.as_uuid()))
-        .to_owned();
-    let db = t.connection().expect("a SeaORM store");
-    let deleted = db.execute(&delete).await.expect("delete the user");
-    assert_eq!(deleted.rows_affected(), 1);
+    assert!(store.delete_user(ada.id).await.expect("delete the user"));
+    assert!(!store.delete_user(ada.id).await.expect("delete again"), "deleted once only");
 
     assert_eq!(store.user_by_id(ada.id).await.expect("user"), None);
-    assert_eq!(store.session(adas.id).await.expect("session"), None);
+    assert!(store.session_with_user(adas.id).await.expect("session").is_none());
     let owner = store.user_by_identity(&issuer(op), &subject("ada")).await;
     assert_eq!(owner.expect("identity"), None);
     assert!(store.identities_of_user(ada.id).await.expect("list").is_empty());
-    assert_eq!(store.session(bobs.id).await.expect("bob's session"), Some(bobs));
+    let (kept, _) = store.session_with_user(bobs.id).await.expect("bob's session").expect("kept");
+    assert_eq!(kept, bobs);
     let bobs_owner = store.user_by_identity(&issuer(op), &subject("bob")).await;
     assert_eq!(bobs_owner.expect("bob's identity").map(|u| u.id), Some(bob.id));
 }

@@ -1,8 +1,9 @@
 //! Contract cases for external identities: link, upsert, unlink, lookups, exact comparison.
 
 use codex_cloud_core::domain::{ExternalIdentity, User, UserId};
-use codex_cloud_core::ports::{IdentityStore, StoreError};
+use codex_cloud_core::ports::LinkStoreError;
 use codex_cloud_tests::TestStore;
+use codex_cloud_tests::database::AnyStore;
 
 use super::{at, email, issuer, new_identity, new_user, subject};
 
@@ -11,19 +12,20 @@ contract_tests!(
     linking_an_identity_twice_is_already_linked_whichever_user_asks,
     linking_to_an_unknown_user_is_unknown_user,
     upserting_an_identity_twice_moves_the_link_instead_of_failing,
-    upserting_for_an_unknown_user_is_unknown_user,
+    linking_or_updating_for_an_unknown_user_is_unknown_user,
     unlinking_removes_the_link_and_a_second_unlink_finds_nothing,
     a_user_sees_only_their_own_identities,
     issuers_and_subjects_are_compared_exactly,
+    unlinking_an_identity_of_a_user_leaves_other_users_links_alone,
 );
 
 const OP: &str = "https://op.example.com/tenant";
 
-async fn user(store: &dyn IdentityStore, address: &str) -> User {
+async fn user(store: &dyn AnyStore, address: &str) -> User {
     store.create_user(new_user(address, at(0))).await.expect("create user")
 }
 
-async fn owner(store: &dyn IdentityStore, iss: &str, sub: &str) -> Option<UserId> {
+async fn owner(store: &dyn AnyStore, iss: &str, sub: &str) -> Option<UserId> {
     let user = store.user_by_identity(&issuer(iss), &subject(sub)).await;
     user.expect("user_by_identity").map(|u| u.id)
 }
@@ -64,7 +66,7 @@ async fn linking_an_identity_twice_is_already_linked_whichever_user_asks(t: Test
 
     for who in [ada.id, bob.id] {
         let again = store.link_identity(new_identity(OP, "00u123", who, None, at(2))).await;
-        assert!(matches!(again, Err(StoreError::IdentityAlreadyLinked)), "{again:?}");
+        assert!(matches!(again, Err(LinkStoreError::AlreadyLinked)), "{again:?}");
     }
 
     assert_eq!(owner(&*store, OP, "00u123").await, Some(ada.id));
@@ -76,7 +78,7 @@ async fn linking_to_an_unknown_user_is_unknown_user(t: TestStore) {
 
     let result = store.link_identity(new_identity(OP, "00u123", UserId::new(), None, at(1))).await;
 
-    assert!(matches!(result, Err(StoreError::UnknownUser)), "{result:?}");
+    assert!(matches!(result, Err(LinkStoreError::UnknownUser)), "{result:?}");
     assert_eq!(owner(&*store, OP, "00u123").await, None);
 }
 
@@ -85,12 +87,12 @@ async fn upserting_an_identity_twice_moves_the_link_instead_of_failing(t: TestSt
     let ada = user(&*store, "ada@example.com").await;
     let bob = user(&*store, "bob@example.com").await;
     let first = store
-        .upsert_identity(new_identity(OP, "00u123", ada.id, Some("a@op.example"), at(1)))
+        .link_or_update_identity(new_identity(OP, "00u123", ada.id, Some("a@op.example"), at(1)))
         .await
         .expect("first upsert");
 
     let second = store
-        .upsert_identity(new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)))
+        .link_or_update_identity(new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)))
         .await
         .expect("second upsert");
 
@@ -108,20 +110,24 @@ async fn upserting_an_identity_twice_moves_the_link_instead_of_failing(t: TestSt
     assert_eq!(bobs, vec![expected.clone()]);
 
     let same_again = store
-        .upsert_identity(new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)))
+        .link_or_update_identity(new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)))
         .await
         .expect("identical upsert");
     assert_eq!(same_again, expected);
 }
 
-async fn upserting_for_an_unknown_user_is_unknown_user(t: TestStore) {
+async fn linking_or_updating_for_an_unknown_user_is_unknown_user(t: TestStore) {
     let store = t.store();
     let ada = user(&*store, "ada@example.com").await;
-    store.upsert_identity(new_identity(OP, "linked", ada.id, None, at(1))).await.expect("upsert");
+    store
+        .link_or_update_identity(new_identity(OP, "linked", ada.id, None, at(1)))
+        .await
+        .expect("upsert");
 
     for sub in ["new", "linked"] {
-        let result = store.upsert_identity(new_identity(OP, sub, UserId::new(), None, at(2))).await;
-        assert!(matches!(result, Err(StoreError::UnknownUser)), "{sub}: {result:?}");
+        let result =
+            store.link_or_update_identity(new_identity(OP, sub, UserId::new(), None, at(2))).await;
+        assert!(matches!(result, Err(LinkStoreError::UnknownUser)), "{sub}: {result:?}");
     }
 
     assert_eq!(owner(&*store, OP, "new").await, None);
@@ -189,4 +195,17 @@ async fn issuers_and_subjects_are_compared_exactly(t: TestStore) {
         .expect("an issuer with a trailing slash is another issuer");
     assert_eq!(owner(&*store, OP, "Alice").await, Some(ada.id));
     assert_eq!(owner(&*store, OP, "alice").await, Some(bob.id));
+}
+
+async fn unlinking_an_identity_of_a_user_leaves_other_users_links_alone(t: TestStore) {
+    let store = t.store();
+    let ada = user(&*store, "ada@example.com").await;
+    let bob = user(&*store, "bob@example.com").await;
+    store.link_identity(new_identity(OP, "ada-sub", ada.id, None, at(1))).await.expect("link");
+    let (iss, sub) = (issuer(OP), subject("ada-sub"));
+
+    assert!(!store.unlink_identity_of(bob.id, &iss, &sub).await.expect("not bob's"));
+    assert_eq!(owner(&*store, OP, "ada-sub").await, Some(ada.id));
+    assert!(store.unlink_identity_of(ada.id, &iss, &sub).await.expect("ada's"));
+    assert_eq!(owner(&*store, OP, "ada-sub").await, None);
 }

@@ -4,8 +4,9 @@
 use codex_cloud_core::domain::{
     PendingLogin, ReturnTo, SecretString, Session, SessionId, StateDigest, UserId,
 };
-use codex_cloud_core::ports::StoreError;
+use codex_cloud_core::ports::{PendingLoginStoreError, SessionStoreError};
 use codex_cloud_tests::TestStore;
+use codex_cloud_tests::database::AnyStore;
 
 use super::{at, issuer, new_user};
 
@@ -16,6 +17,9 @@ contract_tests!(
     a_pending_login_can_be_taken_only_once,
     purging_pending_logins_removes_only_those_created_before_the_cutoff,
     of_two_concurrent_takes_at_most_one_gets_the_pending_login,
+    a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user,
+    a_second_pending_login_with_the_same_state_is_a_duplicate,
+    a_session_is_read_with_its_user_as_the_user_is_now,
 );
 
 fn session(user_id: UserId) -> Session {
@@ -39,6 +43,15 @@ fn pending(state: &str, return_to: Option<&str>, second: i64) -> PendingLogin {
     }
 }
 
+/// The session alone, as `session_with_user` reads it.
+async fn session_of(store: &dyn AnyStore, id: SessionId) -> Result<Option<Session>, String> {
+    let found = store.session_with_user(id).await.map_err(|e| e.to_string())?;
+    Ok(found.map(|(session, user)| {
+        assert_eq!(session.user_id, user.id, "the session comes with its own user");
+        session
+    }))
+}
+
 fn assert_same_login(taken: &PendingLogin, saved: &PendingLogin) {
     assert_eq!(taken.state, saved.state);
     assert_eq!(taken.nonce.expose(), saved.nonce.expose());
@@ -55,8 +68,8 @@ async fn a_created_session_is_read_back_as_stored(t: TestStore) {
 
     store.create_session(&session).await.expect("create");
 
-    assert_eq!(store.session(session.id).await.expect("read"), Some(session));
-    let unknown = store.session(SessionId::random()).await.expect("unknown");
+    assert_eq!(session_of(&*store, session.id).await.expect("read"), Some(session));
+    let unknown = session_of(&*store, SessionId::random()).await.expect("unknown");
     assert_eq!(unknown, None);
 }
 
@@ -75,10 +88,10 @@ async fn revoking_a_session_is_idempotent_and_keeps_the_first_revocation_time(t:
         .await
         .expect("revoking an unknown session is not an error");
 
-    let revoked = store.session(session.id).await.expect("read").expect("kept");
+    let revoked = session_of(&*store, session.id).await.expect("read").expect("kept");
     assert_eq!(revoked.revoked_at, Some(at(10)));
     assert!(!revoked.is_active(at(11)));
-    let untouched = store.session(other.id).await.expect("read other");
+    let untouched = session_of(&*store, other.id).await.expect("read other");
     assert_eq!(untouched, Some(other));
 }
 
@@ -88,8 +101,8 @@ async fn a_session_for_an_unknown_user_is_unknown_user(t: TestStore) {
 
     let result = store.create_session(&session).await;
 
-    assert!(matches!(result, Err(StoreError::UnknownUser)), "{result:?}");
-    assert_eq!(store.session(session.id).await.expect("read"), None);
+    assert!(matches!(result, Err(SessionStoreError::UnknownUser)), "{result:?}");
+    assert_eq!(session_of(&*store, session.id).await.expect("read"), None);
 }
 
 async fn a_pending_login_can_be_taken_only_once(t: TestStore) {
@@ -118,10 +131,12 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
         store.save_pending_login(login).await.expect("save");
     }
 
-    assert_eq!(store.count_pending_logins().await.expect("count"), 3);
+    assert_eq!(store.count_pending_logins_since(at(0)).await.expect("count"), 3);
+    assert_eq!(store.count_pending_logins_since(at(300)).await.expect("count"), 2);
+    assert_eq!(store.count_pending_logins_since(at(601)).await.expect("count"), 0);
     assert_eq!(store.purge_pending_logins(at(300)).await.expect("purge"), 1);
     assert_eq!(store.purge_pending_logins(at(300)).await.expect("again"), 0);
-    assert_eq!(store.count_pending_logins().await.expect("count"), 2);
+    assert_eq!(store.count_pending_logins_since(at(0)).await.expect("count"), 2);
 
     for (login, kept) in [(&old, false), (&boundary, true), (&young, true)] {
         let taken = store.take_pending_login(&login.state).await.expect("take");
@@ -142,4 +157,43 @@ async fn of_two_concurrent_takes_at_most_one_gets_the_pending_login(t: TestStore
     let winners =
         [a.expect("first"), b.expect("second")].iter().filter(|taken| taken.is_some()).count();
     assert_eq!(winners, 1);
+}
+
+async fn a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user(t: TestStore) {
+    let store = t.store();
+    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let first = session(user.id);
+    store.create_session(&first).await.expect("create");
+
+    let again = Session { created_at: at(5), ..first.clone() };
+    let result = store.create_session(&again).await;
+
+    assert!(matches!(result, Err(SessionStoreError::DuplicateId)), "{result:?}");
+    assert_eq!(session_of(&*store, first.id).await.expect("read"), Some(first));
+}
+
+async fn a_second_pending_login_with_the_same_state_is_a_duplicate(t: TestStore) {
+    let store = t.store();
+    let first = pending("same", Some("/first"), 0);
+    store.save_pending_login(&first).await.expect("save");
+
+    let result = store.save_pending_login(&pending("same", None, 1)).await;
+
+    assert!(matches!(result, Err(PendingLoginStoreError::DuplicateState)), "{result:?}");
+    let taken = store.take_pending_login(&first.state).await.expect("take").expect("kept");
+    assert_same_login(&taken, &first);
+}
+
+async fn a_session_is_read_with_its_user_as_the_user_is_now(t: TestStore) {
+    let store = t.store();
+    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let session = session(user.id);
+    store.create_session(&session).await.expect("create");
+    store.disable_user(user.id, at(10)).await.expect("disable");
+
+    let (read, owner) = store.session_with_user(session.id).await.expect("read").expect("found");
+
+    assert_eq!(read, session);
+    assert_eq!(owner.id, user.id);
+    assert!(owner.disabled, "the user is read as stored now");
 }

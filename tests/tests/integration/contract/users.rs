@@ -4,7 +4,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{User, UserId};
-use codex_cloud_core::ports::StoreError;
+use codex_cloud_core::ports::UserStoreError;
 use codex_cloud_tests::TestStore;
 
 use super::{at, email, new_user};
@@ -68,7 +68,7 @@ async fn an_email_taken_already_is_a_duplicate_even_in_another_case(t: TestStore
 
     for address in ["ada@example.com", "ADA@Example.COM"] {
         let again = store.create_user(new_user(address, at(1))).await;
-        assert!(matches!(again, Err(StoreError::DuplicateEmail)), "{address}: {again:?}");
+        assert!(matches!(again, Err(UserStoreError::DuplicateEmail)), "{address}: {again:?}");
     }
 
     let users = store.list_users(0, 10).await.expect("list");
@@ -112,11 +112,8 @@ async fn disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_
     let store = t.store();
     let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("create");
 
-    let disabled = store
-        .set_user_disabled(user.id, true, at(10))
-        .await
-        .expect("disable")
-        .expect("the user exists");
+    let disabled =
+        store.disable_user(user.id, at(10)).await.expect("disable").expect("the user exists");
 
     assert!(disabled.disabled);
     assert_eq!(disabled.updated_at, at(10));
@@ -124,11 +121,8 @@ async fn disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_
     let stored = store.user_by_id(user.id).await.expect("read");
     assert_eq!(stored, Some(disabled));
 
-    let enabled = store
-        .set_user_disabled(user.id, false, at(20))
-        .await
-        .expect("enable")
-        .expect("the user exists");
+    let enabled =
+        store.enable_user(user.id, at(20)).await.expect("enable").expect("the user exists");
 
     assert!(!enabled.disabled);
     assert_eq!(enabled.updated_at, at(20));
@@ -139,7 +133,7 @@ async fn disabling_an_unknown_user_is_none(t: TestStore) {
     let store = t.store();
     let unknown = UserId::new();
 
-    let result = store.set_user_disabled(unknown, true, at(0) + Duration::seconds(1)).await;
+    let result = store.disable_user(unknown, at(0) + Duration::seconds(1)).await;
 
     assert_eq!(result.expect("no error"), None);
     assert_eq!(store.user_by_id(unknown).await.expect("read"), None);

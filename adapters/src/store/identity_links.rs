@@ -1,0 +1,143 @@
+//! `IdentityLinkStore` over SeaORM.
+
+use async_trait::async_trait;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Select};
+use uuid::Uuid;
+
+use codex_cloud_core::domain::{
+    Email, ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId,
+};
+use codex_cloud_core::ports::{IdentityLinkStore, LinkStoreError, StoreError};
+
+use crate::store::entity::{external_identities, users};
+use crate::store::users::user_from_row;
+use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
+
+use external_identities::{Column, Entity};
+
+fn identity_from_row(row: external_identities::Model) -> Result<ExternalIdentity, StoreError> {
+    let email = match row.email.as_deref() {
+        Some(raw) => Some(Email::parse(raw).map_err(|_| corrupt("external_identities", "email"))?),
+        None => None,
+    };
+    Ok(ExternalIdentity {
+        id: row.id,
+        issuer: Issuer::new(row.issuer).map_err(|_| corrupt("external_identities", "issuer"))?,
+        subject: Subject::new(row.subject)
+            .map_err(|_| corrupt("external_identities", "subject"))?,
+        user_id: UserId::from_uuid(row.user_id),
+        email,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn identity_row(identity: &NewExternalIdentity) -> external_identities::ActiveModel {
+    external_identities::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        issuer: Set(identity.issuer.as_str().to_owned()),
+        subject: Set(identity.subject.as_str().to_owned()),
+        user_id: Set(identity.user_id.as_uuid()),
+        email: Set(identity.email.as_ref().map(|e| e.as_str().to_owned())),
+        created_at: Set(identity.created_at),
+        updated_at: Set(identity.created_at),
+    }
+}
+
+fn link_error(error: sea_orm::DbErr) -> LinkStoreError {
+    match violation(&error) {
+        Some(Violation::Unique) => LinkStoreError::AlreadyLinked,
+        Some(Violation::ForeignKey) => LinkStoreError::UnknownUser,
+        None => LinkStoreError::Internal(Box::new(error)),
+    }
+}
+
+fn pair(issuer: &Issuer, subject: &Subject) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::Issuer.eq(issuer.as_str()))
+        .filter(Column::Subject.eq(subject.as_str()))
+}
+
+#[async_trait]
+impl IdentityLinkStore for SeaOrmStore {
+    async fn link_identity(
+        &self,
+        identity: NewExternalIdentity,
+    ) -> Result<ExternalIdentity, LinkStoreError> {
+        let inserted = Entity::insert(identity_row(&identity))
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(link_error)?;
+        Ok(identity_from_row(inserted)?)
+    }
+
+    async fn link_or_update_identity(
+        &self,
+        identity: NewExternalIdentity,
+    ) -> Result<ExternalIdentity, LinkStoreError> {
+        let on_conflict = OnConflict::columns([Column::Issuer, Column::Subject])
+            .update_columns([Column::UserId, Column::Email, Column::UpdatedAt])
+            .to_owned();
+        let row = Entity::insert(identity_row(&identity))
+            .on_conflict(on_conflict)
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(link_error)?;
+        Ok(identity_from_row(row)?)
+    }
+
+    async fn unlink_identity(
+        &self,
+        issuer: &Issuer,
+        subject: &Subject,
+    ) -> Result<bool, StoreError> {
+        let deleted = Entity::delete_many()
+            .filter(Column::Issuer.eq(issuer.as_str()))
+            .filter(Column::Subject.eq(subject.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(deleted.rows_affected > 0)
+    }
+
+    async fn unlink_identity_of(
+        &self,
+        user: UserId,
+        issuer: &Issuer,
+        subject: &Subject,
+    ) -> Result<bool, StoreError> {
+        let deleted = Entity::delete_many()
+            .filter(Column::Issuer.eq(issuer.as_str()))
+            .filter(Column::Subject.eq(subject.as_str()))
+            .filter(Column::UserId.eq(user.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(deleted.rows_affected > 0)
+    }
+
+    async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {
+        let rows = Entity::find()
+            .filter(Column::UserId.eq(id.as_uuid()))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(identity_from_row).collect()
+    }
+
+    async fn user_by_identity(
+        &self,
+        issuer: &Issuer,
+        subject: &Subject,
+    ) -> Result<Option<User>, StoreError> {
+        let found = pair(issuer, subject)
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
+        found.and_then(|(_, user)| user).map(user_from_row).transpose()
+    }
+}

@@ -1,0 +1,115 @@
+//! `UserStore` over SeaORM.
+
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use time::OffsetDateTime;
+
+use codex_cloud_core::domain::{Email, NewUser, PasswordHash, User, UserId};
+use codex_cloud_core::ports::{StoreError, UserStore, UserStoreError};
+
+use crate::store::entity::users;
+use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
+
+pub(super) fn user_from_row(row: users::Model) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId::from_uuid(row.id),
+        email: Email::parse(&row.email).map_err(|_| corrupt("users", "email"))?,
+        password_hash: row.password_hash.map(PasswordHash::new),
+        is_admin: row.is_admin,
+        disabled: row.disabled,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+impl SeaOrmStore {
+    /// Sets the disabled flag in one `UPDATE … RETURNING`.
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        let rows = users::Entity::update_many()
+            .col_expr(users::Column::Disabled, Expr::value(disabled))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(internal)?;
+        rows.into_iter().next().map(user_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl UserStore for SeaOrmStore {
+    async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError> {
+        let row = users::ActiveModel {
+            id: Set(user.id.as_uuid()),
+            email: Set(user.email.as_str().to_owned()),
+            password_hash: Set(user.password_hash.map(|h| h.as_str().to_owned())),
+            is_admin: Set(user.is_admin),
+            disabled: Set(false),
+            created_at: Set(user.created_at),
+            updated_at: Set(user.created_at),
+        };
+        let inserted =
+            users::Entity::insert(row).exec_with_returning(&self.db).await.map_err(|e| {
+                match violation(&e) {
+                    Some(Violation::Unique) => UserStoreError::DuplicateEmail,
+                    _ => UserStoreError::Internal(Box::new(e)),
+                }
+            })?;
+        Ok(user_from_row(inserted)?)
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let row = users::Entity::find_by_id(id.as_uuid()).one(&self.db).await.map_err(internal)?;
+        row.map(user_from_row).transpose()
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = users::Entity::find()
+            .filter(Expr::expr(Func::lower(Expr::col(users::Column::Email))).eq(email.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
+        row.map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
+        let rows = users::Entity::find()
+            .order_by_asc(users::Column::CreatedAt)
+            .order_by_asc(users::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(user_from_row).collect()
+    }
+
+    async fn disable_user(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        self.set_disabled(id, true, at).await
+    }
+
+    async fn enable_user(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        self.set_disabled(id, false, at).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        // The schema's foreign keys delete the user's links and sessions with it.
+        let deleted =
+            users::Entity::delete_by_id(id.as_uuid()).exec(&self.db).await.map_err(internal)?;
+        Ok(deleted.rows_affected > 0)
+    }
+}

@@ -1,0 +1,83 @@
+//! Links from an OpenID Provider's (issuer, subject) to local users.
+
+use async_trait::async_trait;
+
+use crate::BoxError;
+use crate::domain::{ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId};
+use crate::ports::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkStoreError {
+    #[error("this external identity is already linked to a user")]
+    AlreadyLinked,
+    #[error("no such user")]
+    UnknownUser,
+    #[error(transparent)]
+    Internal(BoxError),
+}
+
+impl From<StoreError> for LinkStoreError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.0)
+    }
+}
+
+/// Stores identity links.
+///
+/// Implementations MUST keep at most one link per (issuer, subject), compared byte for byte.
+#[async_trait]
+pub trait IdentityLinkStore: Send + Sync {
+    /// Links an identity to a user.
+    ///
+    /// # Errors
+    /// `UnknownUser` when the user does not exist; `AlreadyLinked` when the (issuer, subject)
+    /// pair is linked already, to this user or another.
+    async fn link_identity(
+        &self,
+        identity: NewExternalIdentity,
+    ) -> Result<ExternalIdentity, LinkStoreError>;
+
+    /// Links an identity, or moves an existing link of the same (issuer, subject) to this user
+    /// and e-mail address (so seeding twice is not an error).
+    ///
+    /// # Errors
+    /// `UnknownUser` when the user does not exist.
+    async fn link_or_update_identity(
+        &self,
+        identity: NewExternalIdentity,
+    ) -> Result<ExternalIdentity, LinkStoreError>;
+
+    /// Removes a link, whoever it belongs to; whether there was one.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn unlink_identity(&self, issuer: &Issuer, subject: &Subject)
+    -> Result<bool, StoreError>;
+
+    /// Removes a link only if it belongs to `user`; whether there was one.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn unlink_identity_of(
+        &self,
+        user: UserId,
+        issuer: &Issuer,
+        subject: &Subject,
+    ) -> Result<bool, StoreError>;
+
+    /// A user's links, oldest first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError>;
+
+    /// The user an identity is linked to, if any.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn user_by_identity(
+        &self,
+        issuer: &Issuer,
+        subject: &Subject,
+    ) -> Result<Option<User>, StoreError>;
+}

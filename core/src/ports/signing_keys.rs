@@ -1,0 +1,23 @@
+//! The private keys that sign Codex access tokens, shared by every replica.
+
+use async_trait::async_trait;
+
+use crate::domain::StoredSigningKey;
+use crate::ports::StoreError;
+
+/// Stores token signing keys.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Every stored key, newest first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+
+    /// Stores `key` as the first signing key, unless a first key is stored already: of replicas
+    /// racing to create the first key, exactly one succeeds and the others change nothing.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn add_first_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+}

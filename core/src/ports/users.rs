@@ -1,0 +1,70 @@
+//! Local users.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::BoxError;
+use crate::domain::{Email, NewUser, User, UserId};
+use crate::ports::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserStoreError {
+    #[error("a user with this e-mail address already exists")]
+    DuplicateEmail,
+    #[error(transparent)]
+    Internal(BoxError),
+}
+
+impl From<StoreError> for UserStoreError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.0)
+    }
+}
+
+/// Stores local users.
+///
+/// Implementations MUST compare e-mail addresses as given by `Email` (already case-folded) and
+/// keep at most one user per address.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// # Errors
+    /// `DuplicateEmail` when the address is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError>;
+
+    /// # Errors
+    /// When the store fails.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// # Errors
+    /// When the store fails.
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// Users ordered by creation (then id), `limit` of them after skipping `offset`.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError>;
+
+    /// Marks the user disabled (at `at`) and returns it; `None` when there is no such user.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn disable_user(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Marks the user enabled (at `at`) and returns it; `None` when there is no such user.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn enable_user(&self, id: UserId, at: OffsetDateTime)
+    -> Result<Option<User>, StoreError>;
+
+    /// Deletes a user together with their identity links and sessions; whether there was one.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+}
