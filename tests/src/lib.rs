@@ -1,8 +1,6 @@
-//! Test support for the Codex Cloud backend: a `TestApp` wired with the real use cases over a
-//! chosen identity store, per-test databases, token forging, and helpers to run the real binary.
-//!
-//! OpenID Connect support (a fake OpenID Provider on 127.0.0.1 and its wiring) belongs in its own
-//! module here (`pub mod oidc;`), plugged into `TestAppBuilder::oidc`.
+//! Test support for the Codex Cloud backend: a `TestApp` built by the composition root over a
+//! chosen store, per-test databases, token forging, a fake OpenID Provider on 127.0.0.1 with an
+//! `OidcHarness` around it, and helpers to run the real binary.
 
 #![allow(
     clippy::unwrap_used,

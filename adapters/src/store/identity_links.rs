@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Select};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{
@@ -53,10 +53,23 @@ fn link_error(error: sea_orm::DbErr) -> LinkStoreError {
     }
 }
 
-fn pair(issuer: &Issuer, subject: &Subject) -> Select<Entity> {
-    Entity::find()
-        .filter(Column::Issuer.eq(issuer.as_str()))
-        .filter(Column::Subject.eq(subject.as_str()))
+impl SeaOrmStore {
+    /// Deletes the link of (issuer, subject), only if it belongs to `owner` when one is given.
+    async fn delete_link(
+        &self,
+        issuer: &Issuer,
+        subject: &Subject,
+        owner: Option<UserId>,
+    ) -> Result<bool, StoreError> {
+        let mut delete = Entity::delete_many()
+            .filter(Column::Issuer.eq(issuer.as_str()))
+            .filter(Column::Subject.eq(subject.as_str()));
+        if let Some(owner) = owner {
+            delete = delete.filter(Column::UserId.eq(owner.as_uuid()));
+        }
+        let deleted = delete.exec(&self.db).await.map_err(internal)?;
+        Ok(deleted.rows_affected > 0)
+    }
 }
 
 #[async_trait]
@@ -92,13 +105,7 @@ impl IdentityLinkStore for SeaOrmStore {
         issuer: &Issuer,
         subject: &Subject,
     ) -> Result<bool, StoreError> {
-        let deleted = Entity::delete_many()
-            .filter(Column::Issuer.eq(issuer.as_str()))
-            .filter(Column::Subject.eq(subject.as_str()))
-            .exec(&self.db)
-            .await
-            .map_err(internal)?;
-        Ok(deleted.rows_affected > 0)
+        self.delete_link(issuer, subject, None).await
     }
 
     async fn unlink_identity_of(
@@ -107,14 +114,7 @@ impl IdentityLinkStore for SeaOrmStore {
         issuer: &Issuer,
         subject: &Subject,
     ) -> Result<bool, StoreError> {
-        let deleted = Entity::delete_many()
-            .filter(Column::Issuer.eq(issuer.as_str()))
-            .filter(Column::Subject.eq(subject.as_str()))
-            .filter(Column::UserId.eq(user.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(internal)?;
-        Ok(deleted.rows_affected > 0)
+        self.delete_link(issuer, subject, Some(user)).await
     }
 
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {
@@ -133,7 +133,9 @@ impl IdentityLinkStore for SeaOrmStore {
         issuer: &Issuer,
         subject: &Subject,
     ) -> Result<Option<User>, StoreError> {
-        let found = pair(issuer, subject)
+        let found = Entity::find()
+            .filter(Column::Issuer.eq(issuer.as_str()))
+            .filter(Column::Subject.eq(subject.as_str()))
             .find_also_related(users::Entity)
             .one(&self.db)
             .await

@@ -27,7 +27,7 @@ fn oidc_env<'a>(op: &'a FakeOp, client_secret: &'a str) -> [(&'a str, &'a str); 
 
 /// Runs `command` to its end, killing it (and failing) if it is still running after about
 /// 30 s: a server that should have refused to start must not hang the test.
-fn output_of_exiting(command: &mut Command) -> Output {
+async fn output_of_exiting(command: &mut Command) -> Output {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -37,7 +37,7 @@ fn output_of_exiting(command: &mut Command) -> Output {
         if child.try_wait().expect("poll the child").is_some() {
             return child.wait_with_output().expect("collect the output");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = child.kill();
     let output = child.wait_with_output().expect("collect the output");
@@ -204,7 +204,8 @@ async fn a_partial_oidc_configuration_stops_the_binary_naming_the_missing_variab
             .env("CODEX_BIND", format!("127.0.0.1:{}", free_port()))
             .env("CODEX_OIDC_ISSUER", &op.issuer)
             .env("CODEX_OIDC_CLIENT_ID", CLIENT_ID),
-    );
+    )
+    .await;
 
     assert_eq!(output.status.code(), Some(2), "invalid configuration exits 2");
     assert_failure_mentioning(&output, "CODEX_OIDC_CLIENT_SECRET");

@@ -1,5 +1,5 @@
-//! The one integration test binary of the Codex Cloud backend: contract tests of the identity
-//! stores, HTTP tests through `poem::test::TestClient`, configuration, seeding, and the real
+//! The one integration test binary of the Codex Cloud backend: contract tests of the store
+//! ports, HTTP tests through `poem::test::TestClient`, configuration, seeding, and the real
 //! binary over a socket.
 
 #![allow(
@@ -27,6 +27,3 @@ mod oidc_jwks;
 mod oidc_outbound;
 mod openapi_snapshot;
 mod seed;
-
-// OpenID Connect tests go here, one module per concern (e.g. `mod oidc_login;`), with the fake
-// OpenID Provider in `codex_cloud_tests::oidc` and wired through `TestAppBuilder::oidc`.
