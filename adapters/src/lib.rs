@@ -13,8 +13,8 @@ pub mod memory;
 
 pub use clock::SystemClock;
 pub use oidc::{
-    Discovery, HttpJwksKeyProvider, JwksCacheSettings, OidcClientSettings, OpenIdConnectProvider,
-    OutboundHttp,
+    Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwksFetchStats, OidcClientSettings,
+    OpenIdConnectProvider, OutboundHttp,
 };
 
 pub use password::Argon2PasswordHasher;

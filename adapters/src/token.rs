@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use codex_cloud_core::BoxError;
 use codex_cloud_core::domain::{
-    AccessTokenClaims, IssuedToken, SecretString, SessionId, StoredSigningKey, UserId,
+    AccessTokenClaims, IssuedToken, PublishedKey, SecretString, SessionId, StoredSigningKey, UserId,
 };
 use codex_cloud_core::ports::{SigningKeyStore, TokenIssuer, TokenIssuerError};
 
@@ -92,14 +92,12 @@ impl SigningKey {
         })
     }
 
-    /// The public half as a JWK.
-    pub fn public_jwk(&self) -> PublicJwk {
+    /// The public half, as published.
+    pub fn published(&self) -> PublishedKey {
         let public = self.private.to_public_key();
-        PublicJwk {
-            kty: "RSA".into(),
+        PublishedKey {
             kid: self.kid.clone(),
             alg: "RS256".into(),
-            key_use: "sig".into(),
             n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
             e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
         }
@@ -121,10 +119,20 @@ pub async fn load_or_create_signing_keys(
         store.add_first_signing_key(&key.to_stored(now)?).await?;
         stored = store.signing_keys().await?;
     }
-    stored
-        .iter()
-        .map(|key| SigningKey::from_pkcs1_pem(key.private_key_pem.expose()).map_err(Into::into))
-        .collect()
+    stored.iter().map(parse_stored).collect()
+}
+
+/// The stored key, which must parse and have the id it is stored under (a corrupt key is an
+/// error, logged with its id, never replaced by a new one).
+fn parse_stored(stored: &StoredSigningKey) -> Result<SigningKey, BoxError> {
+    let key = SigningKey::from_pkcs1_pem(stored.private_key_pem.expose()).ok();
+    match key {
+        Some(key) if key.kid == stored.kid => Ok(key),
+        _ => {
+            tracing::error!(kid = %stored.kid, "a stored token signing key is corrupt");
+            Err(format!("the stored token signing key {} is corrupt", stored.kid).into())
+        }
+    }
 }
 
 /// RFC 7638 JWK thumbprint (SHA-256) of an RSA public key.
@@ -133,18 +141,6 @@ fn thumbprint(public: &RsaPublicKey) -> String {
     let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
     let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-/// A public key as published at `/.well-known/jwks.json`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PublicJwk {
-    pub kty: String,
-    pub kid: String,
-    pub alg: String,
-    #[serde(rename = "use")]
-    pub key_use: String,
-    pub n: String,
-    pub e: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,7 +161,7 @@ pub struct JwtTokenIssuer {
     signing_kid: String,
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
-    jwks: Vec<PublicJwk>,
+    published: Vec<PublishedKey>,
 }
 
 impl JwtTokenIssuer {
@@ -198,13 +194,13 @@ impl JwtTokenIssuer {
             signing_kid: first.kid.clone(),
             signing: EncodingKey::from_rsa_der(der.as_bytes()),
             verifying,
-            jwks: keys.iter().map(SigningKey::public_jwk).collect(),
+            published: keys.iter().map(SigningKey::published).collect(),
         })
     }
 
     /// The public keys, for `/.well-known/jwks.json`.
-    pub fn public_keys(&self) -> &[PublicJwk] {
-        &self.jwks
+    pub fn published_keys(&self) -> &[PublishedKey] {
+        &self.published
     }
 
     pub fn issuer(&self) -> &str {
@@ -309,6 +305,6 @@ mod tests {
         let key = SigningKey::generate().unwrap();
         let again = SigningKey::from_pkcs1_pem(key.to_pkcs1_pem().unwrap().expose()).unwrap();
         assert_eq!(key.kid(), again.kid());
-        assert_eq!(key.public_jwk(), again.public_jwk());
+        assert_eq!(key.published(), again.published());
     }
 }

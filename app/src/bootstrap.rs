@@ -1,6 +1,7 @@
-//! The composition root: the only place that names concrete adapters. `serve`, every CLI
-//! command, `db::seed_external_identities` and the test harness build the backend here, from
-//! settings plus optional overrides.
+//! The composition root: the only place that names concrete adapters. `serve`, the CLI commands
+//! that use the services and the test harness build the backend here (`Backend::build`), from
+//! settings plus optional overrides; `db::seed_external_identities` takes only the identity
+//! links from here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use codex_cloud_adapters::{
-    Argon2PasswordHasher, Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwtTokenIssuer,
-    OidcClientSettings, OpenIdConnectProvider, OutboundHttp, SeaOrmStore, SystemClock,
-    load_or_create_signing_keys,
+    Argon2PasswordHasher, Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwksFetchStats,
+    JwtTokenIssuer, OidcClientSettings, OpenIdConnectProvider, OutboundHttp, SeaOrmStore,
+    SystemClock, load_or_create_signing_keys,
 };
+use codex_cloud_core::domain::PublishedKey;
 use codex_cloud_core::ports::{
     Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
     SessionStore, SigningKeyStore, UserStore,
@@ -21,7 +23,6 @@ use codex_cloud_core::service::{
 };
 
 use crate::config::{OidcSettings, Settings};
-use crate::http::{Jwk, JwkSet};
 
 /// Every store port, each possibly from a different adapter.
 #[derive(Clone)]
@@ -85,7 +86,7 @@ pub struct Services {
     pub oidc: Option<OidcLogin>,
     pub readiness: ReadinessCheck,
     /// The public keys of Codex access tokens.
-    pub jwks: JwkSet,
+    pub published_keys: Vec<PublishedKey>,
     /// Whether cookies get the `Secure` attribute.
     pub secure_cookies: bool,
 }
@@ -97,8 +98,12 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Backend {
     pub services: Services,
     discovery: Option<Arc<Discovery>>,
-    /// The provider key cache, for its counters.
-    pub provider_keys: Option<Arc<HttpJwksKeyProvider>>,
+    provider_keys: Option<Arc<HttpJwksKeyProvider>>,
+}
+
+/// Linking identities needs only the links, the users and the clock: no keys, no hasher.
+pub fn identity_links(stores: &Stores, clock: Arc<dyn Clock>) -> IdentityLinks {
+    IdentityLinks::new(stores.links.clone(), stores.users.clone(), clock)
 }
 
 impl Backend {
@@ -126,7 +131,7 @@ impl Backend {
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
         let tokens = JwtTokenIssuer::new(&settings.token_issuer, &settings.token_audience, &keys)?;
-        let jwks = published_keys(&tokens);
+        let published_keys = tokens.published_keys().to_vec();
         let auth = Auth::new(
             stores.users.clone(),
             stores.sessions.clone(),
@@ -136,7 +141,7 @@ impl Backend {
             settings.access_token_ttl,
         );
         let accounts = Accounts::new(stores.users.clone(), hasher, clock.clone());
-        let links = IdentityLinks::new(stores.links.clone(), stores.users.clone(), clock.clone());
+        let links = identity_links(&stores, clock.clone());
         let wired = match &settings.oidc {
             Some(oidc) => {
                 let http = match overrides.outbound_http {
@@ -154,7 +159,7 @@ impl Backend {
             links,
             oidc: wired.as_ref().map(|w| w.login.clone()),
             readiness: ReadinessCheck::new(stores.readiness.clone(), provider),
-            jwks,
+            published_keys,
             secure_cookies: settings.secure_cookies(),
         };
         Ok(Self {
@@ -162,6 +167,12 @@ impl Backend {
             discovery: wired.as_ref().map(|w| w.discovery.clone()),
             provider_keys: wired.map(|w| w.keys),
         })
+    }
+
+    /// How often the provider's keys were fetched, and how often that failed (`None` with
+    /// OpenID Connect off).
+    pub fn provider_key_stats(&self) -> Option<JwksFetchStats> {
+        self.provider_keys.as_ref().map(|keys| keys.stats())
     }
 
     /// Starts what a serving process runs besides requests: discovery retried until it
@@ -206,7 +217,7 @@ fn wire_oidc(
         issuer: settings.issuer.clone(),
         client_id: settings.client_id.clone(),
         client_secret: settings.client_secret.clone(),
-        redirect_uri: settings.redirect_uri.clone(),
+        redirect_uri: settings.redirect_uri.as_str().to_owned(),
     };
     let provider: Arc<dyn OidcProvider> =
         Arc::new(OpenIdConnectProvider::new(client, discovery.clone(), http.clone()));
@@ -224,21 +235,4 @@ fn wire_oidc(
         clock,
     };
     WiredOidc { login: OidcLogin::new(auth, ports), provider, discovery, keys }
-}
-
-/// The public keys of `tokens`, as `/.well-known/jwks.json` publishes them.
-fn published_keys(tokens: &JwtTokenIssuer) -> JwkSet {
-    let keys = tokens
-        .public_keys()
-        .iter()
-        .map(|k| Jwk {
-            kty: k.kty.clone(),
-            kid: k.kid.clone(),
-            alg: k.alg.clone(),
-            key_use: k.key_use.clone(),
-            n: k.n.clone(),
-            e: k.e.clone(),
-        })
-        .collect();
-    JwkSet { keys }
 }

@@ -81,12 +81,40 @@ pub struct OidcSettings {
     pub issuer: Issuer,
     pub client_id: String,
     pub client_secret: SecretString,
-    /// Exactly as configured: the provider compares it byte for byte.
-    pub redirect_uri: String,
-    /// Whether the redirect URI, and so the public origin, is https (cookies get `Secure`).
-    pub redirect_uri_is_https: bool,
+    pub redirect_uri: RedirectUri,
     pub jwks_cache_ttl: std::time::Duration,
     pub jwks_cache_refresh: std::time::Duration,
+}
+
+/// The callback URL registered at the provider, parsed once: kept exactly as configured (the
+/// provider compares it byte for byte) together with what it says about the public origin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedirectUri {
+    raw: String,
+    is_https: bool,
+}
+
+impl RedirectUri {
+    /// # Errors
+    /// When `raw` is not an absolute http(s) URL without a fragment.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let url = Url::parse(raw)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
+            .ok_or_else(|| "must be an absolute http(s) URL without fragment".to_owned())?;
+        Ok(Self { raw: raw.to_owned(), is_https: url.scheme() == "https" })
+    }
+
+    /// Exactly as configured.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Whether the public origin is https (cookies get `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.is_https
+    }
 }
 
 /// A configuration problem, naming the variable to fix.
@@ -123,7 +151,7 @@ impl Settings {
     /// Whether cookies get the `Secure` attribute: the public origin (the redirect URI's) is
     /// https. Cookies are set only by the OpenID Connect routes.
     pub fn secure_cookies(&self) -> bool {
-        self.oidc.as_ref().is_some_and(|oidc| oidc.redirect_uri_is_https)
+        self.oidc.as_ref().is_some_and(|oidc| oidc.redirect_uri.is_https())
     }
 
     /// Reads defaults, the TOML file and the process environment.
@@ -242,13 +270,8 @@ impl Raw {
     fn oidc(&self) -> Result<Option<OidcSettings>, ConfigError> {
         let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
         // Validated whether or not OpenID Connect is on.
-        let redirect_uri = self.oidc_redirect_uri.trim().to_owned();
-        let parsed = Url::parse(&redirect_uri)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
-            .ok_or_else(|| {
-                fail("oidc_redirect_uri", "must be an absolute http(s) URL without fragment")
-            })?;
+        let redirect_uri = RedirectUri::parse(&self.oidc_redirect_uri)
+            .map_err(|why| fail("oidc_redirect_uri", &why))?;
         if self.oidc_jwks_cache_ttl == 0 {
             return Err(fail("oidc_jwks_cache_ttl", "must be at least 1 second"));
         }
@@ -285,7 +308,6 @@ impl Raw {
             client_id,
             client_secret: SecretString::new(client_secret),
             redirect_uri,
-            redirect_uri_is_https: parsed.scheme() == "https",
             jwks_cache_ttl: std::time::Duration::from_secs(self.oidc_jwks_cache_ttl),
             jwks_cache_refresh: std::time::Duration::from_secs(refresh),
         }))

@@ -3,12 +3,13 @@
 
 use uuid::Uuid;
 
-use codex_cloud_adapters::store;
+use std::sync::Arc;
+
+use codex_cloud_adapters::{SystemClock, store};
 use codex_cloud_core::domain::UserId;
 use codex_cloud_core::service::{Admin, IdentityLinkError, LinkIdentity};
 
-use crate::bootstrap::{Backend, Overrides, Stores};
-use crate::config::Settings;
+use crate::bootstrap::{self, Stores};
 
 /// The database connection pool handed out by this library.
 pub use sea_orm::DatabaseConnection;
@@ -26,18 +27,13 @@ pub struct ExternalIdentitySeed<'a> {
 
 /// Why a seed could not be applied.
 #[derive(Debug, thiserror::Error)]
-pub enum SeedError {
-    #[error("external identity seed {index} ({issuer}, {subject}): {source}")]
-    Seed {
-        index: usize,
-        issuer: String,
-        subject: String,
-        #[source]
-        source: IdentityLinkError,
-    },
-    /// The backend could not be set up over this connection.
-    #[error("cannot seed: {0:#}")]
-    Setup(anyhow::Error),
+#[error("external identity seed {index} ({issuer}, {subject}): {source}")]
+pub struct SeedError {
+    pub index: usize,
+    pub issuer: String,
+    pub subject: String,
+    #[source]
+    pub source: IdentityLinkError,
 }
 
 /// Connects to `url` and applies pending migrations.
@@ -59,11 +55,7 @@ pub async fn seed_external_identities(
     pool: &DatabaseConnection,
     seeds: &[ExternalIdentitySeed<'_>],
 ) -> Result<(), SeedError> {
-    let settings = Settings::builtin().map_err(|e| SeedError::Setup(e.into()))?;
-    let overrides =
-        Overrides { stores: Some(Stores::sea_orm(pool.clone())), ..Overrides::default() };
-    let backend = Backend::build(&settings, overrides).await.map_err(SeedError::Setup)?;
-    let links = &backend.services.links;
+    let links = bootstrap::identity_links(&Stores::sea_orm(pool.clone()), Arc::new(SystemClock));
     for (index, seed) in seeds.iter().enumerate() {
         let request = LinkIdentity {
             issuer: seed.issuer,
@@ -72,7 +64,7 @@ pub async fn seed_external_identities(
             email: seed.email,
         };
         links.link_or_update_identity(&Admin::operator(), request).await.map_err(|source| {
-            SeedError::Seed {
+            SeedError {
                 index,
                 issuer: seed.issuer.to_owned(),
                 subject: seed.subject.to_owned(),

@@ -11,7 +11,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 use codex_cloud_adapters::memory::{FastTestPasswordHasher, ManualClock};
-use codex_cloud_adapters::{Argon2PasswordHasher, HttpJwksKeyProvider, OutboundHttp};
+use codex_cloud_adapters::{Argon2PasswordHasher, OutboundHttp};
 use codex_cloud_backend::bootstrap::{Backend, Overrides, Services};
 use codex_cloud_backend::config::{OidcSettings, Settings};
 use codex_cloud_backend::http::{JwkSet, endpoint};
@@ -100,15 +100,9 @@ impl TestAppBuilder {
         };
         let backend = Backend::build(&self.settings, overrides).await.expect("build the backend");
         let services = backend.services.clone();
-        let client = TestClient::new(endpoint(backend.services).map_to_response().boxed());
-        TestApp {
-            client,
-            jwks: services.jwks.clone(),
-            services,
-            clock,
-            store,
-            provider_keys: backend.provider_keys,
-        }
+        let client = TestClient::new(endpoint(services.clone()).map_to_response().boxed());
+        let jwks = JwkSet::of(&services.published_keys);
+        TestApp { client, services, clock, jwks, store, backend }
     }
 }
 
@@ -119,8 +113,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub jwks: JwkSet,
     pub store: TestStore,
-    /// The provider key cache, when OpenID Connect is on.
-    pub provider_keys: Option<Arc<HttpJwksKeyProvider>>,
+    pub backend: Backend,
 }
 
 impl TestApp {

@@ -16,7 +16,7 @@ use codex_cloud_core::ports::{
 };
 
 /// The variable naming a PostgreSQL server for tests, e.g. `postgres://postgres@127.0.0.1/test`.
-/// Each test creates a database of its own through it.
+/// Each test creates a schema of its own in that database.
 pub const TEST_DATABASE_URL: &str = "CODEX_TEST_DATABASE_URL";
 
 /// Every store port at once: what one store adapter implements.
@@ -33,18 +33,6 @@ impl<T> AnyStore for T where
         + SigningKeyStore
         + Readiness
 {
-}
-
-/// The `Stores` of the composition root, every port from `store`.
-pub fn stores_of(store: &Arc<dyn AnyStore>) -> Stores {
-    Stores {
-        users: store.clone(),
-        links: store.clone(),
-        sessions: store.clone(),
-        pending_logins: store.clone(),
-        signing_keys: store.clone(),
-        readiness: store.clone(),
-    }
 }
 
 /// Which store implementation a test runs against.
@@ -73,13 +61,16 @@ impl StoreBackend {
     /// except in CI, where they must fail rather than pass unseen), or when the database fails.
     pub async fn open(self) -> TestStore {
         match self {
-            Self::Memory => TestStore {
-                store: Arc::new(InMemoryStore::new()),
-                db: None,
-                queries: QueryLog::default(),
-                backend: self,
-                _postgres: None,
-            },
+            Self::Memory => {
+                let store = Arc::new(InMemoryStore::new());
+                TestStore {
+                    stores: Stores::of(store.clone()),
+                    store,
+                    queries: QueryLog::default(),
+                    backend: self,
+                    _postgres: None,
+                }
+            }
             Self::Sqlite => {
                 let db = store::connect("sqlite::memory:").await.expect("open sqlite::memory:");
                 store::migrate(&db).await.expect("migrate SQLite");
@@ -134,10 +125,10 @@ impl QueryLog {
 /// dropped when this is dropped.
 pub struct TestStore {
     store: Arc<dyn AnyStore>,
-    db: Option<DatabaseConnection>,
+    stores: Stores,
     queries: QueryLog,
     backend: StoreBackend,
-    // Declared last: dropped after the connection above.
+    // Declared last: the schema is dropped after the store (open connections do not stop it).
     _postgres: Option<PostgresDatabase>,
 }
 
@@ -150,13 +141,8 @@ impl TestStore {
         let queries = QueryLog::default();
         let log = queries.clone();
         db.set_metric_callback(move |info| log.record(info.statement.to_string()));
-        Self {
-            store: Arc::new(SeaOrmStore::new(db.clone())),
-            db: Some(db),
-            queries,
-            backend,
-            _postgres: postgres,
-        }
+        let store = Arc::new(SeaOrmStore::new(db));
+        Self { stores: Stores::of(store.clone()), store, queries, backend, _postgres: postgres }
     }
 
     pub fn store(&self) -> Arc<dyn AnyStore> {
@@ -165,16 +151,11 @@ impl TestStore {
 
     /// The composition root's `Stores`, every port from this store.
     pub fn stores(&self) -> Stores {
-        stores_of(&self.store)
+        self.stores.clone()
     }
 
     pub fn backend(&self) -> StoreBackend {
         self.backend
-    }
-
-    /// The SeaORM connection (`None` for the in-memory store).
-    pub fn connection(&self) -> Option<&DatabaseConnection> {
-        self.db.as_ref()
     }
 
     /// The statements run through the SeaORM connection (none for the in-memory store).

@@ -2,13 +2,12 @@
 //! discovery, the openidconnect-based provider and the HTTP JWKS cache), and the browser's side
 //! of the login.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use poem::test::TestResponse;
 
-use codex_cloud_adapters::{HttpJwksKeyProvider, OutboundHttp};
-use codex_cloud_backend::config::OidcSettings;
+use codex_cloud_adapters::OutboundHttp;
+use codex_cloud_backend::config::{OidcSettings, RedirectUri};
 use codex_cloud_core::domain::{Issuer, SecretString, User};
 use codex_cloud_core::service::{Admin, LinkIdentity};
 
@@ -52,11 +51,10 @@ impl Default for HarnessOptions {
     }
 }
 
-/// The backend, the provider it trusts, and its key cache.
+/// The backend and the provider it trusts.
 pub struct OidcHarness {
     pub app: TestApp,
     pub op: FakeOp,
-    pub keys: Arc<HttpJwksKeyProvider>,
 }
 
 /// What the login endpoint answered: where to go, and the state cookie.
@@ -116,8 +114,7 @@ impl OidcHarness {
             issuer: Issuer::new(op.issuer.clone()).expect("issuer"),
             client_id: CLIENT_ID.to_owned(),
             client_secret: SecretString::new(CLIENT_SECRET),
-            redirect_uri: redirect_uri.to_owned(),
-            redirect_uri_is_https: url::Url::parse(redirect_uri).expect("URL").scheme() == "https",
+            redirect_uri: RedirectUri::parse(redirect_uri).expect("redirect URI"),
             jwks_cache_ttl: cache.ttl,
             jwks_cache_refresh: cache.refresh,
         };
@@ -126,8 +123,7 @@ impl OidcHarness {
         });
         let app = TestApp::builder().backend(backend).oidc(settings, http).build().await;
         op.set_clock(app.clock.clone());
-        let keys = app.provider_keys.clone().expect("OpenID Connect is wired");
-        Self { app, op, keys }
+        Self { app, op }
     }
 
     /// Creates a user and links the provider's `subject` to it.

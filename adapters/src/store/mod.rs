@@ -78,16 +78,17 @@ fn internal(error: DbErr) -> StoreError {
     StoreError::new(error)
 }
 
-/// Whether the error is a violation of a unique or of a foreign-key constraint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Whether the error is a violation of a unique (naming the constraint, as the database words
+/// it) or of a foreign-key constraint.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Violation {
-    Unique,
+    Unique(String),
     ForeignKey,
 }
 
 fn violation(error: &DbErr) -> Option<Violation> {
     match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => Some(Violation::Unique),
+        Some(SqlErr::UniqueConstraintViolation(message)) => Some(Violation::Unique(message)),
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => Some(Violation::ForeignKey),
         _ => None,
     }

@@ -43,7 +43,7 @@ impl PendingLoginStore for SeaOrmStore {
             created_at: Set(login.created_at),
         };
         Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(&e) {
-            Some(Violation::Unique) => PendingLoginStoreError::DuplicateState,
+            Some(Violation::Unique(_)) => PendingLoginStoreError::DuplicateState,
             _ => PendingLoginStoreError::Internal(Box::new(e)),
         })
     }

@@ -35,7 +35,7 @@ impl SessionStore for SeaOrmStore {
         sessions::Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(
             &e,
         ) {
-            Some(Violation::Unique) => SessionStoreError::DuplicateId,
+            Some(Violation::Unique(_)) => SessionStoreError::DuplicateId,
             Some(Violation::ForeignKey) => SessionStoreError::UnknownUser,
             None => SessionStoreError::Internal(Box::new(e)),
         })

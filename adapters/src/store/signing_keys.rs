@@ -7,7 +7,7 @@ use codex_cloud_core::domain::{SecretString, StoredSigningKey};
 use codex_cloud_core::ports::{SigningKeyStore, StoreError};
 
 use crate::store::entity::signing_keys::{ActiveModel, Column, Entity};
-use crate::store::{SeaOrmStore, internal};
+use crate::store::{SeaOrmStore, corrupt, internal};
 
 /// The row id of the first key: replicas racing to create it all insert this id, and one wins.
 const FIRST_KEY_ROW: i32 = 1;
@@ -17,15 +17,22 @@ impl SigningKeyStore for SeaOrmStore {
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         let rows =
             Entity::find().order_by_desc(Column::Id).all(&self.db).await.map_err(internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| StoredSigningKey {
-                kid: row.kid,
-                algorithm: row.algorithm,
-                private_key_pem: SecretString::new(row.private_key_pem),
-                created_at: row.created_at,
+        rows.into_iter()
+            .map(|row| {
+                if row.kid.is_empty() {
+                    return Err(corrupt("signing_keys", "kid"));
+                }
+                if row.algorithm != "RS256" {
+                    return Err(corrupt("signing_keys", "algorithm"));
+                }
+                Ok(StoredSigningKey {
+                    kid: row.kid,
+                    algorithm: row.algorithm,
+                    private_key_pem: SecretString::new(row.private_key_pem),
+                    created_at: row.created_at,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn add_first_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {

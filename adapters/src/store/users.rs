@@ -57,7 +57,13 @@ impl UserStore for SeaOrmStore {
         let inserted =
             users::Entity::insert(row).exec_with_returning(&self.db).await.map_err(|e| {
                 match violation(&e) {
-                    Some(Violation::Unique) => UserStoreError::DuplicateEmail,
+                    // The migration names the index on lower(email).
+                    Some(Violation::Unique(message))
+                        if message.contains("users_email_lower_key") =>
+                    {
+                        UserStoreError::DuplicateEmail
+                    }
+                    Some(Violation::Unique(_)) => UserStoreError::DuplicateId,
                     _ => UserStoreError::Internal(Box::new(e)),
                 }
             })?;

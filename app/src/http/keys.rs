@@ -3,6 +3,8 @@
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
+use codex_cloud_core::domain::PublishedKey;
+
 use crate::http::ApiTags;
 
 /// A public key of Codex access tokens (RFC 7517).
@@ -20,6 +22,23 @@ pub struct Jwk {
 #[derive(Clone, Debug, Object)]
 pub struct JwkSet {
     pub keys: Vec<Jwk>,
+}
+
+impl JwkSet {
+    pub fn of(keys: &[PublishedKey]) -> Self {
+        let keys = keys
+            .iter()
+            .map(|key| Jwk {
+                kty: "RSA".to_owned(),
+                kid: key.kid.clone(),
+                alg: key.alg.clone(),
+                key_use: "sig".to_owned(),
+                n: key.n.clone(),
+                e: key.e.clone(),
+            })
+            .collect();
+        Self { keys }
+    }
 }
 
 pub struct KeysApi {

@@ -51,7 +51,7 @@ pub fn api(services: Services) -> OpenApiService<Apis, ()> {
         oidc::OidcApi { oidc: services.oidc, secure_cookies: services.secure_cookies },
         admin::AdminApi { auth: services.auth, accounts: services.accounts, links: services.links },
         health::HealthApi { readiness: services.readiness },
-        keys::KeysApi { jwks: services.jwks },
+        keys::KeysApi { jwks: JwkSet::of(&services.published_keys) },
     );
     describe(OpenApiService::new(apis, TITLE, env!("CARGO_PKG_VERSION")))
 }

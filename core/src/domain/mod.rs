@@ -19,5 +19,5 @@ pub use oidc::{
 pub use password::{Password, PasswordError, PasswordHash};
 pub use secret::SecretString;
 pub use session::{Session, SessionId};
-pub use token::{AccessTokenClaims, IssuedToken, StoredSigningKey};
+pub use token::{AccessTokenClaims, IssuedToken, PublishedKey, StoredSigningKey};
 pub use user::{NewUser, User, UserId};

@@ -38,3 +38,13 @@ pub struct StoredSigningKey {
     pub private_key_pem: SecretString,
     pub created_at: OffsetDateTime,
 }
+
+/// The public half of a token signing key, as published for other services to verify tokens
+/// with (an RSA JWK, RFC 7517; base64url without padding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub kid: String,
+    pub alg: String,
+    pub n: String,
+    pub e: String,
+}

@@ -11,6 +11,8 @@ use crate::ports::StoreError;
 pub enum UserStoreError {
     #[error("a user with this e-mail address already exists")]
     DuplicateEmail,
+    #[error("a user with this id already exists")]
+    DuplicateId,
     #[error(transparent)]
     Internal(BoxError),
 }
@@ -28,7 +30,7 @@ impl From<StoreError> for UserStoreError {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// # Errors
-    /// `DuplicateEmail` when the address is taken.
+    /// `DuplicateEmail` when the address is taken; `DuplicateId` when the id is.
     async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError>;
 
     /// # Errors

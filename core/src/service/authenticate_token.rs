@@ -83,7 +83,7 @@ mod tests {
         w.clock.advance(TTL - Duration::seconds(1));
         assert!(w.auth.authenticate_token(&token).await.is_ok());
         w.clock.advance(Duration::seconds(1));
-        assert!(refused(w.auth.authenticate_token(&token).await), "expired");
+        assert!(refused(w.auth.authenticate_token(&token).await), "the session has expired");
 
         let login = w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap();
         let principal = w.auth.authenticate_token(login.token.token.expose()).await.unwrap();
@@ -93,6 +93,22 @@ mod tests {
         let login = w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap();
         w.accounts.disable_user(&Admin::operator(), login.user.id).await.unwrap();
         assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await), "disabled");
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_subject_is_not_its_sessions_user_is_refused() {
+        let w = World::new();
+        let login = logged_in(&w).await;
+        let bob = w.user("bob@example.com", Some(PASSWORD), false).await;
+        let forged = w.tokens.forge(crate::domain::AccessTokenClaims {
+            subject: bob.id,
+            session: login.session,
+            issued_at: login.token.issued_at,
+            expires_at: login.token.expires_at,
+            token_id: uuid::Uuid::new_v4(),
+        });
+
+        assert!(refused(w.auth.authenticate_token(&forged).await));
     }
 
     #[tokio::test]

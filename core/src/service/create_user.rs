@@ -62,6 +62,9 @@ impl Accounts {
         };
         self.users.create_user(user).await.map_err(|e| match e {
             UserStoreError::DuplicateEmail => CreateUserError::DuplicateEmail,
+            UserStoreError::DuplicateId => {
+                CreateUserError::Internal("a fresh user id is taken already".into())
+            }
             UserStoreError::Internal(e) => CreateUserError::Internal(e),
         })
     }

@@ -67,9 +67,19 @@ impl PasswordHasher for FakeHasher {
     }
 }
 
-/// Tokens are opaque numbers; the fake remembers their claims and checks expiry.
+/// Tokens are opaque numbers; the fake remembers their claims and checks nothing else, so the
+/// session rules of the use cases are what refuses a token.
 #[derive(Default)]
 pub struct FakeTokens(Mutex<Vec<AccessTokenClaims>>);
+
+impl FakeTokens {
+    /// A token with these claims, as if this deployment had signed it.
+    pub fn forge(&self, claims: AccessTokenClaims) -> String {
+        let mut issued = lock(&self.0);
+        issued.push(claims);
+        format!("token-{}", issued.len() - 1)
+    }
+}
 
 impl TokenIssuer for FakeTokens {
     fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError> {
@@ -85,14 +95,13 @@ impl TokenIssuer for FakeTokens {
     fn verify(
         &self,
         token: &str,
-        now: OffsetDateTime,
+        _now: OffsetDateTime,
     ) -> Result<AccessTokenClaims, TokenIssuerError> {
         let index: usize = token
             .strip_prefix("token-")
             .and_then(|n| n.parse().ok())
             .ok_or(TokenIssuerError::Invalid)?;
-        let claims = lock(&self.0).get(index).cloned().ok_or(TokenIssuerError::Invalid)?;
-        if claims.expires_at <= now { Err(TokenIssuerError::Invalid) } else { Ok(claims) }
+        lock(&self.0).get(index).cloned().ok_or(TokenIssuerError::Invalid)
     }
 }
 
@@ -130,6 +139,9 @@ impl UserStore for FakeStore {
         let mut state = lock(&self.0);
         if state.users.iter().any(|u| u.email == user.email) {
             return Err(UserStoreError::DuplicateEmail);
+        }
+        if state.users.iter().any(|u| u.id == user.id) {
+            return Err(UserStoreError::DuplicateId);
         }
         let user = User {
             id: user.id,
@@ -383,6 +395,7 @@ pub struct World {
     pub store: Arc<FakeStore>,
     pub clock: Arc<FakeClock>,
     pub hasher: Arc<FakeHasher>,
+    pub tokens: Arc<FakeTokens>,
     pub provider: Arc<FakeProvider>,
     pub auth: Auth,
     pub accounts: Accounts,
@@ -401,8 +414,14 @@ impl World {
             begun: AtomicU32::new(0),
         });
         let tokens = Arc::new(FakeTokens::default());
-        let auth =
-            Auth::new(store.clone(), store.clone(), hasher.clone(), tokens, clock.clone(), TTL);
+        let auth = Auth::new(
+            store.clone(),
+            store.clone(),
+            hasher.clone(),
+            tokens.clone(),
+            clock.clone(),
+            TTL,
+        );
         let accounts = Accounts::new(store.clone(), hasher.clone(), clock.clone());
         let links = IdentityLinks::new(store.clone(), store.clone(), clock.clone());
         let ports = OidcLoginPorts {
@@ -413,7 +432,7 @@ impl World {
             clock: clock.clone(),
         };
         let oidc = OidcLogin::new(auth.clone(), ports);
-        Self { store, clock, hasher, provider, auth, accounts, links, oidc }
+        Self { store, clock, hasher, tokens, provider, auth, accounts, links, oidc }
     }
 
     pub async fn user(&self, email: &str, password: Option<&str>, is_admin: bool) -> User {

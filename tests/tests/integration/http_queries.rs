@@ -32,16 +32,3 @@ async fn me_costs_one_query_on_sqlite() {
 async fn me_costs_one_query_on_postgres() {
     me_costs_one_query(StoreBackend::Postgres).await;
 }
-
-#[tokio::test]
-async fn passwords_are_stored_as_argon2id_at_owasp_parameters_and_verify() {
-    let app = TestApp::builder().backend(StoreBackend::Sqlite).argon2().build().await;
-    let user = app.create_user("ada@example.com", "correct horse battery staple").await;
-
-    let hash = user.password_hash.expect("a password hash");
-
-    assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash:?}");
-    app.token("ada@example.com", "correct horse battery staple").await;
-    let wrong = Reply::read(app.login("ada@example.com", "wrong password").await).await;
-    wrong.assert_problem(401, "invalid_credentials");
-}

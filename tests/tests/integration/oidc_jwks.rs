@@ -89,7 +89,7 @@ async fn a_failed_refresh_keeps_serving_the_cached_keys_until_the_ttl() {
     h.op.set_jwks_mode(JwksMode::Status(500));
     h.app.advance(seconds(301));
     assert_ok(&h.login().await);
-    assert_eq!(h.keys.stats().failures, 1);
+    assert_eq!(h.app.backend.provider_key_stats().expect("OpenID Connect is on").failures, 1);
     h.app.advance(seconds(3600 - 301 - 1));
     assert_ok(&h.login().await);
 }

@@ -3,9 +3,9 @@
 use uuid::Uuid;
 
 use codex_cloud_adapters::SeaOrmStore;
-use codex_cloud_backend::db::{self, ExternalIdentitySeed, SeedError};
+use codex_cloud_backend::db::{self, ExternalIdentitySeed};
 use codex_cloud_core::domain::{Email, Issuer, NewUser, Subject, User, UserId};
-use codex_cloud_core::ports::{IdentityLinkStore, UserStore};
+use codex_cloud_core::ports::{IdentityLinkStore, SigningKeyStore, UserStore};
 use codex_cloud_tests::app::T0;
 
 const ISSUER: &str = "https://your-tenant.example.com/oidc";
@@ -59,6 +59,7 @@ async fn seeding_as_documented_links_the_identity_and_seeding_twice_is_harmless(
     let identities = store.identities_of_user(user.id).await?;
     assert_eq!(identities.len(), 1, "seeding twice links once: {identities:?}");
     assert_eq!(identities[0].email, Some(Email::parse("user@example.com")?));
+    assert!(store.signing_keys().await?.is_empty(), "seeding writes links and nothing else");
     Ok(())
 }
 
@@ -104,7 +105,7 @@ async fn a_seed_naming_an_unknown_user_or_an_invalid_issuer_fails_with_its_index
     for seed in bad {
         let error =
             db::seed_external_identities(&pool, &[good, seed]).await.expect_err("a bad seed fails");
-        assert!(matches!(error, SeedError::Seed { index: 1, .. }), "{error}");
+        assert_eq!(error.index, 1, "{error}");
     }
     assert_eq!(linked_user(&store).await, Some(user.id));
 }

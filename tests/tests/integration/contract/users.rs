@@ -3,7 +3,7 @@
 use time::Duration;
 use uuid::Uuid;
 
-use codex_cloud_core::domain::{User, UserId};
+use codex_cloud_core::domain::{NewUser, User, UserId};
 use codex_cloud_core::ports::UserStoreError;
 use codex_cloud_tests::TestStore;
 
@@ -17,6 +17,7 @@ contract_tests!(
     disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_it,
     disabling_an_unknown_user_is_none,
     the_store_answers_a_ping,
+    a_second_user_with_the_same_id_is_a_duplicate_id,
 );
 
 async fn a_created_user_is_returned_as_stored_and_found_by_id_and_by_email_in_any_case(
@@ -141,4 +142,19 @@ async fn disabling_an_unknown_user_is_none(t: TestStore) {
 
 async fn the_store_answers_a_ping(t: TestStore) {
     t.store().ping().await.expect("ping");
+}
+
+async fn a_second_user_with_the_same_id_is_a_duplicate_id(t: TestStore) {
+    let store = t.store();
+    let first = new_user("ada@example.com", at(0));
+    store.create_user(first.clone()).await.expect("create");
+
+    let again = NewUser { email: email("bob@example.com"), ..first.clone() };
+    let result = store.create_user(again).await;
+
+    assert!(matches!(result, Err(UserStoreError::DuplicateId)), "{result:?}");
+    let kept = store.user_by_id(first.id).await.expect("read").expect("kept");
+    assert_eq!(kept.email, first.email);
+    let bob = store.user_by_email(&email("bob@example.com")).await.expect("read");
+    assert_eq!(bob, None);
 }
