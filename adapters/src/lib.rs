@@ -1,6 +1,7 @@
 //! Adapters for the ports of `codex-cloud-core`. Each one translates between a port and one
 //! outside thing; none of them decides business rules.
 
+pub mod blocklist;
 pub mod clock;
 pub mod oidc;
 pub mod password;
@@ -11,6 +12,7 @@ pub mod token;
 #[cfg(feature = "memory")]
 pub mod memory;
 
+pub use blocklist::ZxcvbnBlocklist;
 pub use clock::SystemClock;
 pub use oidc::{
     Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwksFetchStats, OidcClientSettings,

@@ -12,12 +12,14 @@ use uuid::Uuid;
 
 use codex_cloud_core::domain::{
     Email, ExternalIdentity, Issuer, NewExternalIdentity, NewUser, Password, PasswordHash,
-    PendingLogin, Session, SessionId, StateDigest, StoredSigningKey, Subject, User, UserId,
+    PendingLogin, Session, SessionId, SessionMethod, StateDigest, StoredSigningKey, Subject,
+    ThrottleKey, ThrottleRecord, TokenDigest, User, UserId,
 };
 use codex_cloud_core::ports::{
-    Clock, IdentityLinkStore, LinkStoreError, PasswordHasher, PasswordHasherError,
-    PendingLoginStore, PendingLoginStoreError, Readiness, SessionStore, SessionStoreError,
-    SigningKeyStore, StoreError, UserStore, UserStoreError,
+    Clock, DisableOutcome, IdentityLinkStore, LinkStoreError, NewSession, PasswordHasher,
+    PasswordHasherError, PendingLoginStore, PendingLoginStoreError, Readiness, RefreshOutcome,
+    RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, SigningKeyStore, StoreError,
+    ThrottleStore, UserStore, UserStoreError,
 };
 
 use crate::sync::lock;
@@ -76,6 +78,10 @@ impl PasswordHasher for FastTestPasswordHasher {
             fast_digest(salt, password.expose()).as_bytes().ct_eq(digest.as_bytes()).into();
         Ok(matches && parsed.is_some())
     }
+
+    fn needs_rehash(&self, _hash: &PasswordHash) -> bool {
+        false
+    }
 }
 
 #[derive(Default)]
@@ -83,6 +89,9 @@ struct State {
     users: Vec<User>,
     identities: Vec<ExternalIdentity>,
     sessions: HashMap<SessionId, Session>,
+    cookies: HashMap<TokenDigest, SessionId>,
+    refresh: HashMap<TokenDigest, (SessionId, Option<OffsetDateTime>)>,
+    throttles: HashMap<String, ThrottleRecord>,
     pending: HashMap<StateDigest, PendingLogin>,
     signing_keys: Vec<StoredSigningKey>,
 }
@@ -135,6 +144,32 @@ impl State {
         };
         self.identities.push(identity.clone());
         Ok(identity)
+    }
+
+    fn session_with_user(&self, id: SessionId) -> Option<(Session, User)> {
+        let session = self.sessions.get(&id)?;
+        let user = self.users.iter().find(|u| u.id == session.user_id)?;
+        Some((session.clone(), user.clone()))
+    }
+
+    fn revoke(&mut self, scope: &RevokeScope, at: OffsetDateTime) -> u64 {
+        let mut count = 0;
+        for session in self.sessions.values_mut() {
+            let in_scope = match scope {
+                RevokeScope::User { user, except } => {
+                    session.user_id == *user && Some(session.id) != *except
+                }
+                RevokeScope::Identity { issuer, subject } => matches!(
+                    &session.method,
+                    SessionMethod::Oidc { issuer: i, subject: s } if i == issuer && s == subject
+                ),
+            };
+            if in_scope && session.revoked_at.is_none() {
+                session.revoked_at = Some(at);
+                count += 1;
+            }
+        }
+        count
     }
 
     fn set_disabled(&mut self, id: UserId, disabled: bool, at: OffsetDateTime) -> Option<User> {
@@ -198,8 +233,33 @@ impl UserStore for InMemoryStore {
         &self,
         id: UserId,
         at: OffsetDateTime,
-    ) -> Result<Option<User>, StoreError> {
-        Ok(self.with(|s| s.set_disabled(id, true, at)))
+    ) -> Result<DisableOutcome, StoreError> {
+        Ok(self.with(|s| {
+            let admins: Vec<UserId> =
+                s.users.iter().filter(|u| u.is_admin && !u.disabled).map(|u| u.id).collect();
+            if admins == [id] {
+                return DisableOutcome::LastAdmin;
+            }
+            let Some(user) = s.set_disabled(id, true, at) else {
+                return DisableOutcome::UnknownUser;
+            };
+            s.revoke(&RevokeScope::User { user: id, except: None }, at);
+            DisableOutcome::Disabled(user)
+        }))
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let Some(user) = s.users.iter_mut().find(|u| u.id == id) else { return false };
+            user.password_hash = Some(hash.clone());
+            user.updated_at = at;
+            true
+        }))
     }
 
     async fn enable_user(
@@ -216,6 +276,9 @@ impl UserStore for InMemoryStore {
             s.users.retain(|u| u.id != id);
             s.identities.retain(|i| i.user_id != id);
             s.sessions.retain(|_, session| session.user_id != id);
+            let sessions = &s.sessions;
+            s.cookies.retain(|_, session| sessions.contains_key(session));
+            s.refresh.retain(|_, (session, _)| sessions.contains_key(session));
             s.users.len() != before
         }))
     }
@@ -303,7 +366,8 @@ impl IdentityLinkStore for InMemoryStore {
 
 #[async_trait]
 impl SessionStore for InMemoryStore {
-    async fn create_session(&self, session: &Session) -> Result<(), SessionStoreError> {
+    async fn start_session(&self, new: &NewSession) -> Result<(), SessionStoreError> {
+        let session = &new.session;
         self.with(|s| {
             if s.sessions.contains_key(&session.id) {
                 return Err(SessionStoreError::DuplicateId);
@@ -312,6 +376,12 @@ impl SessionStore for InMemoryStore {
                 return Err(SessionStoreError::UnknownUser);
             }
             s.sessions.insert(session.id, session.clone());
+            if let Some(cookie) = &new.cookie {
+                s.cookies.insert(cookie.clone(), session.id);
+            }
+            if let Some(refresh) = &new.refresh_token {
+                s.refresh.insert(refresh.clone(), (session.id, None));
+            }
             Ok(())
         })
     }
@@ -320,20 +390,163 @@ impl SessionStore for InMemoryStore {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, StoreError> {
-        Ok(self.with(|s| {
-            let session = s.sessions.get(&id)?;
-            let user = s.users.iter().find(|u| u.id == session.user_id)?;
-            Some((session.clone(), user.clone()))
-        }))
+        Ok(self.with(|s| s.session_with_user(id)))
     }
 
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn session_by_cookie(
+        &self,
+        cookie: &TokenDigest,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        Ok(self.with(|s| s.cookies.get(cookie).copied().and_then(|id| s.session_with_user(id))))
+    }
+
+    async fn touch_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError> {
         self.with(|s| {
             if let Some(session) = s.sessions.get_mut(&id) {
-                session.revoked_at.get_or_insert(at);
+                session.last_used_at = at;
             }
         });
         Ok(())
+    }
+
+    async fn sessions_of_user(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        Ok(self.with(|s| {
+            let mut sessions: Vec<Session> = s
+                .sessions
+                .values()
+                .filter(|session| session.user_id == user && session.revoked_at.is_none())
+                .cloned()
+                .collect();
+            sessions.sort_by_key(|session| (session.created_at, session.id.as_uuid()));
+            sessions
+        }))
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let Some(session) = s.sessions.get_mut(&id) else { return false };
+            let live = session.revoked_at.is_none();
+            session.revoked_at.get_or_insert(at);
+            live
+        }))
+    }
+
+    async fn revoke_sessions(
+        &self,
+        scope: &RevokeScope,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        Ok(self.with(|s| s.revoke(scope, at)))
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
+        Ok(self.with(|s| {
+            let ended: Vec<SessionId> = s
+                .sessions
+                .values()
+                .filter(|x| x.expires_at < before || x.revoked_at.is_some_and(|r| r < before))
+                .map(|x| x.id)
+                .take(usize::try_from(batch).unwrap_or(usize::MAX))
+                .collect();
+            for id in &ended {
+                s.sessions.remove(id);
+            }
+            s.cookies.retain(|_, id| !ended.contains(id));
+            s.refresh.retain(|_, (id, _)| !ended.contains(id));
+            ended.len() as u64
+        }))
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for InMemoryStore {
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        at: OffsetDateTime,
+    ) -> Result<RefreshOutcome, StoreError> {
+        Ok(self.with(|s| {
+            let Some((session, spent)) = s.refresh.get(presented).copied() else {
+                return RefreshOutcome::Unknown;
+            };
+            if spent.is_some() {
+                return RefreshOutcome::Reused(session);
+            }
+            s.refresh.insert(presented.clone(), (session, Some(at)));
+            s.refresh.insert(next.clone(), (session, None));
+            RefreshOutcome::Rotated(session)
+        }))
+    }
+
+    async fn purge_refresh_tokens(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
+        Ok(self.with(|s| {
+            let spent: Vec<TokenDigest> = s
+                .refresh
+                .iter()
+                .filter(|(_, (_, spent))| spent.is_some_and(|at| at < before))
+                .map(|(digest, _)| digest.clone())
+                .take(usize::try_from(batch).unwrap_or(usize::MAX))
+                .collect();
+            for digest in &spent {
+                s.refresh.remove(digest);
+            }
+            spent.len() as u64
+        }))
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for InMemoryStore {
+    async fn throttle_records(
+        &self,
+        keys: &[ThrottleKey],
+    ) -> Result<Vec<Option<ThrottleRecord>>, StoreError> {
+        Ok(self.with(|s| keys.iter().map(|k| s.throttles.get(&k.as_key()).copied()).collect()))
+    }
+
+    async fn record_failure(
+        &self,
+        key: &ThrottleKey,
+        now: OffsetDateTime,
+        window_cutoff: OffsetDateTime,
+    ) -> Result<ThrottleRecord, StoreError> {
+        Ok(self.with(|s| {
+            let fresh =
+                ThrottleRecord { failures: 0, window_started_at: now, last_failure_at: now };
+            let record = s.throttles.entry(key.as_key()).or_insert(fresh);
+            if record.window_started_at < window_cutoff {
+                *record = fresh;
+            }
+            record.failures += 1;
+            record.last_failure_at = now;
+            *record
+        }))
+    }
+
+    async fn clear_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        self.with(|s| s.throttles.remove(&key.as_key()));
+        Ok(())
+    }
+
+    async fn purge_throttles(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
+        Ok(self.with(|s| {
+            let stale: Vec<String> = s
+                .throttles
+                .iter()
+                .filter(|(_, r)| r.last_failure_at < before)
+                .map(|(k, _)| k.clone())
+                .take(usize::try_from(batch).unwrap_or(usize::MAX))
+                .collect();
+            for key in &stale {
+                s.throttles.remove(key);
+            }
+            stale.len() as u64
+        }))
     }
 }
 

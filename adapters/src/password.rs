@@ -75,4 +75,18 @@ impl PasswordHasher for Argon2PasswordHasher {
         })
         .await
     }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        let Ok(parsed) = argon2::PasswordHash::new(hash.as_str()) else {
+            return true;
+        };
+        let Ok(params) = argon2::Params::try_from(&parsed) else {
+            return true;
+        };
+        let wanted = argon2::Params::default();
+        parsed.algorithm != argon2::Algorithm::Argon2id.ident()
+            || params.m_cost() < wanted.m_cost()
+            || params.t_cost() < wanted.t_cost()
+            || params.p_cost() < wanted.p_cost()
+    }
 }

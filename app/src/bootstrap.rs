@@ -11,18 +11,20 @@ use anyhow::Context as _;
 use codex_cloud_adapters::{
     Argon2PasswordHasher, Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwksFetchStats,
     JwtTokenIssuer, OidcClientSettings, OpenIdConnectProvider, OutboundHttp, SeaOrmStore,
-    SystemClock, load_or_create_signing_keys,
+    SystemClock, ZxcvbnBlocklist, load_or_create_signing_keys,
 };
+use codex_cloud_core::domain::PasswordPolicy;
 use codex_cloud_core::domain::PublishedKey;
 use codex_cloud_core::ports::{
     Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
-    SessionStore, SigningKeyStore, UserStore,
+    RefreshTokenStore, SessionStore, SigningKeyStore, ThrottleStore, UserStore,
 };
 use codex_cloud_core::service::{
-    Accounts, Auth, IdentityLinks, OidcLogin, OidcLoginPorts, ReadinessCheck,
+    Accounts, Auth, AuthPorts, AuthSettings, Housekeeping, IdentityLinks, OidcLogin,
+    OidcLoginPorts, PasswordRules, ReadinessCheck,
 };
 
-use crate::config::{OidcSettings, Settings};
+use crate::config::{OidcSettings, Settings, TrustedProxies};
 
 /// Every store port, each possibly from a different adapter.
 #[derive(Clone)]
@@ -30,6 +32,8 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub links: Arc<dyn IdentityLinkStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    pub throttles: Arc<dyn ThrottleStore>,
     pub pending_logins: Arc<dyn PendingLoginStore>,
     pub signing_keys: Arc<dyn SigningKeyStore>,
     pub readiness: Arc<dyn Readiness>,
@@ -42,6 +46,8 @@ impl Stores {
         S: UserStore
             + IdentityLinkStore
             + SessionStore
+            + RefreshTokenStore
+            + ThrottleStore
             + PendingLoginStore
             + SigningKeyStore
             + Readiness
@@ -51,6 +57,8 @@ impl Stores {
             users: store.clone(),
             links: store.clone(),
             sessions: store.clone(),
+            refresh_tokens: store.clone(),
+            throttles: store.clone(),
             pending_logins: store.clone(),
             signing_keys: store.clone(),
             readiness: store,
@@ -89,6 +97,8 @@ pub struct Services {
     pub published_keys: Vec<PublishedKey>,
     /// Whether cookies get the `Secure` attribute.
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How often stale pending logins are purged.
@@ -97,13 +107,14 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 /// A wired-up backend.
 pub struct Backend {
     pub services: Services,
+    housekeeping: Housekeeping,
     discovery: Option<Arc<Discovery>>,
     provider_keys: Option<Arc<HttpJwksKeyProvider>>,
 }
 
 /// Linking identities needs only the links, the users and the clock: no keys, no hasher.
 pub fn identity_links(stores: &Stores, clock: Arc<dyn Clock>) -> IdentityLinks {
-    IdentityLinks::new(stores.links.clone(), stores.users.clone(), clock)
+    IdentityLinks::new(stores.links.clone(), stores.users.clone(), stores.sessions.clone(), clock)
 }
 
 impl Backend {
@@ -132,15 +143,28 @@ impl Backend {
             .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
         let tokens = JwtTokenIssuer::new(&settings.token_issuer, &settings.token_audience, &keys)?;
         let published_keys = tokens.published_keys().to_vec();
+        let ports = AuthPorts {
+            users: stores.users.clone(),
+            sessions: stores.sessions.clone(),
+            refresh_tokens: stores.refresh_tokens.clone(),
+            throttles: stores.throttles.clone(),
+            hasher,
+            passwords: PasswordRules {
+                policy: PasswordPolicy { min_chars: settings.password_min_length },
+                blocklist: Arc::new(ZxcvbnBlocklist),
+            },
+            tokens: Arc::new(tokens),
+            clock: clock.clone(),
+        };
         let auth = Auth::new(
-            stores.users.clone(),
-            stores.sessions.clone(),
-            hasher.clone(),
-            Arc::new(tokens),
-            clock.clone(),
-            settings.access_token_ttl,
+            ports.clone(),
+            AuthSettings {
+                access_token_ttl: settings.access_token_ttl,
+                sessions: settings.sessions,
+                throttle: settings.throttle,
+            },
         );
-        let accounts = Accounts::new(stores.users.clone(), hasher, clock.clone());
+        let accounts = Accounts::new(&ports);
         let links = identity_links(&stores, clock.clone());
         let wired = match &settings.oidc {
             Some(oidc) => {
@@ -161,9 +185,18 @@ impl Backend {
             readiness: ReadinessCheck::new(stores.readiness.clone(), provider),
             published_keys,
             secure_cookies: settings.secure_cookies(),
+            trusted_proxies: settings.trusted_proxies.clone(),
         };
+        let housekeeping = Housekeeping::new(
+            stores.sessions.clone(),
+            stores.refresh_tokens.clone(),
+            stores.throttles.clone(),
+            clock.clone(),
+            settings.sessions,
+        );
         Ok(Self {
             services,
+            housekeeping,
             discovery: wired.as_ref().map(|w| w.discovery.clone()),
             provider_keys: wired.map(|w| w.keys),
         })
@@ -176,24 +209,31 @@ impl Backend {
     }
 
     /// Starts what a serving process runs besides requests: discovery retried until it
-    /// succeeds, and the periodic purge of pending logins that never came back.
+    /// succeeds, and housekeeping once a minute (ended sessions, spent refresh tokens, stale
+    /// throttle counts, pending logins that never came back), in bounded batches that any
+    /// number of replicas may run at once.
     pub fn spawn_background_tasks(&self) {
         if let Some(discovery) = &self.discovery {
             discovery.spawn_retry();
         }
-        if let Some(oidc) = self.services.oidc.clone() {
-            tokio::spawn(async move {
-                let mut interval = tokio::time::interval(HOUSEKEEPING_INTERVAL);
-                loop {
-                    interval.tick().await;
-                    match oidc.purge_pending_logins().await {
-                        Ok(0) => {}
-                        Ok(purged) => tracing::debug!(purged, "stale pending logins purged"),
-                        Err(e) => tracing::warn!(error = %e, "purging pending logins failed"),
-                    }
+        let housekeeping = self.housekeeping.clone();
+        let oidc = self.services.oidc.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+            loop {
+                interval.tick().await;
+                match housekeeping.run().await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::debug!(purged, "housekeeping purged stale rows"),
+                    Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
                 }
-            });
-        }
+                if let Some(oidc) = &oidc
+                    && let Err(e) = oidc.purge_pending_logins().await
+                {
+                    tracing::warn!(error = %e, "purging pending logins failed");
+                }
+            }
+        });
     }
 }
 

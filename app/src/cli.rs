@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `create-admin`, `migrate`, `openapi`,
-//! `link-identity`, `unlink-identity`.
+//! The command line: `serve` (the default), `create-admin`, `set-password`, `migrate`,
+//! `openapi`, `link-identity`, `unlink-identity`.
 
 use std::io::{BufRead as _, Read as _};
 
@@ -27,6 +27,17 @@ pub enum Command {
     /// Create an administrator and print its id.
     CreateAdmin {
         /// The administrator's e-mail address.
+        email: String,
+        /// The password (prefer --password-stdin: arguments are visible to other local users).
+        #[arg(required_unless_present = "password_stdin", conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (it must meet the policy); ends all of the user's sessions.
+    SetPassword {
+        /// The user's e-mail address.
         email: String,
         /// The password (prefer --password-stdin: arguments are visible to other local users).
         #[arg(required_unless_present = "password_stdin", conflicts_with = "password_stdin")]
@@ -92,6 +103,17 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let user = services.accounts.create_user(&operator, request).await?;
             eprintln!("created administrator {}", user.email);
             println!("{}", user.id);
+        }
+        Command::SetPassword { email, password, password_stdin } => {
+            let password = match (password, password_stdin) {
+                (Some(p), false) => p,
+                (None, true) => read_password_line()?,
+                _ => bail!("give the password as an argument or with --password-stdin"),
+            };
+            let accounts = services(settings).await?.accounts;
+            let user = accounts.user_by_email(&operator, &email).await?;
+            accounts.set_password(&operator, user.id, &password).await?;
+            eprintln!("password set for {}; their sessions are ended", user.email);
         }
         Command::LinkIdentity(args) => {
             let links = services(settings).await?.links;

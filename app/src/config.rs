@@ -1,7 +1,7 @@
 //! Configuration: built-in defaults → optional TOML file → `CODEX_*` environment variables,
 //! deserialized once and validated into typed `Settings` with messages that name the variable.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use figment::Figment;
@@ -10,7 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use codex_cloud_core::domain::{Issuer, SecretString};
+use codex_cloud_core::domain::{Issuer, SecretString, SessionPolicy, ThrottlePolicy};
 
 /// The TOML file named by `CODEX_CONFIG`, or `codex.toml` in the working directory.
 pub const CONFIG_FILE_VARIABLE: &str = "CODEX_CONFIG";
@@ -34,6 +34,14 @@ struct Raw {
     oidc_redirect_uri: String,
     oidc_jwks_cache_ttl: u64,
     oidc_jwks_cache_refresh: u64,
+    login_throttle_failures: u64,
+    login_throttle_delay: u64,
+    login_throttle_max_delay: u64,
+    login_throttle_address_failures: u64,
+    trusted_proxies: String,
+    password_min_length: usize,
+    session_idle_timeout: u64,
+    session_max_age: u64,
 }
 
 impl Default for Raw {
@@ -52,6 +60,14 @@ impl Default for Raw {
             oidc_redirect_uri: DEFAULT_REDIRECT_URI.into(),
             oidc_jwks_cache_ttl: 3600,
             oidc_jwks_cache_refresh: 300,
+            login_throttle_failures: 5,
+            login_throttle_delay: 30,
+            login_throttle_max_delay: 3600,
+            login_throttle_address_failures: 100,
+            trusted_proxies: String::new(),
+            password_min_length: 12,
+            session_idle_timeout: 86_400,
+            session_max_age: 1_209_600,
         }
     }
 }
@@ -73,6 +89,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub max_concurrent_hashes: usize,
     pub oidc: Option<OidcSettings>,
+    pub throttle: ThrottlePolicy,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    pub password_min_length: usize,
+    pub sessions: SessionPolicy,
 }
 
 /// OpenID Connect is on exactly when issuer, client id and client secret are all set.
@@ -117,13 +138,73 @@ impl RedirectUri {
     }
 }
 
+/// Address ranges (CIDR) of proxies whose `X-Forwarded-For` header is believed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// Comma-separated CIDRs (`10.0.0.0/8, ::1/128`); a bare address is one host.
+    ///
+    /// # Errors
+    /// When a range is not a CIDR.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ranges = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                let (address, bits) = part.split_once('/').unwrap_or((part, ""));
+                let address: IpAddr =
+                    address.parse().map_err(|_| format!("{part:?} is not an address range"))?;
+                let max = if address.is_ipv4() { 32 } else { 128 };
+                let bits = if bits.is_empty() { Ok(max) } else { bits.parse::<u8>() };
+                match bits {
+                    Ok(bits) if bits <= max => Ok((address, bits)),
+                    _ => Err(format!("{part:?} has an invalid prefix length")),
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self(ranges))
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        self.0.iter().any(|(network, bits)| match (network, address) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), *bits),
+            (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), *bits),
+            (IpAddr::V6(_), IpAddr::V4(a)) => {
+                self.contains_v6(&a.to_ipv6_mapped().octets(), network, *bits)
+            }
+            (IpAddr::V4(_), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(
+                |a| matches!(network, IpAddr::V4(n) if prefix_eq(&n.octets(), &a.octets(), *bits)),
+            ),
+        })
+    }
+
+    fn contains_v6(&self, address: &[u8; 16], network: &IpAddr, bits: u8) -> bool {
+        matches!(network, IpAddr::V6(n) if prefix_eq(&n.octets(), address, bits))
+    }
+}
+
+fn prefix_eq(network: &[u8], address: &[u8], bits: u8) -> bool {
+    let bits = usize::from(bits);
+    let (whole, rest) = (bits / 8, bits % 8);
+    if network[..whole] != address[..whole] {
+        return false;
+    }
+    rest == 0 || {
+        let mask = 0xffu8 << (8 - rest);
+        (network[whole] & mask) == (address[whole] & mask)
+    }
+}
+
 /// A configuration problem, naming the variable to fix.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
 /// Settings whose environment values are text, never parsed: (variable suffix, key).
-const VERBATIM: [(&str, &str); 9] = [
+const VERBATIM: [(&str, &str); 10] = [
+    ("TRUSTED_PROXIES", "trusted_proxies"),
     ("DATABASE_URL", "database_url"),
     ("BIND", "bind"),
     ("TOKEN_ISSUER", "token_issuer"),
@@ -255,6 +336,20 @@ impl Raw {
         }
         let access_token_ttl = time::Duration::seconds(self.access_token_ttl as i64);
         let oidc = self.oidc()?;
+        let throttle = self.throttle()?;
+        let trusted_proxies = TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|why| fail("trusted_proxies", &why))?;
+        if !(8..=128).contains(&self.password_min_length) {
+            return Err(fail("password_min_length", "must be between 8 and 128 characters"));
+        }
+        let seconds = |key: &str, value: u64| match i64::try_from(value) {
+            Ok(v) if (1..=315_360_000).contains(&v) => Ok(time::Duration::seconds(v)),
+            _ => Err(fail(key, "must be between 1 and 315360000 seconds")),
+        };
+        let sessions = SessionPolicy {
+            idle_timeout: seconds("session_idle_timeout", self.session_idle_timeout)?,
+            max_age: seconds("session_max_age", self.session_max_age)?,
+        };
         Ok(Settings {
             database_url: url,
             bind,
@@ -264,6 +359,35 @@ impl Raw {
             log_format,
             max_concurrent_hashes: self.max_concurrent_hashes,
             oidc,
+            throttle,
+            trusted_proxies,
+            password_min_length: self.password_min_length,
+            sessions,
+        })
+    }
+
+    fn throttle(&self) -> Result<ThrottlePolicy, ConfigError> {
+        let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
+        let seconds = |key: &str, value: u64| match i64::try_from(value) {
+            Ok(v) if (1..=86_400 * 365).contains(&v) => Ok(time::Duration::seconds(v)),
+            _ => Err(fail(key, "must be between 1 and 31536000 seconds")),
+        };
+        let delay = seconds("login_throttle_delay", self.login_throttle_delay)?;
+        let max_delay = seconds("login_throttle_max_delay", self.login_throttle_max_delay)?;
+        if max_delay < delay {
+            return Err(fail(
+                "login_throttle_max_delay",
+                "must be at least CODEX_LOGIN_THROTTLE_DELAY",
+            ));
+        }
+        if self.login_throttle_address_failures == 0 {
+            return Err(fail("login_throttle_address_failures", "must be at least 1"));
+        }
+        Ok(ThrottlePolicy {
+            free_failures: self.login_throttle_failures,
+            delay,
+            max_delay,
+            address_failures: self.login_throttle_address_failures,
         })
     }
 

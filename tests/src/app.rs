@@ -15,7 +15,8 @@ use codex_cloud_adapters::{Argon2PasswordHasher, OutboundHttp};
 use codex_cloud_backend::bootstrap::{Backend, Overrides, Services};
 use codex_cloud_backend::config::{OidcSettings, Settings};
 use codex_cloud_backend::http::{JwkSet, endpoint};
-use codex_cloud_core::domain::User;
+use codex_cloud_core::domain::{OpaqueToken, Session, SessionId, SessionMethod, User};
+use codex_cloud_core::ports::NewSession;
 use codex_cloud_core::ports::{Clock, PasswordHasher};
 use codex_cloud_core::service::{Admin, CreateUser};
 
@@ -189,6 +190,43 @@ impl TestApp {
         let user = self.create_user(email, PASSWORD).await;
         let token = self.token(email, PASSWORD).await;
         (user, token)
+    }
+
+    /// A browser session of `user`, as a provider login with `return_to` starts one: the
+    /// `codex_session` cookie value, and an access token of the same session (from
+    /// `POST /auth/token`).
+    pub async fn cookie_session(&self, user: &User) -> (String, String) {
+        let cookie = OpaqueToken::random().expect("randomness");
+        let now = self.now();
+        let session = Session {
+            id: SessionId::random(),
+            user_id: user.id,
+            method: SessionMethod::Password,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + Duration::days(14),
+            revoked_at: None,
+        };
+        let new = NewSession { session, refresh_token: None, cookie: Some(cookie.digest()) };
+        self.store.store().start_session(&new).await.expect("start a cookie session");
+        let reply = self
+            .client
+            .post("/auth/token")
+            .header("cookie", format!("codex_session={}", cookie.expose()))
+            .send()
+            .await;
+        let status = reply.0.status();
+        let body = crate::http::json_body(reply).await;
+        assert_eq!(status, 200, "POST /auth/token: {body}");
+        let token = body["access_token"].as_str().expect("access_token").to_owned();
+        (cookie.expose().to_owned(), token)
+    }
+
+    /// A new user with a browser session: the user, the cookie value and an access token.
+    pub async fn user_with_cookie(&self, email: &str) -> (User, String, String) {
+        let user = self.create_user(email, PASSWORD).await;
+        let (cookie, token) = self.cookie_session(&user).await;
+        (user, cookie, token)
     }
 
     /// `GET /auth/me` with a bearer token.

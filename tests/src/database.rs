@@ -12,7 +12,8 @@ use codex_cloud_adapters::memory::InMemoryStore;
 use codex_cloud_adapters::{SeaOrmStore, store};
 use codex_cloud_backend::bootstrap::Stores;
 use codex_cloud_core::ports::{
-    IdentityLinkStore, PendingLoginStore, Readiness, SessionStore, SigningKeyStore, UserStore,
+    IdentityLinkStore, PendingLoginStore, Readiness, RefreshTokenStore, SessionStore,
+    SigningKeyStore, ThrottleStore, UserStore,
 };
 
 /// The variable naming a PostgreSQL server for tests, e.g. `postgres://postgres@127.0.0.1/test`.
@@ -21,7 +22,14 @@ pub const TEST_DATABASE_URL: &str = "CODEX_TEST_DATABASE_URL";
 
 /// Every store port at once: what one store adapter implements.
 pub trait AnyStore:
-    UserStore + IdentityLinkStore + SessionStore + PendingLoginStore + SigningKeyStore + Readiness
+    UserStore
+    + IdentityLinkStore
+    + SessionStore
+    + RefreshTokenStore
+    + ThrottleStore
+    + PendingLoginStore
+    + SigningKeyStore
+    + Readiness
 {
 }
 
@@ -29,6 +37,8 @@ impl<T> AnyStore for T where
     T: UserStore
         + IdentityLinkStore
         + SessionStore
+        + RefreshTokenStore
+        + ThrottleStore
         + PendingLoginStore
         + SigningKeyStore
         + Readiness

@@ -6,6 +6,7 @@ mod identity_links;
 mod pending_logins;
 mod sessions;
 mod signing_keys;
+mod throttles;
 mod users;
 
 use std::time::Duration;

@@ -1,44 +1,93 @@
-//! `SessionStore` over SeaORM.
+//! `SessionStore` and `RefreshTokenStore` over SeaORM.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
 use time::OffsetDateTime;
 
-use codex_cloud_core::domain::{Session, SessionId, User, UserId};
-use codex_cloud_core::ports::{SessionStore, SessionStoreError, StoreError};
+use codex_cloud_core::domain::{
+    Issuer, Session, SessionId, SessionMethod, Subject, TokenDigest, User, UserId,
+};
+use codex_cloud_core::ports::{
+    NewSession, RefreshOutcome, RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError,
+    StoreError,
+};
 
-use crate::store::entity::{sessions, users};
+use crate::store::entity::{refresh_tokens, sessions, users};
 use crate::store::users::user_from_row;
-use crate::store::{SeaOrmStore, Violation, internal, violation};
+use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
 
-fn session_from_row(row: sessions::Model) -> Session {
-    Session {
+fn session_from_row(row: sessions::Model) -> Result<Session, StoreError> {
+    let method = match (row.method.as_str(), row.identity_issuer, row.identity_subject) {
+        ("password", _, _) => SessionMethod::Password,
+        ("oidc", Some(issuer), Some(subject)) => SessionMethod::Oidc {
+            issuer: Issuer::new(issuer).map_err(|_| corrupt("sessions", "identity_issuer"))?,
+            subject: Subject::new(subject).map_err(|_| corrupt("sessions", "identity_subject"))?,
+        },
+        _ => return Err(corrupt("sessions", "method")),
+    };
+    Ok(Session {
         id: SessionId::from_uuid(row.id),
         user_id: UserId::from_uuid(row.user_id),
+        method,
         created_at: row.created_at,
+        last_used_at: row.last_used_at.unwrap_or(row.created_at),
         expires_at: row.expires_at,
         revoked_at: row.revoked_at,
+    })
+}
+
+fn with_user(
+    found: Option<(sessions::Model, Option<users::Model>)>,
+) -> Result<Option<(Session, User)>, StoreError> {
+    match found {
+        Some((session, Some(user))) => Ok(Some((session_from_row(session)?, user_from_row(user)?))),
+        _ => Ok(None),
     }
 }
 
 #[async_trait]
 impl SessionStore for SeaOrmStore {
-    async fn create_session(&self, session: &Session) -> Result<(), SessionStoreError> {
+    async fn start_session(&self, new: &NewSession) -> Result<(), SessionStoreError> {
+        let session = &new.session;
+        let (issuer, subject) = match &session.method {
+            SessionMethod::Password => (None, None),
+            SessionMethod::Oidc { issuer, subject } => {
+                (Some(issuer.as_str().to_owned()), Some(subject.as_str().to_owned()))
+            }
+        };
         let row = sessions::ActiveModel {
             id: Set(session.id.as_uuid()),
             user_id: Set(session.user_id.as_uuid()),
             created_at: Set(session.created_at),
             expires_at: Set(session.expires_at),
             revoked_at: Set(session.revoked_at),
+            last_used_at: Set(Some(session.last_used_at)),
+            method: Set(session.method.as_str().to_owned()),
+            identity_issuer: Set(issuer),
+            identity_subject: Set(subject),
+            cookie_digest: Set(new.cookie.as_ref().map(TokenDigest::to_hex)),
         };
-        sessions::Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(
-            &e,
-        ) {
+        let fail = |e: sea_orm::DbErr| match violation(&e) {
             Some(Violation::Unique(_)) => SessionStoreError::DuplicateId,
             Some(Violation::ForeignKey) => SessionStoreError::UnknownUser,
             None => SessionStoreError::Internal(Box::new(e)),
-        })
+        };
+        let txn = self.db.begin().await.map_err(fail)?;
+        sessions::Entity::insert(row).exec(&txn).await.map_err(fail)?;
+        if let Some(refresh) = &new.refresh_token {
+            let token = refresh_tokens::ActiveModel {
+                token_digest: Set(refresh.to_hex()),
+                session_id: Set(session.id.as_uuid()),
+                created_at: Set(session.created_at),
+                spent_at: Set(None),
+            };
+            refresh_tokens::Entity::insert(token).exec(&txn).await.map_err(fail)?;
+        }
+        txn.commit().await.map_err(fail)
     }
 
     async fn session_with_user(
@@ -51,22 +100,166 @@ impl SessionStore for SeaOrmStore {
             .one(&self.db)
             .await
             .map_err(internal)?;
-        match found {
-            Some((session, Some(user))) => {
-                Ok(Some((session_from_row(session), user_from_row(user)?)))
-            }
-            _ => Ok(None),
-        }
+        with_user(found)
     }
 
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn session_by_cookie(
+        &self,
+        cookie: &TokenDigest,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        let found = sessions::Entity::find()
+            .filter(sessions::Column::CookieDigest.eq(cookie.to_hex()))
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
+        with_user(found)
+    }
+
+    async fn touch_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError> {
         sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastUsedAt, Expr::value(Some(at)))
+            .filter(sessions::Column::Id.eq(id.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map(|_| ())
+            .map_err(internal)
+    }
+
+    async fn sessions_of_user(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.as_uuid()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .order_by_asc(sessions::Column::CreatedAt)
+            .order_by_asc(sessions::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(session_from_row).collect()
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let updated = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
             .filter(sessions::Column::Id.eq(id.as_uuid()))
             .filter(sessions::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await
-            .map(|_| ())
-            .map_err(internal)
+            .map_err(internal)?;
+        Ok(updated.rows_affected > 0)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        scope: &RevokeScope,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        revoke_in(&self.db, scope, at).await
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
+        let ended = Condition::any()
+            .add(sessions::Column::ExpiresAt.lt(before))
+            .add(sessions::Column::RevokedAt.lt(before));
+        let batch_ids = Query::select()
+            .column(sessions::Column::Id)
+            .from(sessions::Entity)
+            .cond_where(ended)
+            .limit(batch)
+            .to_owned();
+        let deleted = sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.in_subquery(batch_ids))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(deleted.rows_affected)
+    }
+}
+
+/// Revokes the live sessions of `scope` through `db` (a connection or a transaction).
+pub(super) async fn revoke_in(
+    db: &impl ConnectionTrait,
+    scope: &RevokeScope,
+    at: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let mut update = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
+        .filter(sessions::Column::RevokedAt.is_null());
+    update = match scope {
+        RevokeScope::User { user, except } => {
+            let update = update.filter(sessions::Column::UserId.eq(user.as_uuid()));
+            match except {
+                Some(keep) => update.filter(sessions::Column::Id.ne(keep.as_uuid())),
+                None => update,
+            }
+        }
+        RevokeScope::Identity { issuer, subject } => update
+            .filter(sessions::Column::IdentityIssuer.eq(issuer.as_str()))
+            .filter(sessions::Column::IdentitySubject.eq(subject.as_str())),
+    };
+    let updated = update.exec(db).await.map_err(internal)?;
+    Ok(updated.rows_affected)
+}
+
+#[async_trait]
+impl RefreshTokenStore for SeaOrmStore {
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        at: OffsetDateTime,
+    ) -> Result<RefreshOutcome, StoreError> {
+        let txn = self.db.begin().await.map_err(internal)?;
+        // One `UPDATE … RETURNING`: of two concurrent presentations, one spends the token.
+        let spent = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::SpentAt, Expr::value(Some(at)))
+            .filter(refresh_tokens::Column::TokenDigest.eq(presented.to_hex()))
+            .filter(refresh_tokens::Column::SpentAt.is_null())
+            .exec_with_returning(&txn)
+            .await
+            .map_err(internal)?;
+        let outcome = match spent.into_iter().next() {
+            Some(row) => {
+                let token = refresh_tokens::ActiveModel {
+                    token_digest: Set(next.to_hex()),
+                    session_id: Set(row.session_id),
+                    created_at: Set(at),
+                    spent_at: Set(None),
+                };
+                refresh_tokens::Entity::insert(token).exec(&txn).await.map_err(internal)?;
+                RefreshOutcome::Rotated(SessionId::from_uuid(row.session_id))
+            }
+            None => {
+                let known = refresh_tokens::Entity::find_by_id(presented.to_hex())
+                    .one(&txn)
+                    .await
+                    .map_err(internal)?;
+                match known {
+                    Some(row) => RefreshOutcome::Reused(SessionId::from_uuid(row.session_id)),
+                    None => RefreshOutcome::Unknown,
+                }
+            }
+        };
+        txn.commit().await.map_err(internal)?;
+        Ok(outcome)
+    }
+
+    async fn purge_refresh_tokens(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
+        let batch_ids = Query::select()
+            .column(refresh_tokens::Column::TokenDigest)
+            .from(refresh_tokens::Entity)
+            .cond_where(refresh_tokens::Column::SpentAt.lt(before))
+            .limit(batch)
+            .to_owned();
+        let deleted = refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::TokenDigest.in_subquery(batch_ids))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(deleted.rows_affected)
     }
 }

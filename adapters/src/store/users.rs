@@ -2,13 +2,17 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
 use time::OffsetDateTime;
 
 use codex_cloud_core::domain::{Email, NewUser, PasswordHash, User, UserId};
-use codex_cloud_core::ports::{StoreError, UserStore, UserStoreError};
+use codex_cloud_core::ports::{DisableOutcome, RevokeScope, StoreError, UserStore, UserStoreError};
 
 use crate::store::entity::users;
+use crate::store::sessions::revoke_in;
 use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
 
 pub(super) fn user_from_row(row: users::Model) -> Result<User, StoreError> {
@@ -23,23 +27,21 @@ pub(super) fn user_from_row(row: users::Model) -> Result<User, StoreError> {
     })
 }
 
-impl SeaOrmStore {
-    /// Sets the disabled flag in one `UPDATE … RETURNING`.
-    async fn set_disabled(
-        &self,
-        id: UserId,
-        disabled: bool,
-        at: OffsetDateTime,
-    ) -> Result<Option<User>, StoreError> {
-        let rows = users::Entity::update_many()
-            .col_expr(users::Column::Disabled, Expr::value(disabled))
-            .col_expr(users::Column::UpdatedAt, Expr::value(at))
-            .filter(users::Column::Id.eq(id.as_uuid()))
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(internal)?;
-        rows.into_iter().next().map(user_from_row).transpose()
-    }
+/// Sets the disabled flag in one `UPDATE … RETURNING`.
+async fn set_disabled(
+    db: &impl ConnectionTrait,
+    id: UserId,
+    disabled: bool,
+    at: OffsetDateTime,
+) -> Result<Option<User>, StoreError> {
+    let rows = users::Entity::update_many()
+        .col_expr(users::Column::Disabled, Expr::value(disabled))
+        .col_expr(users::Column::UpdatedAt, Expr::value(at))
+        .filter(users::Column::Id.eq(id.as_uuid()))
+        .exec_with_returning(db)
+        .await
+        .map_err(internal)?;
+    rows.into_iter().next().map(user_from_row).transpose()
 }
 
 #[async_trait]
@@ -100,8 +102,46 @@ impl UserStore for SeaOrmStore {
         &self,
         id: UserId,
         at: OffsetDateTime,
-    ) -> Result<Option<User>, StoreError> {
-        self.set_disabled(id, true, at).await
+    ) -> Result<DisableOutcome, StoreError> {
+        let txn = self.db.begin().await.map_err(internal)?;
+        // The enabled administrators, locked on PostgreSQL so that two administrators cannot
+        // disable each other at once (SQLite serialises writing transactions anyway).
+        let mut admins = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::IsAdmin.eq(true))
+            .filter(users::Column::Disabled.eq(false));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            admins = admins.lock_exclusive();
+        }
+        let admins: Vec<uuid::Uuid> = admins.into_tuple().all(&txn).await.map_err(internal)?;
+        if admins.len() <= 1 && admins.contains(&id.as_uuid()) {
+            txn.rollback().await.map_err(internal)?;
+            return Ok(DisableOutcome::LastAdmin);
+        }
+        let Some(user) = set_disabled(&txn, id, true, at).await? else {
+            txn.rollback().await.map_err(internal)?;
+            return Ok(DisableOutcome::UnknownUser);
+        };
+        revoke_in(&txn, &RevokeScope::User { user: id, except: None }, at).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(DisableOutcome::Disabled(user))
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let updated = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(Some(hash.as_str().to_owned())))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(updated.rows_affected > 0)
     }
 
     async fn enable_user(
@@ -109,7 +149,7 @@ impl UserStore for SeaOrmStore {
         id: UserId,
         at: OffsetDateTime,
     ) -> Result<Option<User>, StoreError> {
-        self.set_disabled(id, false, at).await
+        set_disabled(&self.db, id, false, at).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {

@@ -46,7 +46,8 @@ impl From<User> for UserView {
 #[derive(Object)]
 pub struct NewUserRequest {
     pub email: String,
-    /// At least 8 characters. Omit for a user who signs in only through a linked identity.
+    /// Must meet the password policy (`CODEX_PASSWORD_MIN_LENGTH`, not a common password, not
+    /// containing the e-mail name). Omit for a user who signs in only through a linked identity.
     pub password: Option<Password>,
     #[oai(default)]
     pub is_admin: bool,
@@ -92,15 +93,37 @@ pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
 
 #[derive(ApiResponse)]
 pub enum Unlinked {
-    /// The link is removed.
+    /// Done: the link is removed, the password set, or the sessions ended.
     #[oai(status = 204)]
     Unlinked,
+}
+
+/// (No `Debug`: it holds a password.)
+#[derive(Object)]
+pub struct PasswordReset {
+    pub password: Password,
 }
 
 statuses!(ReadErrors:
     401 "Missing or invalid access token (`invalid_token`).",
     403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such user (`user_not_found`).",
+    500 "Internal error (`internal_error`).",
+);
+statuses!(DisableErrors:
+    401 "Missing or invalid access token (`invalid_token`).",
+    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
+    404 "No such user (`user_not_found`).",
+    409 "The user is the last enabled administrator (`last_admin`) or the caller (`cannot_disable_self`).",
+    500 "Internal error (`internal_error`).",
+);
+statuses!(ResetErrors:
+    400 "Invalid body (`invalid_request`), or the password breaks a rule, named in `detail` (`invalid_password`).",
+    401 "Missing or invalid access token (`invalid_token`).",
+    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
+    404 "No such user (`user_not_found`).",
+    413 "The body is too large (`payload_too_large`).",
+    415 "The body is not `application/json` (`unsupported_media_type`).",
     500 "Internal error (`internal_error`).",
 );
 statuses!(WriteErrors:
@@ -167,13 +190,15 @@ impl AdminApi {
 
     /// Disable a user
     ///
-    /// The user can no longer log in, and their tokens are refused at once.
+    /// The user can no longer log in, and all of their sessions end at once (enabling the user
+    /// again revives none of them). The last enabled administrator cannot be disabled, nor can
+    /// the caller.
     #[oai(path = "/admin/users/:user_id/disable", method = "post", operation_id = "disableUser")]
     async fn disable_user(
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
+    ) -> Result<Json<UserView>, ApiError<DisableErrors>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         Ok(Json(self.accounts.disable_user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
     }
@@ -187,6 +212,39 @@ impl AdminApi {
     ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         Ok(Json(self.accounts.enable_user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
+    }
+
+    /// Set a user's password
+    ///
+    /// An administrator's reset: the password must meet the policy, and all of the user's
+    /// sessions end.
+    #[oai(path = "/admin/users/:user_id/password", method = "post", operation_id = "resetPassword")]
+    async fn reset_password(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+        body: Json<PasswordReset>,
+    ) -> Result<Unlinked, ApiError<ResetErrors>> {
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        let id = UserId::from_uuid(user_id.0);
+        self.accounts.set_password(&admin, id, body.0.password.as_str()).await?;
+        Ok(Unlinked::Unlinked)
+    }
+
+    /// End all of a user's sessions
+    #[oai(
+        path = "/admin/users/:user_id/sessions",
+        method = "delete",
+        operation_id = "revokeUserSessions"
+    )]
+    async fn revoke_sessions(
+        &self,
+        credentials: Credentials,
+        user_id: Path<Uuid>,
+    ) -> Result<Unlinked, ApiError<ReadErrors>> {
+        let admin = credentials.authenticate_admin(&self.auth).await?;
+        self.accounts.revoke_sessions(&admin, UserId::from_uuid(user_id.0)).await?;
+        Ok(Unlinked::Unlinked)
     }
 
     /// List a user's external identities

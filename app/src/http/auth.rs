@@ -1,15 +1,19 @@
-//! Local login, the current user, logout.
+//! Local login, refresh tokens, the current user, fresh tokens for the browser, logout.
 
+use poem::web::Data;
+use poem::web::cookie::CookieJar;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Password;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
+use codex_cloud_core::domain::IssuedToken;
 use codex_cloud_core::service::{Auth, LoginSuccess};
 
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
-use crate::http::security::Credentials;
+use crate::http::middleware::ClientAddress;
+use crate::http::security::{self, Credentials, SESSION_COOKIE, SessionCookie};
 use crate::statuses;
 
 /// (No `Debug`: it holds a password.)
@@ -20,22 +24,41 @@ pub struct LoginRequest {
     pub password: Password,
 }
 
-/// A Codex access token (RFC 9068 JWT) for the `Authorization: Bearer` header.
+/// (No `Debug`: it holds a refresh token.)
+#[derive(Object)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A Codex access token (RFC 9068 JWT) for the `Authorization: Bearer` header, and the
+/// session's next refresh token.
 #[derive(Object)]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// Single use: `POST /auth/refresh` spends it and returns the next one. Absent from
+    /// `POST /auth/token`.
+    #[oai(skip_serializing_if_is_none)]
+    pub refresh_token: Option<String>,
 }
 
 impl TokenResponse {
     pub fn from_login(login: &LoginSuccess) -> Self {
         Self {
-            access_token: login.token.token.expose().to_owned(),
+            refresh_token: login.refresh_token.as_ref().map(|t| t.expose().to_owned()),
+            ..Self::access_only(&login.token)
+        }
+    }
+
+    fn access_only(token: &IssuedToken) -> Self {
+        Self {
+            access_token: token.token.expose().to_owned(),
             token_type: "Bearer".to_owned(),
-            expires_in: login.token.expires_in().whole_seconds(),
+            expires_in: token.expires_in().whole_seconds(),
+            refresh_token: None,
         }
     }
 }
@@ -49,7 +72,8 @@ pub struct CurrentUser {
 
 #[derive(ApiResponse)]
 pub enum LogoutResponse {
-    /// The session is revoked; its tokens are refused from now on.
+    /// The session is revoked; its tokens are refused from now on, and the session cookie is
+    /// cleared.
     #[oai(status = 204)]
     LoggedOut,
 }
@@ -59,6 +83,19 @@ statuses!(LoginErrors:
     401 "Unknown user, wrong password or disabled user, indistinguishably (`invalid_credentials`).",
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
+    429 "Too many failed attempts for this account or from this address (`too_many_attempts`); wait `Retry-After` seconds.",
+    500 "Internal error (`internal_error`).",
+);
+statuses!(RefreshErrors:
+    400 "The body is not valid JSON or lacks a field (`invalid_request`).",
+    401 "The refresh token is unknown, spent, expired or revoked (`invalid_refresh_token`); a spent one also ends its session.",
+    413 "The body is too large (`payload_too_large`).",
+    415 "The body is not `application/json` (`unsupported_media_type`).",
+    500 "Internal error (`internal_error`).",
+);
+statuses!(TokenErrors:
+    401 "The session cookie is missing, invalid, expired or revoked (`invalid_token`).",
+    403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
     500 "Internal error (`internal_error`).",
 );
 statuses!(LogoutErrors:
@@ -73,6 +110,8 @@ statuses!(SessionErrors:
 
 pub struct AuthApi {
     pub auth: Auth,
+    /// Whether cookies get the `Secure` attribute.
+    pub secure_cookies: bool,
 }
 
 #[OpenApi(tag = "ApiTags::Auth")]
@@ -84,11 +123,39 @@ impl AuthApi {
     async fn login(
         &self,
         body: Json<LoginRequest>,
+        client: Data<&ClientAddress>,
     ) -> Result<Json<TokenResponse>, ApiError<LoginErrors>> {
         let request = body.0;
-        let login =
-            self.auth.login_with_password(&request.email, request.password.as_str()).await?;
+        let password = request.password.as_str();
+        let login = self.auth.login_with_password(&request.email, password, client.0.0).await?;
         Ok(Json(TokenResponse::from_login(&login)))
+    }
+
+    /// Trade a refresh token for new tokens
+    ///
+    /// Spends the refresh token and returns a new access token and the session's next refresh
+    /// token. A refresh token presented twice ends its whole session.
+    #[oai(path = "/auth/refresh", method = "post", operation_id = "refresh")]
+    async fn refresh(
+        &self,
+        body: Json<RefreshRequest>,
+    ) -> Result<Json<TokenResponse>, ApiError<RefreshErrors>> {
+        let login = self.auth.refresh(&body.0.refresh_token).await?;
+        Ok(Json(TokenResponse::from_login(&login)))
+    }
+
+    /// A fresh access token for the browser's session
+    ///
+    /// For single-page apps: the session cookie set by a browser login buys an access token.
+    #[oai(path = "/auth/token", method = "post", operation_id = "sessionToken")]
+    async fn token(
+        &self,
+        cookie: SessionCookie,
+    ) -> Result<Json<TokenResponse>, ApiError<TokenErrors>> {
+        let credentials = Credentials::SessionCookie(cookie);
+        let principal = credentials.authenticate(&self.auth).await?;
+        let token = self.auth.access_token_for(&principal).await?;
+        Ok(Json(TokenResponse::access_only(&token)))
     }
 
     /// The current user
@@ -112,9 +179,16 @@ impl AuthApi {
     async fn logout(
         &self,
         credentials: Credentials,
+        cookies: &CookieJar,
     ) -> Result<LogoutResponse, ApiError<LogoutErrors>> {
         let principal = credentials.authenticate(&self.auth).await?;
         self.auth.logout(&principal).await?;
+        cookies.add(security::cookie(
+            SESSION_COOKIE,
+            "",
+            time::Duration::ZERO,
+            self.secure_cookies,
+        ));
         Ok(LogoutResponse::LoggedOut)
     }
 }

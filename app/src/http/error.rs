@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiResponse, Object};
 
@@ -31,6 +31,9 @@ pub struct Problem {
     /// The provider's error code, for `provider_denied`.
     #[oai(skip_serializing_if_is_none)]
     pub provider_error: Option<String>,
+    /// Seconds to wait, sent as the `Retry-After` header (429).
+    #[oai(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -42,7 +45,14 @@ impl Problem {
             detail: detail.into(),
             code: code.to_owned(),
             provider_error: None,
+            retry_after: None,
         }
+    }
+
+    /// With a `Retry-After` header of this many seconds.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     fn status_code(&self) -> StatusCode {
@@ -56,6 +66,11 @@ impl Problem {
             .status(self.status_code())
             .content_type(PROBLEM_CONTENT_TYPE)
             .body(body);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(poem::http::header::RETRY_AFTER, poem::http::HeaderValue::from(seconds));
+        }
         if self.status == 401 {
             response.headers_mut().insert(
                 poem::http::header::WWW_AUTHENTICATE,
@@ -148,7 +163,7 @@ impl<S: ErrorStatuses> ApiResponse for ApiError<S> {
                     content_type: PROBLEM_CONTENT_TYPE,
                     schema: Problem::schema_ref(),
                 }],
-                headers: vec![],
+                headers: if *status == 429 { vec![retry_after_header()] } else { vec![] },
             })
             .collect();
         MetaResponses { responses }
@@ -156,6 +171,16 @@ impl<S: ErrorStatuses> ApiResponse for ApiError<S> {
 
     fn register(registry: &mut Registry) {
         Problem::register(registry);
+    }
+}
+
+fn retry_after_header() -> MetaHeader {
+    MetaHeader {
+        name: "Retry-After".to_owned(),
+        description: Some("Whole seconds to wait before trying again.".to_owned()),
+        required: true,
+        deprecated: false,
+        schema: u64::schema_ref(),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Middleware: a request body cap, security headers, and an access log that never records query
 //! strings (they carry authorization codes and states).
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use poem::http::{HeaderValue, header};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
+use crate::config::TrustedProxies;
 use crate::http::error::Problem;
 use crate::http::problems;
 use crate::http::security::SESSION_COOKIE;
@@ -189,5 +191,60 @@ impl<E: Endpoint> Endpoint for AccessLogEndpoint<E> {
             "request"
         );
         response
+    }
+}
+
+/// The client's address, as the throttles and the audit trail see it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl ClientAddress {
+    /// The socket peer, or, only when the peer is a trusted proxy, the right-most address of
+    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    pub fn of(req: &Request, trusted: &TrustedProxies) -> Self {
+        let peer = match req.remote_addr().0 {
+            poem::Addr::SocketAddr(address) => Some(address.ip()),
+            _ => None,
+        };
+        let Some(peer) = peer else { return Self(None) };
+        if !trusted.contains(peer) {
+            return Self(Some(peer));
+        }
+        let forwarded: Vec<IpAddr> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse().ok())
+            .collect();
+        let client = forwarded.into_iter().rev().find(|address| !trusted.contains(*address));
+        Self(Some(client.unwrap_or(peer)))
+    }
+}
+
+/// Puts the `ClientAddress` of each request into its extensions.
+pub struct ClientAddresses(pub TrustedProxies);
+
+pub struct ClientAddressesEndpoint<E> {
+    inner: E,
+    trusted: TrustedProxies,
+}
+
+impl<E: Endpoint> Middleware<E> for ClientAddresses {
+    type Output = ClientAddressesEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ClientAddressesEndpoint { inner, trusted: self.0.clone() }
+    }
+}
+
+impl<E: Endpoint> Endpoint for ClientAddressesEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let address = ClientAddress::of(&req, &self.trusted);
+        req.extensions_mut().insert(address);
+        self.inner.call(req).await
     }
 }

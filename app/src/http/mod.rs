@@ -6,10 +6,11 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod keys;
-mod middleware;
+pub mod middleware;
 pub mod oidc;
 pub(crate) mod problems;
 pub mod security;
+pub mod sessions;
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -42,12 +43,20 @@ pub enum ApiTags {
     Keys,
 }
 
-type Apis = (auth::AuthApi, oidc::OidcApi, admin::AdminApi, health::HealthApi, keys::KeysApi);
+type Apis = (
+    auth::AuthApi,
+    sessions::SessionsApi,
+    oidc::OidcApi,
+    admin::AdminApi,
+    health::HealthApi,
+    keys::KeysApi,
+);
 
 /// The documented API over these services.
 pub fn api(services: Services) -> OpenApiService<Apis, ()> {
     let apis = (
-        auth::AuthApi { auth: services.auth.clone() },
+        auth::AuthApi { auth: services.auth.clone(), secure_cookies: services.secure_cookies },
+        sessions::SessionsApi { auth: services.auth.clone() },
         oidc::OidcApi { oidc: services.oidc, secure_cookies: services.secure_cookies },
         admin::AdminApi { auth: services.auth, accounts: services.accounts, links: services.links },
         health::HealthApi { readiness: services.readiness },
@@ -90,6 +99,7 @@ impl<T: OpenApi> OpenApi for DocumentOnly<T> {
 
 /// The whole HTTP service: the API, `/openapi.json`, `/docs`, and the middleware.
 pub fn endpoint(services: Services) -> impl Endpoint + use<> {
+    let trusted_proxies = services.trusted_proxies.clone();
     let api = api(services);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -98,6 +108,7 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
         .nest("/docs", docs)
         .nest("/", api)
         .with(middleware::BodyLimit(MAX_BODY_BYTES))
+        .with(middleware::ClientAddresses(trusted_proxies))
         .with(middleware::CookieCsrfGuard)
         .catch_all_error(|e| async move { error::problem_for(e) })
         .with(middleware::SecurityHeaders)

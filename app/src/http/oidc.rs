@@ -1,7 +1,7 @@
 //! Login through the configured OpenID Connect provider: the redirect to the provider and the
 //! callback that finishes the login.
 
-use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use poem::web::cookie::{Cookie, CookieJar};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -13,13 +13,11 @@ use crate::http::ApiTags;
 use crate::http::auth::TokenResponse;
 use crate::http::error::ApiError;
 use crate::http::problems;
-use crate::http::security::SESSION_COOKIE;
+use crate::http::security::{self, SESSION_COOKIE};
 use crate::statuses;
 
 /// Binds a pending login to the browser that began it.
 pub const STATE_COOKIE: &str = "codex_oidc_state";
-/// `/`, so the cookie comes back whatever path the configured redirect URI has.
-const STATE_COOKIE_PATH: &str = "/";
 
 #[derive(ApiResponse)]
 pub enum LoginRedirect {
@@ -30,11 +28,11 @@ pub enum LoginRedirect {
 
 #[derive(ApiResponse)]
 pub enum CallbackResponse {
-    /// Logged in: the same body as `POST /auth/login`.
+    /// Logged in: the same body as `POST /auth/login`, with a refresh token.
     #[oai(status = 200)]
     Token(Json<TokenResponse>),
-    /// Logged in, and the login asked to return to a page: go there, with the access token in
-    /// the HttpOnly `codex_session` cookie.
+    /// Logged in, and the login asked to return to a page: go there, with the session's
+    /// credential in the HttpOnly `codex_session` cookie (it lives as long as the session).
     #[oai(status = 303)]
     SeeOther(#[oai(header = "Location")] String),
 }
@@ -62,14 +60,8 @@ pub struct OidcApi {
 }
 
 impl OidcApi {
-    fn cookie(&self, name: &str, value: &str, path: &str, max_age: time::Duration) -> Cookie {
-        let mut cookie = Cookie::new_with_str(name, value);
-        cookie.set_http_only(true);
-        cookie.set_same_site(SameSite::Lax);
-        cookie.set_secure(self.secure_cookies);
-        cookie.set_path(path);
-        cookie.set_max_age(std::time::Duration::try_from(max_age).unwrap_or_default());
-        cookie
+    fn cookie(&self, name: &str, value: &str, max_age: time::Duration) -> Cookie {
+        security::cookie(name, value, max_age, self.secure_cookies)
     }
 }
 
@@ -93,7 +85,7 @@ impl OidcApi {
             .begin(return_to.0.as_deref())
             .await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
-        cookies.add(self.cookie(STATE_COOKIE, start.state.expose(), STATE_COOKIE_PATH, max_age));
+        cookies.add(self.cookie(STATE_COOKIE, start.state.expose(), max_age));
         Ok(LoginRedirect::Found(start.authorization_url))
     }
 
@@ -115,7 +107,7 @@ impl OidcApi {
     ) -> Result<CallbackResponse, ApiError<CallbackErrors>> {
         let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
         let browser_state = cookies.get(STATE_COOKIE).map(|c| c.value_str().to_owned());
-        cookies.add(self.cookie(STATE_COOKIE, "", STATE_COOKIE_PATH, time::Duration::ZERO));
+        cookies.add(self.cookie(STATE_COOKIE, "", time::Duration::ZERO));
         let params = CallbackParams {
             state: state.0,
             code: code.0.map(SecretString::new),
@@ -128,8 +120,10 @@ impl OidcApi {
         match done.return_to {
             None => Ok(CallbackResponse::Token(Json(token))),
             Some(return_to) => {
-                let lifetime = done.login.token.expires_in();
-                cookies.add(self.cookie(SESSION_COOKIE, &token.access_token, "/", lifetime));
+                let login = &done.login;
+                let lifetime = login.session_expires_at - login.token.issued_at;
+                let credential = login.cookie.as_ref().map(|c| c.expose()).unwrap_or_default();
+                cookies.add(self.cookie(SESSION_COOKIE, credential, lifetime));
                 Ok(CallbackResponse::SeeOther(return_to.as_str().to_owned()))
             }
         }

@@ -6,6 +6,7 @@ use poem::http::StatusCode;
 use codex_cloud_core::service::{
     AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, CreateUserError,
     IdentityLinkError, LoginError, LogoutError, ManageUsersError, NotAnAdmin, NotReady,
+    PasswordChangeError, RefreshError, SessionError,
 };
 
 use crate::http::error::Problem;
@@ -83,15 +84,67 @@ fn provider_misconfigured(why: &str) -> Problem {
     )
 }
 
+fn too_many_attempts(retry_after: time::Duration) -> Problem {
+    let seconds = u64::try_from(retry_after.whole_seconds()).unwrap_or(1).max(1);
+    problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "too many failed attempts; try again later",
+    )
+    .retry_after(seconds)
+}
+
+fn invalid_credentials() -> Problem {
+    problem(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid e-mail or password")
+}
+
 impl From<LoginError> for Problem {
     fn from(error: LoginError) -> Self {
         match error {
-            LoginError::InvalidCredentials => problem(
+            LoginError::InvalidCredentials => invalid_credentials(),
+            LoginError::Throttled { retry_after } => too_many_attempts(retry_after),
+            LoginError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<RefreshError> for Problem {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidRefreshToken => problem(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "the refresh token is invalid, expired, spent or revoked",
+            ),
+            RefreshError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<PasswordChangeError> for Problem {
+    fn from(error: PasswordChangeError) -> Self {
+        match error {
+            PasswordChangeError::InvalidCredentials => problem(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
-                "invalid e-mail or password",
+                "the current password is wrong",
             ),
-            LoginError::Internal(e) => Problem::internal(&e),
+            PasswordChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
+            PasswordChangeError::InvalidPassword(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_password", e)
+            }
+            PasswordChangeError::Internal(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<SessionError> for Problem {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::UnknownSession => {
+                problem(StatusCode::NOT_FOUND, "session_not_found", "no such session")
+            }
+            SessionError::Internal(e) => Problem::internal(&e),
         }
     }
 }
@@ -137,6 +190,19 @@ impl From<ManageUsersError> for Problem {
         match error {
             ManageUsersError::UnknownUser => {
                 problem(StatusCode::NOT_FOUND, "user_not_found", "no such user")
+            }
+            ManageUsersError::LastAdmin => problem(
+                StatusCode::CONFLICT,
+                "last_admin",
+                "the last enabled administrator cannot be disabled",
+            ),
+            ManageUsersError::CannotDisableSelf => problem(
+                StatusCode::CONFLICT,
+                "cannot_disable_self",
+                "an administrator cannot disable themselves",
+            ),
+            ManageUsersError::InvalidPassword(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_password", e)
             }
             ManageUsersError::Internal(e) => Problem::internal(&e),
         }

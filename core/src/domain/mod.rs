@@ -1,14 +1,17 @@
 //! Domain types: parsed at the edge, valid by construction.
 
+mod audit;
 mod email;
 mod identity;
 mod oidc;
 mod password;
 mod secret;
 mod session;
+mod throttle;
 mod token;
 mod user;
 
+pub use audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome};
 pub use email::{Email, EmailError};
 pub use identity::{ExternalIdentity, IdentityError, Issuer, NewExternalIdentity, Subject};
 pub use oidc::{
@@ -16,8 +19,11 @@ pub use oidc::{
     ProviderKeys, ProviderTokens, ReturnTo, ReturnToError, RsaAlgorithm, StateDigest,
     VerifiedIdentity,
 };
-pub use password::{Password, PasswordError, PasswordHash};
+pub use password::{Password, PasswordError, PasswordHash, PasswordPolicy};
 pub use secret::SecretString;
-pub use session::{Session, SessionId};
+pub use session::{
+    OpaqueToken, RandomnessError, Session, SessionId, SessionMethod, SessionPolicy, TokenDigest,
+};
+pub use throttle::{ThrottleKey, ThrottlePolicy, ThrottleRecord};
 pub use token::{AccessTokenClaims, IssuedToken, PublishedKey, StoredSigningKey};
 pub use user::{NewUser, User, UserId};

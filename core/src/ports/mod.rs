@@ -5,11 +5,13 @@ mod clock;
 mod identity_links;
 mod key_provider;
 mod oidc_provider;
+mod password_blocklist;
 mod password_hasher;
 mod pending_logins;
 mod readiness;
 mod sessions;
 mod signing_keys;
+mod throttles;
 mod token_issuer;
 mod users;
 
@@ -17,13 +19,17 @@ pub use clock::Clock;
 pub use identity_links::{IdentityLinkStore, LinkStoreError};
 pub use key_provider::{KeyProvider, KeyProviderError};
 pub use oidc_provider::{OidcProvider, OidcProviderError, ProviderStatus};
+pub use password_blocklist::PasswordBlocklist;
 pub use password_hasher::{PasswordHasher, PasswordHasherError};
 pub use pending_logins::{PendingLoginStore, PendingLoginStoreError};
 pub use readiness::Readiness;
-pub use sessions::{SessionStore, SessionStoreError};
+pub use sessions::{
+    NewSession, RefreshOutcome, RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError,
+};
 pub use signing_keys::SigningKeyStore;
+pub use throttles::ThrottleStore;
 pub use token_issuer::{TokenIssuer, TokenIssuerError};
-pub use users::{UserStore, UserStoreError};
+pub use users::{DisableOutcome, UserStore, UserStoreError};
 
 use crate::BoxError;
 

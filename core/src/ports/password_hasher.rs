@@ -35,4 +35,8 @@ pub trait PasswordHasher: Send + Sync {
         password: &Password,
         hash: Option<&PasswordHash>,
     ) -> Result<bool, PasswordHasherError>;
+
+    /// Whether `hash` was made with weaker parameters (or another algorithm) than this hasher
+    /// uses now, so that it should be replaced after the next successful verification.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
 }

@@ -1,10 +1,10 @@
-//! Server-side sessions, named by every Codex access token.
+//! Server-side sessions, named by every Codex access token, and their refresh tokens.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::BoxError;
-use crate::domain::{Session, SessionId, User};
+use crate::domain::{Issuer, Session, SessionId, Subject, TokenDigest, User, UserId};
 use crate::ports::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,12 +17,30 @@ pub enum SessionStoreError {
     Internal(BoxError),
 }
 
+/// A session to store, with the digests of its first refresh token and of its browser
+/// credential, when it has them.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub session: Session,
+    pub refresh_token: Option<TokenDigest>,
+    pub cookie: Option<TokenDigest>,
+}
+
+/// Which sessions to revoke at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevokeScope {
+    /// Every session of the user, except one (the caller's own, after a password change).
+    User { user: UserId, except: Option<SessionId> },
+    /// Every session started through this external identity.
+    Identity { issuer: Issuer, subject: Subject },
+}
+
 /// Stores sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// # Errors
     /// `DuplicateId` when a session with this id exists; `UnknownUser` when its user does not.
-    async fn create_session(&self, session: &Session) -> Result<(), SessionStoreError>;
+    async fn start_session(&self, session: &NewSession) -> Result<(), SessionStoreError>;
 
     /// A session together with its user, read at once (the bearer check's one read).
     ///
@@ -31,9 +49,84 @@ pub trait SessionStore: Send + Sync {
     async fn session_with_user(&self, id: SessionId)
     -> Result<Option<(Session, User)>, StoreError>;
 
-    /// Marks a session revoked at `at`; a session revoked already keeps its first time.
+    /// The session whose browser credential has this digest, with its user.
     ///
     /// # Errors
     /// When the store fails.
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn session_by_cookie(
+        &self,
+        cookie: &TokenDigest,
+    ) -> Result<Option<(Session, User)>, StoreError>;
+
+    /// Records a use of the session at `at` (it slides the idle timeout).
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn touch_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// The user's sessions that are not revoked, oldest first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn sessions_of_user(&self, user: UserId) -> Result<Vec<Session>, StoreError>;
+
+    /// Marks a session revoked at `at`; whether it was live until now (a session revoked already
+    /// keeps its first time).
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Revokes every live session in `scope` at `at`; how many.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn revoke_sessions(
+        &self,
+        scope: &RevokeScope,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes at most `batch` sessions (with their refresh tokens) that ended before `before`:
+    /// past their maximum age, or revoked; how many.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError>;
+}
+
+/// What presenting a refresh token did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was live: it is spent now, and the next one belongs to this session.
+    Rotated(SessionId),
+    /// The token was spent already: someone is replaying it.
+    Reused(SessionId),
+    Unknown,
+}
+
+/// Stores refresh tokens (their digests), single use each.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Spends `presented` and stores `next` for the same session, atomically: of two concurrent
+    /// presentations of one token, at most one is `Rotated`.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        at: OffsetDateTime,
+    ) -> Result<RefreshOutcome, StoreError>;
+
+    /// Deletes at most `batch` tokens spent before `before`; how many.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn purge_refresh_tokens(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError>;
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::BoxError;
-use crate::domain::{Email, NewUser, User, UserId};
+use crate::domain::{Email, NewUser, PasswordHash, User, UserId};
 use crate::ports::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,15 @@ impl From<StoreError> for UserStoreError {
     fn from(error: StoreError) -> Self {
         Self::Internal(error.0)
     }
+}
+
+/// What disabling a user did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisableOutcome {
+    Disabled(User),
+    /// Refused: the user is the last enabled administrator.
+    LastAdmin,
+    UnknownUser,
 }
 
 /// Stores local users.
@@ -47,7 +56,8 @@ pub trait UserStore: Send + Sync {
     /// When the store fails.
     async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError>;
 
-    /// Marks the user disabled (at `at`) and returns it; `None` when there is no such user.
+    /// Marks the user disabled (at `at`) and revokes all of their sessions, unless they are the
+    /// last enabled administrator, in one atomic step.
     ///
     /// # Errors
     /// When the store fails.
@@ -55,7 +65,7 @@ pub trait UserStore: Send + Sync {
         &self,
         id: UserId,
         at: OffsetDateTime,
-    ) -> Result<Option<User>, StoreError>;
+    ) -> Result<DisableOutcome, StoreError>;
 
     /// Marks the user enabled (at `at`) and returns it; `None` when there is no such user.
     ///
@@ -63,6 +73,17 @@ pub trait UserStore: Send + Sync {
     /// When the store fails.
     async fn enable_user(&self, id: UserId, at: OffsetDateTime)
     -> Result<Option<User>, StoreError>;
+
+    /// Replaces a user's password hash; whether the user exists.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes a user together with their identity links and sessions; whether there was one.
     ///

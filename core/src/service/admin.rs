@@ -53,7 +53,7 @@ mod tests {
         w.user("ada@example.com", Some(PASSWORD), false).await;
         let mut principals = Vec::new();
         for email in ["root@example.com", "ada@example.com"] {
-            let login = w.auth.login_with_password(email, PASSWORD).await.unwrap();
+            let login = w.auth.login_with_password(email, PASSWORD, None).await.unwrap();
             principals.push(w.auth.authenticate_token(login.token.token.expose()).await.unwrap());
         }
 

@@ -1,7 +1,7 @@
 //! Turn a bearer token into the user and session it stands for.
 
 use crate::BoxError;
-use crate::domain::{SessionId, User};
+use crate::domain::{IssuedToken, SessionId, TokenDigest, User};
 use crate::ports::TokenIssuerError;
 use crate::service::Auth;
 
@@ -39,11 +39,52 @@ impl Auth {
             .await
             .map_err(|e| AuthenticateError::Internal(e.0))?
             .ok_or(AuthenticateError::InvalidToken)?;
-        let valid = session.is_active(now) && session.user_id == claims.subject && !user.disabled;
+        let idle = self.settings.sessions.idle_timeout;
+        let valid =
+            session.is_active(now, idle) && session.user_id == claims.subject && !user.disabled;
         if !valid {
             return Err(AuthenticateError::InvalidToken);
         }
         Ok(Principal { user, session: session.id })
+    }
+
+    /// The caller of a browser session credential (the cookie). Each use slides the session's
+    /// idle timeout.
+    ///
+    /// # Errors
+    /// `InvalidToken` for every kind of refusal.
+    pub async fn authenticate_cookie(&self, cookie: &str) -> Result<Principal, AuthenticateError> {
+        let now = self.clock.now();
+        let internal = |e: crate::ports::StoreError| AuthenticateError::Internal(e.0);
+        let (session, user) = self
+            .sessions
+            .session_by_cookie(&TokenDigest::of(cookie))
+            .await
+            .map_err(internal)?
+            .ok_or(AuthenticateError::InvalidToken)?;
+        if !session.is_active(now, self.settings.sessions.idle_timeout) || user.disabled {
+            return Err(AuthenticateError::InvalidToken);
+        }
+        self.sessions.touch_session(session.id, now).await.map_err(internal)?;
+        Ok(Principal { user, session: session.id })
+    }
+
+    /// A fresh access token for the caller's session (single-page apps holding the cookie).
+    ///
+    /// # Errors
+    /// `InvalidToken` when the session is not live.
+    pub async fn access_token_for(
+        &self,
+        principal: &Principal,
+    ) -> Result<IssuedToken, AuthenticateError> {
+        let now = self.clock.now();
+        let (session, _) = self
+            .sessions
+            .session_with_user(principal.session)
+            .await
+            .map_err(|e| AuthenticateError::Internal(e.0))?
+            .ok_or(AuthenticateError::InvalidToken)?;
+        self.access_token(&session, now).map_err(AuthenticateError::Internal)
     }
 }
 
@@ -51,12 +92,12 @@ impl Auth {
 mod tests {
     use time::Duration;
 
-    use crate::service::fakes::{PASSWORD, TTL, World};
+    use crate::service::fakes::{PASSWORD, SESSIONS, World};
     use crate::service::{Admin, AuthenticateError, LoginSuccess};
 
     async fn logged_in(w: &World) -> LoginSuccess {
         w.user("ada@example.com", Some(PASSWORD), true).await;
-        w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap()
+        w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap()
     }
 
     fn refused(result: Result<super::Principal, AuthenticateError>) -> bool {
@@ -80,17 +121,18 @@ mod tests {
         let login = logged_in(&w).await;
         let token = login.token.token.expose().to_owned();
 
-        w.clock.advance(TTL - Duration::seconds(1));
-        assert!(w.auth.authenticate_token(&token).await.is_ok());
+        w.clock.advance(SESSIONS.idle_timeout - Duration::seconds(1));
+        assert!(w.auth.authenticate_token(&token).await.is_ok(), "tokens are not used: no sliding");
         w.clock.advance(Duration::seconds(1));
-        assert!(refused(w.auth.authenticate_token(&token).await), "the session has expired");
+        assert!(refused(w.auth.authenticate_token(&token).await), "the session is idle");
 
-        let login = w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap();
+        let login = w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
         let principal = w.auth.authenticate_token(login.token.token.expose()).await.unwrap();
         w.auth.logout(&principal).await.unwrap();
         assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await), "revoked");
 
-        let login = w.auth.login_with_password("ada@example.com", PASSWORD).await.unwrap();
+        let login = w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
+        w.user("second-admin@example.com", Some(PASSWORD), true).await;
         w.accounts.disable_user(&Admin::operator(), login.user.id).await.unwrap();
         assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await), "disabled");
     }
@@ -115,5 +157,46 @@ mod tests {
     async fn garbage_is_refused() {
         let w = World::new();
         assert!(refused(w.auth.authenticate_token("not a token").await));
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_single_use_and_its_reuse_kills_the_session() {
+        let w = World::new();
+        let first = logged_in(&w).await;
+        let spent = first.refresh_token.unwrap();
+
+        let second = w.auth.refresh(spent.expose()).await.unwrap();
+        assert_eq!(second.session, first.session);
+        let reuse = w.auth.refresh(spent.expose()).await;
+        assert!(matches!(reuse, Err(crate::service::RefreshError::InvalidRefreshToken)));
+        assert!(refused(w.auth.authenticate_token(second.token.token.expose()).await));
+        let next = second.refresh_token.unwrap();
+        assert!(w.auth.refresh(next.expose()).await.is_err(), "the whole session is dead");
+        assert!(w.auth.refresh("never issued").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn refreshing_slides_the_idle_timeout_until_the_maximum_age() {
+        let w = World::new();
+        let mut login = logged_in(&w).await;
+        let step = SESSIONS.idle_timeout - Duration::hours(1);
+        let mut elapsed = Duration::ZERO;
+        while elapsed + step < SESSIONS.max_age {
+            w.clock.advance(step);
+            elapsed += step;
+            login = w.auth.refresh(login.refresh_token.unwrap().expose()).await.unwrap();
+        }
+        w.clock.advance(SESSIONS.max_age - elapsed);
+        assert!(w.auth.refresh(login.refresh_token.unwrap().expose()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn disabling_revokes_every_session_and_enabling_revives_none() {
+        let w = World::new();
+        let login = logged_in(&w).await;
+        w.user("other@example.com", Some(PASSWORD), true).await;
+        w.accounts.disable_user(&Admin::operator(), login.user.id).await.unwrap();
+        w.accounts.enable_user(&Admin::operator(), login.user.id).await.unwrap();
+        assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await));
     }
 }

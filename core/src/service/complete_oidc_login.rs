@@ -4,11 +4,11 @@
 use crate::BoxError;
 use crate::domain::{
     CallbackParams, IdTokenRejection, PendingLogin, ProviderKeys, ProviderTokens, ReturnTo,
-    SecretString, StateDigest, User, VerifiedIdentity,
+    SecretString, SessionMethod, StateDigest, User, VerifiedIdentity,
 };
 use crate::ports::{KeyProviderError, OidcProviderError};
 use crate::service::begin_oidc_login::PENDING_LOGIN_MAX_AGE;
-use crate::service::{LoginSuccess, OidcLogin};
+use crate::service::{Credential, LoginSuccess, OidcLogin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompleteOidcLoginError {
@@ -77,7 +77,15 @@ impl OidcLogin {
         )?;
         let identity = self.verify(&tokens, &pending).await?;
         let user = self.linked_user(&identity).await?;
-        let login = self.auth.start_session(user).await.map_err(Error::Internal)?;
+        // A browser that asked to return to a page gets the session cookie; a client reading
+        // the JSON answer gets a refresh token.
+        let credential = match pending.return_to {
+            Some(_) => Credential::Cookie,
+            None => Credential::RefreshToken,
+        };
+        let method = SessionMethod::Oidc { issuer: identity.issuer, subject: identity.subject };
+        let login =
+            self.auth.start_session(user, method, credential).await.map_err(Error::Internal)?;
         Ok(OidcLoginDone { login, return_to: pending.return_to })
     }
 

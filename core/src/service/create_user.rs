@@ -1,7 +1,7 @@
 //! Create a local user (an administrator from the CLI, any user from the admin API).
 
 use crate::BoxError;
-use crate::domain::{Email, EmailError, NewUser, Password, PasswordError, User, UserId};
+use crate::domain::{Email, EmailError, NewUser, PasswordError, User, UserId};
 use crate::ports::UserStoreError;
 use crate::service::{Accounts, Admin};
 
@@ -36,14 +36,14 @@ impl std::fmt::Debug for CreateUser<'_> {
 
 impl Accounts {
     /// # Errors
-    /// `InvalidEmail`, `InvalidPassword` (too short or too long), `DuplicateEmail`.
+    /// `InvalidEmail`, `InvalidPassword` (which rule it breaks), `DuplicateEmail`.
     pub async fn create_user(
         &self,
         _admin: &Admin,
         request: CreateUser<'_>,
     ) -> Result<User, CreateUserError> {
         let email = Email::parse(request.email)?;
-        let password = request.password.map(Password::new).transpose()?;
+        let password = request.password.map(|raw| self.passwords.check(raw, &email)).transpose()?;
         let password_hash = match password {
             Some(password) => Some(
                 self.hasher

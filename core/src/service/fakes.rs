@@ -10,22 +10,35 @@ use time::{Duration, OffsetDateTime};
 
 use crate::domain::{
     AccessTokenClaims, AuthorizationRequest, Email, ExternalIdentity, IdTokenRejection,
-    IssuedToken, Issuer, NewExternalIdentity, NewUser, Password, PasswordHash, PendingLogin,
-    ProviderKeys, ProviderTokens, SecretString, Session, SessionId, StateDigest, Subject, User,
-    UserId, VerifiedIdentity,
+    IssuedToken, Issuer, NewExternalIdentity, NewUser, Password, PasswordHash, PasswordPolicy,
+    PendingLogin, ProviderKeys, ProviderTokens, SecretString, Session, SessionId, SessionMethod,
+    SessionPolicy, StateDigest, Subject, ThrottleKey, ThrottlePolicy, ThrottleRecord, TokenDigest,
+    User, UserId, VerifiedIdentity,
 };
 use crate::ports::{
-    Clock, IdentityLinkStore, KeyProvider, KeyProviderError, LinkStoreError, OidcProvider,
-    OidcProviderError, PasswordHasher, PasswordHasherError, PendingLoginStore,
-    PendingLoginStoreError, ProviderStatus, SessionStore, SessionStoreError, StoreError,
+    Clock, DisableOutcome, IdentityLinkStore, KeyProvider, KeyProviderError, LinkStoreError,
+    NewSession, OidcProvider, OidcProviderError, PasswordBlocklist, PasswordHasher,
+    PasswordHasherError, PendingLoginStore, PendingLoginStoreError, ProviderStatus, RefreshOutcome,
+    RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, StoreError, ThrottleStore,
     TokenIssuer, TokenIssuerError, UserStore, UserStoreError,
 };
-use crate::service::{Accounts, Admin, Auth, CreateUser, IdentityLinks, OidcLogin, OidcLoginPorts};
+use crate::service::{
+    Accounts, Admin, Auth, AuthPorts, AuthSettings, CreateUser, IdentityLinks, OidcLogin,
+    OidcLoginPorts, PasswordRules,
+};
 
 pub const T0: OffsetDateTime = time::macros::datetime!(2030-01-01 00:00:00 UTC);
 pub const TTL: Duration = Duration::minutes(15);
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const ISSUER: &str = "https://op.example.com";
+pub const SESSIONS: SessionPolicy =
+    SessionPolicy { idle_timeout: Duration::hours(24), max_age: Duration::days(14) };
+pub const THROTTLE: ThrottlePolicy = ThrottlePolicy {
+    free_failures: 5,
+    delay: Duration::seconds(30),
+    max_delay: Duration::seconds(3600),
+    address_failures: 100,
+};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -63,7 +76,67 @@ impl PasswordHasher for FakeHasher {
         hash: Option<&PasswordHash>,
     ) -> Result<bool, PasswordHasherError> {
         self.verifications.fetch_add(1, Ordering::SeqCst);
-        Ok(hash.is_some_and(|h| h.as_str() == format!("plain:{}", password.expose())))
+        let plain = format!("plain:{}", password.expose());
+        let weak = format!("weak:{}", password.expose());
+        Ok(hash.is_some_and(|h| h.as_str() == plain || h.as_str() == weak))
+    }
+
+    /// `weak:` hashes stand for hashes made with weaker parameters.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        hash.as_str().starts_with("weak:")
+    }
+}
+
+/// Knows a handful of common passwords.
+pub struct FakeBlocklist;
+
+impl PasswordBlocklist for FakeBlocklist {
+    fn is_common(&self, password: &str) -> bool {
+        ["password1234", "123456789012"].contains(&password.to_lowercase().as_str())
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for FakeStore {
+    async fn throttle_records(
+        &self,
+        keys: &[ThrottleKey],
+    ) -> Result<Vec<Option<ThrottleRecord>>, StoreError> {
+        let state = lock(&self.0);
+        Ok(keys.iter().map(|k| state.throttles.get(&k.as_key()).copied()).collect())
+    }
+
+    async fn record_failure(
+        &self,
+        key: &ThrottleKey,
+        now: OffsetDateTime,
+        window_cutoff: OffsetDateTime,
+    ) -> Result<ThrottleRecord, StoreError> {
+        let mut state = lock(&self.0);
+        let fresh = ThrottleRecord { failures: 0, window_started_at: now, last_failure_at: now };
+        let record = state.throttles.entry(key.as_key()).or_insert(fresh);
+        if record.window_started_at < window_cutoff {
+            *record = fresh;
+        }
+        record.failures += 1;
+        record.last_failure_at = now;
+        Ok(*record)
+    }
+
+    async fn clear_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        lock(&self.0).throttles.remove(&key.as_key());
+        Ok(())
+    }
+
+    async fn purge_throttles(
+        &self,
+        before: OffsetDateTime,
+        _batch: u64,
+    ) -> Result<u64, StoreError> {
+        let mut state = lock(&self.0);
+        let count = state.throttles.len();
+        state.throttles.retain(|_, r| r.last_failure_at >= before);
+        Ok((count - state.throttles.len()) as u64)
     }
 }
 
@@ -110,7 +183,10 @@ struct State {
     users: Vec<User>,
     links: Vec<ExternalIdentity>,
     sessions: HashMap<SessionId, Session>,
+    cookies: HashMap<TokenDigest, SessionId>,
+    refresh: HashMap<TokenDigest, (SessionId, bool)>,
     pending: HashMap<StateDigest, PendingLogin>,
+    throttles: HashMap<String, ThrottleRecord>,
 }
 
 #[derive(Default)]
@@ -172,9 +248,32 @@ impl UserStore for FakeStore {
     async fn disable_user(
         &self,
         id: UserId,
+        at: OffsetDateTime,
+    ) -> Result<DisableOutcome, StoreError> {
+        {
+            let state = lock(&self.0);
+            let admins = state.users.iter().filter(|u| u.is_admin && !u.disabled).count();
+            let target = state.users.iter().find(|u| u.id == id);
+            if target.is_some_and(|u| u.is_admin && !u.disabled) && admins <= 1 {
+                return Ok(DisableOutcome::LastAdmin);
+            }
+        }
+        let Some(user) = self.set_disabled(id, true) else {
+            return Ok(DisableOutcome::UnknownUser);
+        };
+        self.revoke_sessions(&RevokeScope::User { user: id, except: None }, at).await?;
+        Ok(DisableOutcome::Disabled(user))
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
         _: OffsetDateTime,
-    ) -> Result<Option<User>, StoreError> {
-        Ok(self.set_disabled(id, true))
+    ) -> Result<bool, StoreError> {
+        let mut state = lock(&self.0);
+        let user = state.users.iter_mut().find(|u| u.id == id);
+        Ok(user.map(|u| u.password_hash = Some(hash.clone())).is_some())
     }
 
     async fn enable_user(&self, id: UserId, _: OffsetDateTime) -> Result<Option<User>, StoreError> {
@@ -193,13 +292,20 @@ impl UserStore for FakeStore {
 
 #[async_trait]
 impl SessionStore for FakeStore {
-    async fn create_session(&self, session: &Session) -> Result<(), SessionStoreError> {
+    async fn start_session(&self, new: &NewSession) -> Result<(), SessionStoreError> {
         let mut state = lock(&self.0);
+        let session = &new.session;
         if !state.users.iter().any(|u| u.id == session.user_id) {
             return Err(SessionStoreError::UnknownUser);
         }
         if state.sessions.insert(session.id, session.clone()).is_some() {
             return Err(SessionStoreError::DuplicateId);
+        }
+        if let Some(cookie) = &new.cookie {
+            state.cookies.insert(cookie.clone(), session.id);
+        }
+        if let Some(refresh) = &new.refresh_token {
+            state.refresh.insert(refresh.clone(), (session.id, false));
         }
         Ok(())
     }
@@ -214,11 +320,105 @@ impl SessionStore for FakeStore {
         Ok(user.map(|user| (session.clone(), user.clone())))
     }
 
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn session_by_cookie(
+        &self,
+        cookie: &TokenDigest,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        let id = lock(&self.0).cookies.get(cookie).copied();
+        match id {
+            Some(id) => self.session_with_user(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn touch_session(&self, id: SessionId, at: OffsetDateTime) -> Result<(), StoreError> {
         if let Some(session) = lock(&self.0).sessions.get_mut(&id) {
-            session.revoked_at.get_or_insert(at);
+            session.last_used_at = at;
         }
         Ok(())
+    }
+
+    async fn sessions_of_user(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let state = lock(&self.0);
+        let mut sessions: Vec<Session> = state
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user && s.revoked_at.is_none())
+            .cloned()
+            .collect();
+        sessions.sort_by_key(|s| s.created_at);
+        Ok(sessions)
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut state = lock(&self.0);
+        let Some(session) = state.sessions.get_mut(&id) else { return Ok(false) };
+        let live = session.revoked_at.is_none();
+        session.revoked_at.get_or_insert(at);
+        Ok(live)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        scope: &RevokeScope,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut state = lock(&self.0);
+        let mut count = 0;
+        for session in state.sessions.values_mut() {
+            let in_scope = match scope {
+                RevokeScope::User { user, except } => {
+                    session.user_id == *user && Some(session.id) != *except
+                }
+                RevokeScope::Identity { issuer, subject } => matches!(
+                    &session.method,
+                    SessionMethod::Oidc { issuer: i, subject: s } if i == issuer && s == subject
+                ),
+            };
+            if in_scope && session.revoked_at.is_none() {
+                session.revoked_at = Some(at);
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime, _batch: u64) -> Result<u64, StoreError> {
+        let mut state = lock(&self.0);
+        let count = state.sessions.len();
+        state
+            .sessions
+            .retain(|_, s| s.expires_at >= before && s.revoked_at.is_none_or(|r| r >= before));
+        Ok((count - state.sessions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for FakeStore {
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        _at: OffsetDateTime,
+    ) -> Result<RefreshOutcome, StoreError> {
+        let mut state = lock(&self.0);
+        let Some((session, spent)) = state.refresh.get(presented).copied() else {
+            return Ok(RefreshOutcome::Unknown);
+        };
+        if spent {
+            return Ok(RefreshOutcome::Reused(session));
+        }
+        state.refresh.insert(presented.clone(), (session, true));
+        state.refresh.insert(next.clone(), (session, false));
+        Ok(RefreshOutcome::Rotated(session))
+    }
+
+    async fn purge_refresh_tokens(
+        &self,
+        _before: OffsetDateTime,
+        _batch: u64,
+    ) -> Result<u64, StoreError> {
+        Ok(0)
     }
 }
 
@@ -414,16 +614,25 @@ impl World {
             begun: AtomicU32::new(0),
         });
         let tokens = Arc::new(FakeTokens::default());
-        let auth = Auth::new(
-            store.clone(),
-            store.clone(),
-            hasher.clone(),
-            tokens.clone(),
-            clock.clone(),
-            TTL,
-        );
-        let accounts = Accounts::new(store.clone(), hasher.clone(), clock.clone());
-        let links = IdentityLinks::new(store.clone(), store.clone(), clock.clone());
+        let passwords = PasswordRules {
+            policy: PasswordPolicy { min_chars: 12 },
+            blocklist: Arc::new(FakeBlocklist),
+        };
+        let ports = AuthPorts {
+            users: store.clone(),
+            sessions: store.clone(),
+            refresh_tokens: store.clone(),
+            throttles: store.clone(),
+            hasher: hasher.clone(),
+            passwords,
+            tokens: tokens.clone(),
+            clock: clock.clone(),
+        };
+        let settings =
+            AuthSettings { access_token_ttl: TTL, sessions: SESSIONS, throttle: THROTTLE };
+        let auth = Auth::new(ports.clone(), settings);
+        let accounts = Accounts::new(&ports);
+        let links = IdentityLinks::new(store.clone(), store.clone(), store.clone(), clock.clone());
         let ports = OidcLoginPorts {
             pending: store.clone(),
             links: store.clone(),

@@ -5,7 +5,7 @@ use crate::domain::{
     Email, EmailError, ExternalIdentity, IdentityError, Issuer, NewExternalIdentity, Subject,
     UserId,
 };
-use crate::ports::{LinkStoreError, StoreError};
+use crate::ports::{LinkStoreError, RevokeScope, StoreError};
 use crate::service::{Admin, IdentityLinks};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,17 @@ pub struct LinkIdentity<'a> {
 }
 
 impl IdentityLinks {
+    /// Ends the sessions that were started through an identity that is no longer linked.
+    async fn end_sessions_of(
+        &self,
+        issuer: Issuer,
+        subject: Subject,
+    ) -> Result<(), IdentityLinkError> {
+        let scope = RevokeScope::Identity { issuer, subject };
+        self.sessions.revoke_sessions(&scope, self.clock.now()).await?;
+        Ok(())
+    }
+
     fn parse(&self, request: LinkIdentity<'_>) -> Result<NewExternalIdentity, IdentityLinkError> {
         Ok(NewExternalIdentity {
             issuer: Issuer::new(request.issuer)?,
@@ -98,7 +109,7 @@ impl IdentityLinks {
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
         match self.links.unlink_identity(&issuer, &subject).await? {
-            true => Ok(()),
+            true => self.end_sessions_of(issuer, subject).await,
             false => Err(IdentityLinkError::UnknownIdentity),
         }
     }
@@ -116,7 +127,7 @@ impl IdentityLinks {
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
         match self.links.unlink_identity_of(user_id, &issuer, &subject).await? {
-            true => Ok(()),
+            true => self.end_sessions_of(issuer, subject).await,
             false => Err(IdentityLinkError::UnknownIdentity),
         }
     }

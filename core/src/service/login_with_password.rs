@@ -1,81 +1,188 @@
 //! Log in with e-mail and password; start a session and issue an access token.
 
+use std::net::IpAddr;
+
 use uuid::Uuid;
 
 use crate::BoxError;
-use crate::domain::{AccessTokenClaims, Email, IssuedToken, Password, Session, SessionId, User};
-use crate::service::Auth;
+use time::OffsetDateTime;
+
+use crate::domain::{
+    AccessTokenClaims, Email, IssuedToken, OpaqueToken, Password, Session, SessionId,
+    SessionMethod, User,
+};
+use crate::ports::NewSession;
+use crate::service::{Auth, throttle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// Unknown user, wrong password, disabled user and identity-only user all look alike.
     #[error("invalid e-mail or password")]
     InvalidCredentials,
+    /// Too many failures for this account or from this address: try again after the wait
+    /// (whole seconds), the same for every account, known or not.
+    #[error("too many failed attempts; try again in {} seconds", retry_after.whole_seconds())]
+    Throttled { retry_after: time::Duration },
     #[error(transparent)]
     Internal(BoxError),
 }
 
-/// A new session and its access token.
+/// The long-lived credential a new session hands out besides its access token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A refresh token, for API clients (`POST /auth/refresh`).
+    RefreshToken,
+    /// The browser's session credential, kept in a cookie.
+    Cookie,
+}
+
+/// A new session, its access token and its long-lived credential.
 #[derive(Debug)]
 pub struct LoginSuccess {
     pub user: User,
     pub session: SessionId,
     pub token: IssuedToken,
+    pub refresh_token: Option<OpaqueToken>,
+    pub cookie: Option<OpaqueToken>,
+    /// When the session ends at the latest (its maximum age).
+    pub session_expires_at: OffsetDateTime,
 }
 
 impl Auth {
     /// Checks the password (doing the same work whether or not the user exists) and, when it
-    /// matches an enabled user, starts a session.
+    /// matches an enabled user, starts a session. Throttled per offered account and per client
+    /// address: an attempt inside the delay is refused before any hashing.
     ///
     /// # Errors
-    /// `InvalidCredentials` for every kind of refusal.
+    /// `Throttled`; `InvalidCredentials` for every other kind of refusal.
     pub async fn login_with_password(
         &self,
         email: &str,
         password: &str,
+        client: Option<IpAddr>,
     ) -> Result<LoginSuccess, LoginError> {
-        let email = Email::parse(email).ok();
-        let password = Password::candidate(password).map_err(|_| LoginError::InvalidCredentials)?;
-        let user = match &email {
-            Some(email) => {
-                self.users.user_by_email(email).await.map_err(|e| LoginError::Internal(e.0))?
-            }
-            None => None,
-        };
-        let hash = user.as_ref().and_then(|u| u.password_hash.as_ref());
-        let matches = self
-            .hasher
-            .verify(&password, hash)
-            .await
-            .map_err(|e| LoginError::Internal(e.into()))?;
+        let internal = |e: crate::ports::StoreError| LoginError::Internal(e.0);
+        let now = self.clock.now();
+        let keys = throttle::keys(email, client);
+        let policy = &self.settings.throttle;
+        if let Some(retry_after) =
+            throttle::wait_before_attempt(&*self.throttles, policy, &keys, now)
+                .await
+                .map_err(internal)?
+        {
+            return Err(LoginError::Throttled { retry_after });
+        }
+        let user = self.check_password(email, password).await?;
         match user {
-            Some(user) if matches && hash.is_some() && !user.disabled => {
-                self.start_session(user).await.map_err(LoginError::Internal)
+            Some(user) => {
+                self.throttles.clear_failures(&keys[0]).await.map_err(internal)?;
+                self.start_session(user, SessionMethod::Password, Credential::RefreshToken)
+                    .await
+                    .map_err(LoginError::Internal)
             }
-            _ => Err(LoginError::InvalidCredentials),
+            None => {
+                throttle::record_failure(&*self.throttles, policy, &keys, now)
+                    .await
+                    .map_err(internal)?;
+                Err(LoginError::InvalidCredentials)
+            }
         }
     }
 
+    /// The enabled user whose password this is, if any; replaces a hash made with weaker
+    /// parameters than the hasher's.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<User>, LoginError> {
+        let Ok(password) = Password::candidate(password) else {
+            return Ok(None);
+        };
+        let user = match Email::parse(email) {
+            Ok(email) => {
+                self.users.user_by_email(&email).await.map_err(|e| LoginError::Internal(e.0))?
+            }
+            Err(_) => None,
+        };
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let matches = self
+            .hasher
+            .verify(&password, hash.as_ref())
+            .await
+            .map_err(|e| LoginError::Internal(e.into()))?;
+        let (Some(user), Some(hash), true) = (user, hash, matches) else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        if self.hasher.needs_rehash(&hash) {
+            let rehashed =
+                self.hasher.hash(&password).await.map_err(|e| LoginError::Internal(e.into()))?;
+            let at = self.clock.now();
+            self.users
+                .set_password_hash(user.id, &rehashed, at)
+                .await
+                .map_err(|e| LoginError::Internal(e.0))?;
+        }
+        Ok(Some(user))
+    }
+
     /// Starts a session for a user who has proved who they are, and signs its access token.
-    pub(crate) async fn start_session(&self, user: User) -> Result<LoginSuccess, BoxError> {
+    pub(crate) async fn start_session(
+        &self,
+        user: User,
+        method: SessionMethod,
+        credential: Credential,
+    ) -> Result<LoginSuccess, BoxError> {
         let now = self.clock.now();
-        let expires_at = now + self.access_token_ttl;
         let session = Session {
             id: SessionId::random(),
             user_id: user.id,
+            method,
             created_at: now,
-            expires_at,
+            last_used_at: now,
+            expires_at: now + self.settings.sessions.max_age,
             revoked_at: None,
         };
-        self.sessions.create_session(&session).await.map_err(Box::new)?;
-        let token = self.tokens.issue(&AccessTokenClaims {
+        let secret = OpaqueToken::random()?;
+        let (refresh_token, cookie) = match credential {
+            Credential::RefreshToken => (Some(secret), None),
+            Credential::Cookie => (None, Some(secret)),
+        };
+        let new = NewSession {
+            session: session.clone(),
+            refresh_token: refresh_token.as_ref().map(OpaqueToken::digest),
+            cookie: cookie.as_ref().map(OpaqueToken::digest),
+        };
+        self.sessions.start_session(&new).await.map_err(Box::new)?;
+        let token = self.access_token(&session, now)?;
+        let session_expires_at = session.expires_at;
+        Ok(LoginSuccess {
+            user,
+            session: session.id,
+            token,
+            refresh_token,
+            cookie,
+            session_expires_at,
+        })
+    }
+
+    /// A new access token of `session`: it never outlives the session's maximum age.
+    pub(crate) fn access_token(
+        &self,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, BoxError> {
+        let expires_at = (now + self.settings.access_token_ttl).min(session.expires_at);
+        Ok(self.tokens.issue(&AccessTokenClaims {
             subject: session.user_id,
             session: session.id,
             issued_at: now,
             expires_at,
             token_id: Uuid::new_v4(),
-        })?;
-        Ok(LoginSuccess { user, session: session.id, token })
+        })?)
     }
 }
 
@@ -84,20 +191,21 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use crate::service::LoginError;
-    use crate::service::fakes::{PASSWORD, TTL, World};
+    use crate::service::fakes::{PASSWORD, SESSIONS, TTL, World};
 
     #[tokio::test]
     async fn a_right_password_starts_a_session_whose_token_lives_the_configured_ttl() {
         let w = World::new();
         let user = w.user("ada@example.com", Some(PASSWORD), false).await;
 
-        let login = w.auth.login_with_password("ADA@example.com", PASSWORD).await.unwrap();
+        let login = w.auth.login_with_password("ADA@example.com", PASSWORD, None).await.unwrap();
 
         assert_eq!(login.user.id, user.id);
         assert_eq!(login.token.expires_in(), TTL);
+        assert!(login.refresh_token.is_some() && login.cookie.is_none());
         let session = w.store.session(login.session).unwrap();
         assert_eq!(session.user_id, user.id);
-        assert_eq!(session.expires_at, session.created_at + TTL);
+        assert_eq!(session.expires_at, session.created_at + SESSIONS.max_age);
     }
 
     #[tokio::test]
@@ -116,7 +224,7 @@ mod tests {
             ("not an address", PASSWORD),
         ] {
             let before = w.hasher.verifications.load(Ordering::SeqCst);
-            let result = w.auth.login_with_password(email, password).await;
+            let result = w.auth.login_with_password(email, password, None).await;
             assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{email}: {result:?}");
             let after = w.hasher.verifications.load(Ordering::SeqCst);
             assert_eq!(after - before, 1, "{email}: the same work as a known user");
@@ -128,9 +236,65 @@ mod tests {
         let w = World::new();
         let huge = "x".repeat(2000);
 
-        let result = w.auth.login_with_password("ada@example.com", &huge).await;
+        let result = w.auth.login_with_password("ada@example.com", &huge, None).await;
 
         assert!(matches!(result, Err(LoginError::InvalidCredentials)));
         assert_eq!(w.hasher.verifications.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn after_five_failures_every_attempt_waits_the_doubling_delay_known_or_not() {
+        use time::Duration;
+        let w = World::new();
+        w.user("ada@example.com", Some(PASSWORD), false).await;
+        for email in ["ada@example.com", "nobody@example.com"] {
+            for _ in 0..5 {
+                let r = w.auth.login_with_password(email, "wrong password", None).await;
+                assert!(matches!(r, Err(LoginError::InvalidCredentials)), "{r:?}");
+            }
+            let r = w.auth.login_with_password(email, PASSWORD, None).await;
+            let Err(LoginError::Throttled { retry_after }) = r else { panic!("{email}: {r:?}") };
+            assert_eq!(retry_after, Duration::seconds(30), "{email}");
+        }
+        let before = w.hasher.verifications.load(Ordering::SeqCst);
+        let _ = w.auth.login_with_password("ada@example.com", PASSWORD, None).await;
+        assert_eq!(
+            w.hasher.verifications.load(Ordering::SeqCst),
+            before,
+            "no hashing inside the delay"
+        );
+        w.clock.advance(Duration::seconds(30));
+        let wrong = w.auth.login_with_password("ada@example.com", "wrong again", None).await;
+        assert!(matches!(wrong, Err(LoginError::InvalidCredentials)));
+        let r = w.auth.login_with_password("ada@example.com", PASSWORD, None).await;
+        assert!(
+            matches!(r, Err(LoginError::Throttled { retry_after }) if retry_after == Duration::seconds(60))
+        );
+        w.clock.advance(Duration::seconds(60));
+        w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
+        for _ in 0..5 {
+            let _ = w.auth.login_with_password("ada@example.com", "wrong", None).await;
+        }
+        assert!(
+            matches!(
+                w.auth.login_with_password("ada@example.com", PASSWORD, None).await,
+                Err(LoginError::Throttled { .. })
+            ),
+            "a success reset the count: five more failures are free, then the delay again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_with_weaker_parameters_is_replaced_at_the_next_login() {
+        use crate::ports::UserStore as _;
+        let w = World::new();
+        let user = w.user("ada@example.com", Some(PASSWORD), false).await;
+        let weak = crate::domain::PasswordHash::new(format!("weak:{PASSWORD}"));
+        w.store.set_password_hash(user.id, &weak, super::OffsetDateTime::UNIX_EPOCH).await.unwrap();
+
+        w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
+
+        let stored = w.store.user_by_id(user.id).await.unwrap().unwrap().password_hash.unwrap();
+        assert_eq!(stored.as_str(), format!("plain:{PASSWORD}"));
     }
 }

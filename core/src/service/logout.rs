@@ -18,6 +18,7 @@ impl Auth {
         self.sessions
             .revoke_session(principal.session, self.clock.now())
             .await
+            .map(|_| ())
             .map_err(|e| LogoutError::Internal(e.0))
     }
 }

@@ -1,14 +1,20 @@
 //! Administration of users: list, look up, disable and enable.
 
 use crate::BoxError;
-use crate::domain::{User, UserId};
-use crate::ports::StoreError;
+use crate::domain::{Email, PasswordError, User, UserId};
+use crate::ports::{DisableOutcome, RevokeScope, StoreError};
 use crate::service::{Accounts, Admin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageUsersError {
     #[error("no such user")]
     UnknownUser,
+    #[error("the last enabled administrator cannot be disabled")]
+    LastAdmin,
+    #[error("an administrator cannot disable themselves")]
+    CannotDisableSelf,
+    #[error(transparent)]
+    InvalidPassword(#[from] PasswordError),
     #[error(transparent)]
     Internal(BoxError),
 }
@@ -40,12 +46,19 @@ impl Accounts {
     }
 
     /// Disables a user: they can no longer log in, and their tokens stop working at once.
+    /// Nobody disables themselves, and the last enabled administrator stays enabled.
     ///
     /// # Errors
-    /// `UnknownUser`.
-    pub async fn disable_user(&self, _admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
-        let user = self.users.disable_user(id, self.clock.now()).await?;
-        user.ok_or(ManageUsersError::UnknownUser)
+    /// `UnknownUser`, `CannotDisableSelf`, `LastAdmin`.
+    pub async fn disable_user(&self, admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
+        if admin.acting_user() == Some(id) {
+            return Err(ManageUsersError::CannotDisableSelf);
+        }
+        match self.users.disable_user(id, self.clock.now()).await? {
+            DisableOutcome::Disabled(user) => Ok(user),
+            DisableOutcome::LastAdmin => Err(ManageUsersError::LastAdmin),
+            DisableOutcome::UnknownUser => Err(ManageUsersError::UnknownUser),
+        }
     }
 
     /// # Errors
@@ -53,6 +66,55 @@ impl Accounts {
     pub async fn enable_user(&self, _admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
         let user = self.users.enable_user(id, self.clock.now()).await?;
         user.ok_or(ManageUsersError::UnknownUser)
+    }
+}
+
+impl Accounts {
+    /// The user with this e-mail address (the CLI names users by address).
+    ///
+    /// # Errors
+    /// `UnknownUser`, also for a malformed address.
+    pub async fn user_by_email(
+        &self,
+        _admin: &Admin,
+        email: &str,
+    ) -> Result<User, ManageUsersError> {
+        let email = Email::parse(email).map_err(|_| ManageUsersError::UnknownUser)?;
+        self.users.user_by_email(&email).await?.ok_or(ManageUsersError::UnknownUser)
+    }
+
+    /// Sets a user's password (an administrator's reset) and ends all of their sessions.
+    ///
+    /// # Errors
+    /// `UnknownUser`, `InvalidPassword`.
+    pub async fn set_password(
+        &self,
+        admin: &Admin,
+        id: UserId,
+        password: &str,
+    ) -> Result<(), ManageUsersError> {
+        let user = self.user(admin, id).await?;
+        let password = self.passwords.check(password, &user.email)?;
+        let hash =
+            self.hasher.hash(&password).await.map_err(|e| ManageUsersError::Internal(e.into()))?;
+        let now = self.clock.now();
+        self.users.set_password_hash(id, &hash, now).await?;
+        self.sessions.revoke_sessions(&RevokeScope::User { user: id, except: None }, now).await?;
+        Ok(())
+    }
+
+    /// Ends every session of a user.
+    ///
+    /// # Errors
+    /// `UnknownUser`.
+    pub async fn revoke_sessions(
+        &self,
+        admin: &Admin,
+        id: UserId,
+    ) -> Result<u64, ManageUsersError> {
+        self.user(admin, id).await?;
+        let scope = RevokeScope::User { user: id, except: None };
+        Ok(self.sessions.revoke_sessions(&scope, self.clock.now()).await?)
     }
 }
 

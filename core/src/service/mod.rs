@@ -6,12 +6,18 @@ mod authenticate_token;
 mod begin_oidc_login;
 mod complete_oidc_login;
 mod create_user;
+mod housekeeping;
 mod link_identity;
 mod login_with_password;
 mod logout;
+mod manage_sessions;
 mod manage_users;
+mod password_change;
+mod passwords;
 mod purge_pending_logins;
 mod readiness;
+mod refresh;
+mod throttle;
 
 #[cfg(test)]
 mod fakes;
@@ -20,9 +26,10 @@ use std::sync::Arc;
 
 use time::Duration;
 
+use crate::domain::{SessionPolicy, ThrottlePolicy};
 use crate::ports::{
     Clock, IdentityLinkStore, KeyProvider, OidcProvider, PasswordHasher, PendingLoginStore,
-    SessionStore, TokenIssuer, UserStore,
+    RefreshTokenStore, SessionStore, ThrottleStore, TokenIssuer, UserStore,
 };
 
 pub use admin::{Admin, NotAnAdmin};
@@ -32,33 +39,75 @@ pub use begin_oidc_login::{
 };
 pub use complete_oidc_login::{CompleteOidcLoginError, OidcLoginDone};
 pub use create_user::{CreateUser, CreateUserError};
+pub use housekeeping::{HOUSEKEEPING_BATCH, Housekeeping};
 pub use link_identity::{IdentityLinkError, LinkIdentity};
-pub use login_with_password::{LoginError, LoginSuccess};
+pub use login_with_password::{Credential, LoginError, LoginSuccess};
 pub use logout::LogoutError;
+pub use manage_sessions::{SessionError, SessionView};
 pub use manage_users::ManageUsersError;
+pub use password_change::PasswordChangeError;
+pub use passwords::PasswordRules;
 pub use readiness::{NotReady, ReadinessCheck};
+pub use refresh::RefreshError;
 
 /// Password logins, sessions and Codex access tokens.
 #[derive(Clone)]
 pub struct Auth {
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
+    refresh_tokens: Arc<dyn RefreshTokenStore>,
+    throttles: Arc<dyn ThrottleStore>,
     hasher: Arc<dyn PasswordHasher>,
+    passwords: PasswordRules,
     tokens: Arc<dyn TokenIssuer>,
     clock: Arc<dyn Clock>,
-    access_token_ttl: Duration,
+    settings: AuthSettings,
+}
+
+/// The ports (and password rules) the account services work through.
+#[derive(Clone)]
+pub struct AuthPorts {
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    pub throttles: Arc<dyn ThrottleStore>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub passwords: PasswordRules,
+    pub tokens: Arc<dyn TokenIssuer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How long tokens and sessions live, and how password checks are throttled.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthSettings {
+    pub access_token_ttl: Duration,
+    pub sessions: SessionPolicy,
+    pub throttle: ThrottlePolicy,
 }
 
 impl Auth {
-    pub fn new(
-        users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
-        hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<dyn TokenIssuer>,
-        clock: Arc<dyn Clock>,
-        access_token_ttl: Duration,
-    ) -> Self {
-        Self { users, sessions, hasher, tokens, clock, access_token_ttl }
+    pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
+        let AuthPorts {
+            users,
+            sessions,
+            refresh_tokens,
+            throttles,
+            hasher,
+            passwords,
+            tokens,
+            clock,
+        } = ports;
+        Self {
+            users,
+            sessions,
+            refresh_tokens,
+            throttles,
+            hasher,
+            passwords,
+            tokens,
+            clock,
+            settings,
+        }
     }
 }
 
@@ -66,17 +115,21 @@ impl Auth {
 #[derive(Clone)]
 pub struct Accounts {
     users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
     hasher: Arc<dyn PasswordHasher>,
+    passwords: PasswordRules,
     clock: Arc<dyn Clock>,
 }
 
 impl Accounts {
-    pub fn new(
-        users: Arc<dyn UserStore>,
-        hasher: Arc<dyn PasswordHasher>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { users, hasher, clock }
+    pub fn new(ports: &AuthPorts) -> Self {
+        Self {
+            users: ports.users.clone(),
+            sessions: ports.sessions.clone(),
+            hasher: ports.hasher.clone(),
+            passwords: ports.passwords.clone(),
+            clock: ports.clock.clone(),
+        }
     }
 }
 
@@ -85,6 +138,7 @@ impl Accounts {
 pub struct IdentityLinks {
     links: Arc<dyn IdentityLinkStore>,
     users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
 }
 
@@ -92,9 +146,10 @@ impl IdentityLinks {
     pub fn new(
         links: Arc<dyn IdentityLinkStore>,
         users: Arc<dyn UserStore>,
+        sessions: Arc<dyn SessionStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { links, users, clock }
+        Self { links, users, sessions, clock }
     }
 }
 

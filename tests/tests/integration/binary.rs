@@ -65,7 +65,11 @@ fn create_admin_prints_the_new_id_and_refuses_duplicates_and_bad_input() {
     let invalid = run(&dir, &["create-admin", "not-an-address", PASSWORD]);
     assert_failure_mentioning(&invalid, "e-mail");
     let short = run(&dir, &["create-admin", "short@example.com", "short"]);
-    assert_failure_mentioning(&short, "at least 8");
+    assert_failure_mentioning(&short, "at least 12");
+    let common = run(&dir, &["create-admin", "common@example.com", "password1234"]);
+    assert_failure_mentioning(&common, "most common passwords");
+    let named = run(&dir, &["create-admin", "grace.hopper@example.com", "I am grace.hopper!"]);
+    assert_failure_mentioning(&named, "e-mail address");
     let neither = run(&dir, &["create-admin", "none@example.com"]);
     assert!(!neither.status.success());
     assert!(!stderr(&neither).is_empty());

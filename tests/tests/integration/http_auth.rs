@@ -27,7 +27,8 @@ async fn login_answers_200_with_a_bearer_token_that_expires_after_the_configured
     assert!(reply.content_type().starts_with("application/json"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     let body = reply.json();
-    assert_eq!(keys(&body), ["access_token", "expires_in", "token_type"]);
+    assert_eq!(keys(&body), ["access_token", "expires_in", "refresh_token", "token_type"]);
+    assert_eq!(body["refresh_token"].as_str().expect("a string").len(), 64, "256 bits in hex");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], DEFAULT_ACCESS_TOKEN_TTL.whole_seconds());
     let token = body["access_token"].as_str().expect("a string");
@@ -124,7 +125,7 @@ async fn login_with_wrong_password_is_401_like_an_unknown_user() {
 }
 
 #[tokio::test]
-async fn a_disabled_users_token_is_refused_at_once_and_works_again_when_enabled() {
+async fn a_disabled_users_token_is_refused_at_once_and_stays_dead_when_enabled_again() {
     let app = TestApp::spawn().await;
     let (user, token) = app.user_with_token("ada@example.com").await;
 
@@ -133,7 +134,9 @@ async fn a_disabled_users_token_is_refused_at_once_and_works_again_when_enabled(
     Reply::read(app.me(&token).await).await.assert_problem(401, "invalid_token");
     Reply::read(app.logout(&token).await).await.assert_problem(401, "invalid_token");
     app.enable(&user).await;
-    assert_eq!(app.me(&token).await.0.status(), 200);
+    Reply::read(app.me(&token).await).await.assert_problem(401, "invalid_token");
+    let fresh = app.token("ada@example.com", PASSWORD).await;
+    assert_eq!(app.me(&fresh).await.0.status(), 200);
 }
 
 #[tokio::test]

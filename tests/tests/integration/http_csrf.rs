@@ -10,16 +10,16 @@ use codex_cloud_tests::http::Reply;
 
 const EVIL: &str = "https://evil.example";
 
-/// A request carrying the token only as the `codex_session` cookie, plus these headers.
+/// A request carrying the session only as the `codex_session` cookie, plus these headers.
 async fn with_cookie(
     app: &TestApp,
     method: Method,
     path: &str,
-    token: &str,
+    cookie: &str,
     headers: &[(&str, &str)],
 ) -> Reply {
     let mut request =
-        app.client.request(method, path).header("cookie", format!("codex_session={token}"));
+        app.client.request(method, path).header("cookie", format!("codex_session={cookie}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -29,7 +29,7 @@ async fn with_cookie(
 #[tokio::test]
 async fn a_cookie_logout_from_a_foreign_origin_is_403_and_the_session_lives_on() {
     let app = TestApp::spawn().await;
-    let (_, token) = app.user_with_token("ada@example.com").await;
+    let (_, cookie, token) = app.user_with_cookie("ada@example.com").await;
 
     for headers in [
         vec![("origin", EVIL)],
@@ -38,30 +38,30 @@ async fn a_cookie_logout_from_a_foreign_origin_is_403_and_the_session_lives_on()
         vec![("origin", "https://localhost.evil.example"), ("host", "localhost")],
         vec![("origin", "null"), ("host", "localhost")],
     ] {
-        let reply = with_cookie(&app, Method::POST, "/auth/logout", &token, &headers).await;
+        let reply = with_cookie(&app, Method::POST, "/auth/logout", &cookie, &headers).await;
         let problem = reply.assert_problem(403, "cross_site_request");
         assert!(problem["detail"].is_string(), "{problem}");
     }
 
     assert_eq!(app.me(&token).await.0.status(), 200, "the session must not have ended");
-    let cookie_me = with_cookie(&app, Method::GET, "/auth/me", &token, &[]).await;
+    let cookie_me = with_cookie(&app, Method::GET, "/auth/me", &cookie, &[]).await;
     assert_eq!(cookie_me.status, 200, "{}", cookie_me.text());
 }
 
 #[tokio::test]
 async fn a_cookie_logout_from_the_servers_own_origin_is_204() {
     let app = TestApp::spawn().await;
-    app.create_user("ada@example.com", PASSWORD).await;
+    let user = app.create_user("ada@example.com", PASSWORD).await;
 
     for (host, origin) in [
         ("localhost", "http://localhost"),
         ("127.0.0.1:8000", "http://127.0.0.1:8000"),
         ("API.Example.com", "https://api.example.com"),
     ] {
-        let token = app.token("ada@example.com", PASSWORD).await;
+        let (cookie, token) = app.cookie_session(&user).await;
         let same_origin = [("host", host), ("origin", origin)];
 
-        let reply = with_cookie(&app, Method::POST, "/auth/logout", &token, &same_origin).await;
+        let reply = with_cookie(&app, Method::POST, "/auth/logout", &cookie, &same_origin).await;
 
         assert_eq!(reply.status, 204, "Host {host}, Origin {origin}: {}", reply.text());
         Reply::read(app.me(&token).await).await.assert_problem(401, "invalid_token");
@@ -71,9 +71,9 @@ async fn a_cookie_logout_from_the_servers_own_origin_is_204() {
 #[tokio::test]
 async fn a_cookie_logout_without_an_origin_header_is_not_blocked() {
     let app = TestApp::spawn().await;
-    let (_, token) = app.user_with_token("ada@example.com").await;
+    let (_, cookie, _) = app.user_with_cookie("ada@example.com").await;
 
-    let reply = with_cookie(&app, Method::POST, "/auth/logout", &token, &[]).await;
+    let reply = with_cookie(&app, Method::POST, "/auth/logout", &cookie, &[]).await;
 
     assert_eq!(reply.status, 204, "{}", reply.text());
 }
@@ -81,8 +81,8 @@ async fn a_cookie_logout_without_an_origin_header_is_not_blocked() {
 #[tokio::test]
 async fn a_bearer_token_from_a_foreign_origin_is_not_blocked_even_beside_the_cookie() {
     let app = TestApp::spawn().await;
-    let (_, first) = app.user_with_token("ada@example.com").await;
-    let second = app.token("ada@example.com", PASSWORD).await;
+    let (user, first) = app.user_with_token("ada@example.com").await;
+    let (cookie, second) = app.cookie_session(&user).await;
 
     let bearer_only = app
         .client
@@ -96,7 +96,7 @@ async fn a_bearer_token_from_a_foreign_origin_is_not_blocked_even_beside_the_coo
         &app,
         Method::POST,
         "/auth/logout",
-        &second,
+        &cookie,
         &[("authorization", &bearer), ("origin", EVIL)],
     )
     .await;
@@ -108,9 +108,9 @@ async fn a_bearer_token_from_a_foreign_origin_is_not_blocked_even_beside_the_coo
 #[tokio::test]
 async fn a_cookie_read_from_a_foreign_origin_is_allowed() {
     let app = TestApp::spawn().await;
-    let (user, token) = app.user_with_token("ada@example.com").await;
+    let (user, cookie, _) = app.user_with_cookie("ada@example.com").await;
 
-    let reply = with_cookie(&app, Method::GET, "/auth/me", &token, &[("origin", EVIL)]).await;
+    let reply = with_cookie(&app, Method::GET, "/auth/me", &cookie, &[("origin", EVIL)]).await;
 
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["id"], user.id.to_string());
@@ -119,8 +119,8 @@ async fn a_cookie_read_from_a_foreign_origin_is_allowed() {
 #[tokio::test]
 async fn a_cookie_admin_action_from_a_foreign_origin_is_403_and_does_nothing() {
     let app = TestApp::spawn().await;
-    app.create_admin("root@example.com", PASSWORD).await;
-    let admin = app.token("root@example.com", PASSWORD).await;
+    let root = app.create_admin("root@example.com", PASSWORD).await;
+    let (admin, _) = app.cookie_session(&root).await;
     let (user, user_token) = app.user_with_token("ada@example.com").await;
     let disable = format!("/admin/users/{}/disable", user.id);
 
@@ -138,10 +138,10 @@ async fn a_non_bearer_authorization_header_does_not_let_a_foreign_cookie_logout_
     // Browsers attach cached HTTP Basic credentials to cross-site form posts by themselves:
     // only a bearer token, which a foreign page cannot add, may exempt a request.
     let app = TestApp::spawn().await;
-    let (_, token) = app.user_with_token("ada@example.com").await;
+    let (_, cookie, token) = app.user_with_cookie("ada@example.com").await;
     let headers = [("authorization", "Basic dXNlcjpwYXNzd29yZA=="), ("origin", EVIL)];
 
-    let reply = with_cookie(&app, Method::POST, "/auth/logout", &token, &headers).await;
+    let reply = with_cookie(&app, Method::POST, "/auth/logout", &cookie, &headers).await;
 
     assert_ne!(reply.status, 204, "the cookie's session was ended from a foreign origin");
     assert_eq!(app.me(&token).await.0.status(), 200, "the session must not have ended");

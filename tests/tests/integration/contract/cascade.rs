@@ -1,6 +1,6 @@
 //! Deleting a user deletes their identity links and sessions with them, on every store.
 
-use codex_cloud_core::domain::{Session, SessionId};
+use codex_cloud_core::domain::{Session, SessionId, SessionMethod};
 use codex_cloud_tests::TestStore;
 
 use super::{at, issuer, new_identity, new_user, subject};
@@ -18,13 +18,15 @@ async fn deleting_a_user_deletes_their_identities_and_sessions(t: TestStore) {
     let session = |user_id| Session {
         id: SessionId::random(),
         user_id,
+        method: SessionMethod::Password,
         created_at: at(2),
+        last_used_at: at(2),
         expires_at: at(902),
         revoked_at: None,
     };
     let (adas, bobs) = (session(ada.id), session(bob.id));
-    store.create_session(&adas).await.expect("session");
-    store.create_session(&bobs).await.expect("session");
+    store.start_session(&super::stored(&adas)).await.expect("session");
+    store.start_session(&super::stored(&bobs)).await.expect("session");
 
     assert!(store.delete_user(ada.id).await.expect("delete the user"));
     assert!(!store.delete_user(ada.id).await.expect("delete again"), "deleted once only");

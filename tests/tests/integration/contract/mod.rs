@@ -105,3 +105,14 @@ pub(crate) fn new_identity(
         created_at,
     }
 }
+
+/// A session to store as it is, without a refresh token or cookie.
+pub(crate) fn stored(
+    session: &codex_cloud_core::domain::Session,
+) -> codex_cloud_core::ports::NewSession {
+    codex_cloud_core::ports::NewSession {
+        session: session.clone(),
+        refresh_token: None,
+        cookie: None,
+    }
+}

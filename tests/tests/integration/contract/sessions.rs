@@ -2,7 +2,7 @@
 //! logins (single-use take, purge by age).
 
 use codex_cloud_core::domain::{
-    PendingLogin, ReturnTo, SecretString, Session, SessionId, StateDigest, UserId,
+    PendingLogin, ReturnTo, SecretString, Session, SessionId, SessionMethod, StateDigest, UserId,
 };
 use codex_cloud_core::ports::{PendingLoginStoreError, SessionStoreError};
 use codex_cloud_tests::TestStore;
@@ -26,7 +26,9 @@ fn session(user_id: UserId) -> Session {
     Session {
         id: SessionId::random(),
         user_id,
+        method: SessionMethod::Password,
         created_at: at(0),
+        last_used_at: at(0),
         expires_at: at(900),
         revoked_at: None,
     }
@@ -66,7 +68,7 @@ async fn a_created_session_is_read_back_as_stored(t: TestStore) {
     let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
     let session = session(user.id);
 
-    store.create_session(&session).await.expect("create");
+    store.start_session(&super::stored(&session)).await.expect("create");
 
     assert_eq!(session_of(&*store, session.id).await.expect("read"), Some(session));
     let unknown = session_of(&*store, SessionId::random()).await.expect("unknown");
@@ -78,8 +80,8 @@ async fn revoking_a_session_is_idempotent_and_keeps_the_first_revocation_time(t:
     let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
     let session = session(user.id);
     let other = self::session(user.id);
-    store.create_session(&session).await.expect("create");
-    store.create_session(&other).await.expect("create other");
+    store.start_session(&super::stored(&session)).await.expect("create");
+    store.start_session(&super::stored(&other)).await.expect("create other");
 
     store.revoke_session(session.id, at(10)).await.expect("revoke");
     store.revoke_session(session.id, at(20)).await.expect("again");
@@ -90,7 +92,7 @@ async fn revoking_a_session_is_idempotent_and_keeps_the_first_revocation_time(t:
 
     let revoked = session_of(&*store, session.id).await.expect("read").expect("kept");
     assert_eq!(revoked.revoked_at, Some(at(10)));
-    assert!(!revoked.is_active(at(11)));
+    assert!(!revoked.is_active(at(11), time::Duration::days(1)));
     let untouched = session_of(&*store, other.id).await.expect("read other");
     assert_eq!(untouched, Some(other));
 }
@@ -99,7 +101,7 @@ async fn a_session_for_an_unknown_user_is_unknown_user(t: TestStore) {
     let store = t.store();
     let session = session(UserId::new());
 
-    let result = store.create_session(&session).await;
+    let result = store.start_session(&super::stored(&session)).await;
 
     assert!(matches!(result, Err(SessionStoreError::UnknownUser)), "{result:?}");
     assert_eq!(session_of(&*store, session.id).await.expect("read"), None);
@@ -163,10 +165,10 @@ async fn a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user(t:
     let store = t.store();
     let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
     let first = session(user.id);
-    store.create_session(&first).await.expect("create");
+    store.start_session(&super::stored(&first)).await.expect("create");
 
     let again = Session { created_at: at(5), ..first.clone() };
-    let result = store.create_session(&again).await;
+    let result = store.start_session(&super::stored(&again)).await;
 
     assert!(matches!(result, Err(SessionStoreError::DuplicateId)), "{result:?}");
     assert_eq!(session_of(&*store, first.id).await.expect("read"), Some(first));
@@ -188,12 +190,12 @@ async fn a_session_is_read_with_its_user_as_the_user_is_now(t: TestStore) {
     let store = t.store();
     let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
     let session = session(user.id);
-    store.create_session(&session).await.expect("create");
+    store.start_session(&super::stored(&session)).await.expect("create");
     store.disable_user(user.id, at(10)).await.expect("disable");
 
     let (read, owner) = store.session_with_user(session.id).await.expect("read").expect("found");
 
-    assert_eq!(read, session);
+    assert_eq!(read, Session { revoked_at: Some(at(10)), ..session }, "disabling revoked it");
     assert_eq!(owner.id, user.id);
     assert!(owner.disabled, "the user is read as stored now");
 }

@@ -4,7 +4,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{NewUser, User, UserId};
-use codex_cloud_core::ports::UserStoreError;
+use codex_cloud_core::ports::{DisableOutcome, UserStoreError};
 use codex_cloud_tests::TestStore;
 
 use super::{at, email, new_user};
@@ -18,6 +18,7 @@ contract_tests!(
     disabling_an_unknown_user_is_none,
     the_store_answers_a_ping,
     a_second_user_with_the_same_id_is_a_duplicate_id,
+    the_last_enabled_administrator_cannot_be_disabled,
 );
 
 async fn a_created_user_is_returned_as_stored_and_found_by_id_and_by_email_in_any_case(
@@ -113,8 +114,8 @@ async fn disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_
     let store = t.store();
     let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("create");
 
-    let disabled =
-        store.disable_user(user.id, at(10)).await.expect("disable").expect("the user exists");
+    let outcome = store.disable_user(user.id, at(10)).await.expect("disable");
+    let DisableOutcome::Disabled(disabled) = outcome else { panic!("{outcome:?}") };
 
     assert!(disabled.disabled);
     assert_eq!(disabled.updated_at, at(10));
@@ -136,8 +137,22 @@ async fn disabling_an_unknown_user_is_none(t: TestStore) {
 
     let result = store.disable_user(unknown, at(0) + Duration::seconds(1)).await;
 
-    assert_eq!(result.expect("no error"), None);
+    assert_eq!(result.expect("no error"), DisableOutcome::UnknownUser);
     assert_eq!(store.user_by_id(unknown).await.expect("read"), None);
+}
+
+async fn the_last_enabled_administrator_cannot_be_disabled(t: TestStore) {
+    let store = t.store();
+    let admin = NewUser { is_admin: true, ..new_user("root@example.com", at(0)) };
+    let root = store.create_user(admin.clone()).await.expect("create");
+    let other = NewUser { id: UserId::new(), email: email("second@example.com"), ..admin };
+    let second = store.create_user(other).await.expect("create");
+
+    let first = store.disable_user(second.id, at(1)).await.expect("disable");
+    assert!(matches!(first, DisableOutcome::Disabled(_)), "{first:?}");
+    let last = store.disable_user(root.id, at(2)).await.expect("disable");
+    assert_eq!(last, DisableOutcome::LastAdmin);
+    assert!(!store.user_by_id(root.id).await.expect("read").expect("exists").disabled);
 }
 
 async fn the_store_answers_a_ping(t: TestStore) {

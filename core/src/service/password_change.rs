@@ -1,0 +1,74 @@
+//! Change one's own password (throttled like a login); it ends the user's other sessions.
+
+use std::net::IpAddr;
+
+use crate::BoxError;
+use crate::domain::{Password, PasswordError};
+use crate::ports::{RevokeScope, StoreError};
+use crate::service::{Auth, Principal, throttle};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The current password is wrong (or the account has none).
+    #[error("the current password is wrong")]
+    InvalidCredentials,
+    #[error("too many failed attempts; try again in {} seconds", retry_after.whole_seconds())]
+    Throttled { retry_after: time::Duration },
+    #[error(transparent)]
+    InvalidPassword(#[from] PasswordError),
+    #[error(transparent)]
+    Internal(BoxError),
+}
+
+impl From<StoreError> for PasswordChangeError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.0)
+    }
+}
+
+impl Auth {
+    /// Checks the current password, sets the new one, and revokes every other session of the
+    /// user (the caller's stays).
+    ///
+    /// # Errors
+    /// `Throttled`, `InvalidCredentials`, `InvalidPassword`.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), PasswordChangeError> {
+        let now = self.clock.now();
+        let user = &principal.user;
+        let keys = throttle::keys(user.email.as_str(), client);
+        let policy = &self.settings.throttle;
+        if let Some(retry_after) =
+            throttle::wait_before_attempt(&*self.throttles, policy, &keys, now).await?
+        {
+            return Err(PasswordChangeError::Throttled { retry_after });
+        }
+        let current = Password::candidate(current).ok();
+        let hash = user.password_hash.as_ref();
+        let matches = match &current {
+            Some(current) => self
+                .hasher
+                .verify(current, hash)
+                .await
+                .map_err(|e| PasswordChangeError::Internal(e.into()))?,
+            None => false,
+        };
+        if !(matches && hash.is_some()) {
+            throttle::record_failure(&*self.throttles, policy, &keys, now).await?;
+            return Err(PasswordChangeError::InvalidCredentials);
+        }
+        self.throttles.clear_failures(&keys[0]).await?;
+        let new = self.passwords.check(new, &user.email)?;
+        let hash =
+            self.hasher.hash(&new).await.map_err(|e| PasswordChangeError::Internal(e.into()))?;
+        self.users.set_password_hash(user.id, &hash, now).await?;
+        let scope = RevokeScope::User { user: user.id, except: Some(principal.session) };
+        self.sessions.revoke_sessions(&scope, now).await?;
+        Ok(())
+    }
+}
