@@ -11,12 +11,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{
-    Email, ExternalIdentity, Issuer, NewExternalIdentity, NewUser, Password, PasswordHash,
-    PendingLogin, Session, SessionId, SessionMethod, StateDigest, StoredSigningKey, Subject,
-    ThrottleKey, ThrottleRecord, TokenDigest, User, UserId,
+    AuditEvent, AuditFilter, Email, ExternalIdentity, Issuer, NewExternalIdentity, NewUser,
+    Password, PasswordHash, PendingLogin, Session, SessionId, SessionMethod, StateDigest,
+    StoredSigningKey, Subject, ThrottleKey, ThrottleRecord, TokenDigest, User, UserId,
 };
 use codex_cloud_core::ports::{
-    Clock, DisableOutcome, IdentityLinkStore, LinkStoreError, NewSession, PasswordHasher,
+    AuditLog, Clock, DisableOutcome, IdentityLinkStore, LinkStoreError, NewSession, PasswordHasher,
     PasswordHasherError, PendingLoginStore, PendingLoginStoreError, Readiness, RefreshOutcome,
     RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, SigningKeyStore, StoreError,
     ThrottleStore, UserStore, UserStoreError,
@@ -92,6 +92,7 @@ struct State {
     cookies: HashMap<TokenDigest, SessionId>,
     refresh: HashMap<TokenDigest, (SessionId, Option<OffsetDateTime>)>,
     throttles: HashMap<String, ThrottleRecord>,
+    audit: Vec<AuditEvent>,
     pending: HashMap<StateDigest, PendingLogin>,
     signing_keys: Vec<StoredSigningKey>,
 }
@@ -146,6 +147,26 @@ impl State {
         Ok(identity)
     }
 
+    /// Removes the link of (issuer, subject) (only `owner`'s when given); records `audit` with
+    /// the link's user when it did.
+    fn unlink(
+        &mut self,
+        issuer: &Issuer,
+        subject: &Subject,
+        owner: Option<UserId>,
+        audit: &AuditEvent,
+    ) -> bool {
+        let position = self.identities.iter().position(|i| {
+            i.issuer == *issuer && i.subject == *subject && owner.is_none_or(|o| o == i.user_id)
+        });
+        let Some(position) = position else { return false };
+        let removed = self.identities.remove(position);
+        let mut audit = audit.clone();
+        audit.user_id.get_or_insert(removed.user_id);
+        self.audit.push(audit);
+        true
+    }
+
     fn session_with_user(&self, id: SessionId) -> Option<(Session, User)> {
         let session = self.sessions.get(&id)?;
         let user = self.users.iter().find(|u| u.id == session.user_id)?;
@@ -189,7 +210,7 @@ impl Readiness for InMemoryStore {
 
 #[async_trait]
 impl UserStore for InMemoryStore {
-    async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError> {
+    async fn create_user(&self, user: NewUser, audit: &AuditEvent) -> Result<User, UserStoreError> {
         self.with(|s| {
             if s.users.iter().any(|u| u.email == user.email) {
                 return Err(UserStoreError::DuplicateEmail);
@@ -207,6 +228,7 @@ impl UserStore for InMemoryStore {
                 updated_at: user.created_at,
             };
             s.users.push(user.clone());
+            s.audit.push(audit.clone());
             Ok(user)
         })
     }
@@ -233,6 +255,7 @@ impl UserStore for InMemoryStore {
         &self,
         id: UserId,
         at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<DisableOutcome, StoreError> {
         Ok(self.with(|s| {
             let admins: Vec<UserId> =
@@ -243,7 +266,8 @@ impl UserStore for InMemoryStore {
             let Some(user) = s.set_disabled(id, true, at) else {
                 return DisableOutcome::UnknownUser;
             };
-            s.revoke(&RevokeScope::User { user: id, except: None }, at);
+            let revoked = s.revoke(&RevokeScope::User { user: id, except: None }, at);
+            s.audit.push(audit.clone().detail("sessions_revoked", revoked));
             DisableOutcome::Disabled(user)
         }))
     }
@@ -253,11 +277,13 @@ impl UserStore for InMemoryStore {
         id: UserId,
         hash: &PasswordHash,
         at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
             let Some(user) = s.users.iter_mut().find(|u| u.id == id) else { return false };
             user.password_hash = Some(hash.clone());
             user.updated_at = at;
+            s.audit.extend(audit.cloned());
             true
         }))
     }
@@ -266,8 +292,13 @@ impl UserStore for InMemoryStore {
         &self,
         id: UserId,
         at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<Option<User>, StoreError> {
-        Ok(self.with(|s| s.set_disabled(id, false, at)))
+        Ok(self.with(|s| {
+            let user = s.set_disabled(id, false, at)?;
+            s.audit.push(audit.clone());
+            Some(user)
+        }))
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
@@ -289,30 +320,38 @@ impl IdentityLinkStore for InMemoryStore {
     async fn link_identity(
         &self,
         identity: NewExternalIdentity,
+        audit: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
         self.with(|s| {
             if s.identity_mut(&identity.issuer, &identity.subject).is_some() {
                 return Err(LinkStoreError::AlreadyLinked);
             }
-            s.insert_identity(identity)
+            let linked = s.insert_identity(identity)?;
+            s.audit.push(audit.clone());
+            Ok(linked)
         })
     }
 
     async fn link_or_update_identity(
         &self,
         identity: NewExternalIdentity,
+        audit: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
         self.with(|s| {
             if !s.has_user(identity.user_id) {
                 return Err(LinkStoreError::UnknownUser);
             }
-            if let Some(existing) = s.identity_mut(&identity.issuer, &identity.subject) {
-                existing.user_id = identity.user_id;
-                existing.email = identity.email;
-                existing.updated_at = identity.created_at;
-                return Ok(existing.clone());
-            }
-            s.insert_identity(identity)
+            let linked = match s.identity_mut(&identity.issuer, &identity.subject) {
+                Some(existing) => {
+                    existing.user_id = identity.user_id;
+                    existing.email = identity.email;
+                    existing.updated_at = identity.created_at;
+                    existing.clone()
+                }
+                None => s.insert_identity(identity)?,
+            };
+            s.audit.push(audit.clone());
+            Ok(linked)
         })
     }
 
@@ -320,12 +359,9 @@ impl IdentityLinkStore for InMemoryStore {
         &self,
         issuer: &Issuer,
         subject: &Subject,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        Ok(self.with(|s| {
-            let before = s.identities.len();
-            s.identities.retain(|i| !(i.issuer == *issuer && i.subject == *subject));
-            s.identities.len() != before
-        }))
+        Ok(self.with(|s| s.unlink(issuer, subject, None, audit)))
     }
 
     async fn unlink_identity_of(
@@ -333,13 +369,9 @@ impl IdentityLinkStore for InMemoryStore {
         user: UserId,
         issuer: &Issuer,
         subject: &Subject,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        Ok(self.with(|s| {
-            let before = s.identities.len();
-            s.identities
-                .retain(|i| !(i.issuer == *issuer && i.subject == *subject && i.user_id == user));
-            s.identities.len() != before
-        }))
+        Ok(self.with(|s| s.unlink(issuer, subject, Some(user), audit)))
     }
 
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {
@@ -366,7 +398,11 @@ impl IdentityLinkStore for InMemoryStore {
 
 #[async_trait]
 impl SessionStore for InMemoryStore {
-    async fn start_session(&self, new: &NewSession) -> Result<(), SessionStoreError> {
+    async fn start_session(
+        &self,
+        new: &NewSession,
+        audit: &AuditEvent,
+    ) -> Result<(), SessionStoreError> {
         let session = &new.session;
         self.with(|s| {
             if s.sessions.contains_key(&session.id) {
@@ -382,6 +418,7 @@ impl SessionStore for InMemoryStore {
             if let Some(refresh) = &new.refresh_token {
                 s.refresh.insert(refresh.clone(), (session.id, None));
             }
+            s.audit.push(audit.clone());
             Ok(())
         })
     }
@@ -422,11 +459,22 @@ impl SessionStore for InMemoryStore {
         }))
     }
 
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
             let Some(session) = s.sessions.get_mut(&id) else { return false };
             let live = session.revoked_at.is_none();
             session.revoked_at.get_or_insert(at);
+            let user = session.user_id;
+            if let (true, Some(audit)) = (live, audit) {
+                let mut audit = audit.clone();
+                audit.user_id.get_or_insert(user);
+                s.audit.push(audit);
+            }
             live
         }))
     }
@@ -435,8 +483,15 @@ impl SessionStore for InMemoryStore {
         &self,
         scope: &RevokeScope,
         at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<u64, StoreError> {
-        Ok(self.with(|s| s.revoke(scope, at)))
+        Ok(self.with(|s| {
+            let revoked = s.revoke(scope, at);
+            if let (true, Some(audit)) = (revoked > 0, audit) {
+                s.audit.push(audit.clone().detail("count", revoked));
+            }
+            revoked
+        }))
     }
 
     async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
@@ -465,6 +520,7 @@ impl RefreshTokenStore for InMemoryStore {
         presented: &TokenDigest,
         next: &TokenDigest,
         at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
         Ok(self.with(|s| {
             let Some((session, spent)) = s.refresh.get(presented).copied() else {
@@ -475,6 +531,9 @@ impl RefreshTokenStore for InMemoryStore {
             }
             s.refresh.insert(presented.clone(), (session, Some(at)));
             s.refresh.insert(next.clone(), (session, None));
+            let mut audit = audit.clone().detail("session", session);
+            audit.user_id = s.sessions.get(&session).map(|x| x.user_id);
+            s.audit.push(audit);
             RefreshOutcome::Rotated(session)
         }))
     }
@@ -578,6 +637,52 @@ impl PendingLoginStore for InMemoryStore {
             let count = s.pending.len();
             s.pending.retain(|_, login| login.created_at >= before);
             (count - s.pending.len()) as u64
+        }))
+    }
+}
+
+#[async_trait]
+impl AuditLog for InMemoryStore {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.with(|s| s.audit.push(event.clone()));
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(self.with(|s| {
+            let mut events: Vec<AuditEvent> = s
+                .audit
+                .iter()
+                .filter(|e| filter.user_id.is_none_or(|u| e.user_id == Some(u)))
+                .filter(|e| filter.kind.is_none_or(|k| e.kind == k))
+                .filter(|e| filter.before.is_none_or(|b| e.occurred_at < b))
+                .cloned()
+                .collect();
+            events.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.id)));
+            events.into_iter().skip(offset).take(limit).collect()
+        }))
+    }
+
+    async fn purge_audit_events(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
+        Ok(self.with(|s| {
+            let mut purged = 0;
+            s.audit.retain(|e| {
+                let gone = e.occurred_at < before && purged < batch;
+                purged += u64::from(gone);
+                !gone
+            });
+            purged
         }))
     }
 }

@@ -16,7 +16,7 @@ use codex_cloud_adapters::{
 use codex_cloud_core::domain::PasswordPolicy;
 use codex_cloud_core::domain::PublishedKey;
 use codex_cloud_core::ports::{
-    Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
+    AuditLog, Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
     RefreshTokenStore, SessionStore, SigningKeyStore, ThrottleStore, UserStore,
 };
 use codex_cloud_core::service::{
@@ -34,6 +34,7 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub throttles: Arc<dyn ThrottleStore>,
+    pub audit: Arc<dyn AuditLog>,
     pub pending_logins: Arc<dyn PendingLoginStore>,
     pub signing_keys: Arc<dyn SigningKeyStore>,
     pub readiness: Arc<dyn Readiness>,
@@ -48,6 +49,7 @@ impl Stores {
             + SessionStore
             + RefreshTokenStore
             + ThrottleStore
+            + AuditLog
             + PendingLoginStore
             + SigningKeyStore
             + Readiness
@@ -59,6 +61,7 @@ impl Stores {
             sessions: store.clone(),
             refresh_tokens: store.clone(),
             throttles: store.clone(),
+            audit: store.clone(),
             pending_logins: store.clone(),
             signing_keys: store.clone(),
             readiness: store,
@@ -148,6 +151,7 @@ impl Backend {
             sessions: stores.sessions.clone(),
             refresh_tokens: stores.refresh_tokens.clone(),
             throttles: stores.throttles.clone(),
+            audit: stores.audit.clone(),
             hasher,
             passwords: PasswordRules {
                 policy: PasswordPolicy { min_chars: settings.password_min_length },
@@ -187,13 +191,7 @@ impl Backend {
             secure_cookies: settings.secure_cookies(),
             trusted_proxies: settings.trusted_proxies.clone(),
         };
-        let housekeeping = Housekeeping::new(
-            stores.sessions.clone(),
-            stores.refresh_tokens.clone(),
-            stores.throttles.clone(),
-            clock.clone(),
-            settings.sessions,
-        );
+        let housekeeping = Housekeeping::new(&ports, settings.sessions, settings.audit_retention);
         Ok(Self {
             services,
             housekeeping,
@@ -268,6 +266,7 @@ fn wire_oidc(
     };
     let keys = Arc::new(HttpJwksKeyProvider::new(discovery.clone(), http, clock.clone(), cache));
     let ports = OidcLoginPorts {
+        audit: stores.audit.clone(),
         pending: stores.pending_logins.clone(),
         links: stores.links.clone(),
         provider: provider.clone(),

@@ -42,6 +42,7 @@ struct Raw {
     password_min_length: usize,
     session_idle_timeout: u64,
     session_max_age: u64,
+    audit_retention_days: u64,
 }
 
 impl Default for Raw {
@@ -68,6 +69,7 @@ impl Default for Raw {
             password_min_length: 12,
             session_idle_timeout: 86_400,
             session_max_age: 1_209_600,
+            audit_retention_days: 90,
         }
     }
 }
@@ -94,6 +96,8 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     pub password_min_length: usize,
     pub sessions: SessionPolicy,
+    /// How long audit events are kept.
+    pub audit_retention: time::Duration,
 }
 
 /// OpenID Connect is on exactly when issuer, client id and client secret are all set.
@@ -346,6 +350,10 @@ impl Raw {
             Ok(v) if (1..=315_360_000).contains(&v) => Ok(time::Duration::seconds(v)),
             _ => Err(fail(key, "must be between 1 and 315360000 seconds")),
         };
+        if !(1..=36_500).contains(&self.audit_retention_days) {
+            return Err(fail("audit_retention_days", "must be between 1 and 36500 days"));
+        }
+        let audit_retention = time::Duration::days(self.audit_retention_days as i64);
         let sessions = SessionPolicy {
             idle_timeout: seconds("session_idle_timeout", self.session_idle_timeout)?,
             max_age: seconds("session_max_age", self.session_max_age)?,
@@ -363,6 +371,7 @@ impl Raw {
             trusted_proxies,
             password_min_length: self.password_min_length,
             sessions,
+            audit_retention,
         })
     }
 

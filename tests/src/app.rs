@@ -15,7 +15,9 @@ use codex_cloud_adapters::{Argon2PasswordHasher, OutboundHttp};
 use codex_cloud_backend::bootstrap::{Backend, Overrides, Services};
 use codex_cloud_backend::config::{OidcSettings, Settings};
 use codex_cloud_backend::http::{JwkSet, endpoint};
-use codex_cloud_core::domain::{OpaqueToken, Session, SessionId, SessionMethod, User};
+use codex_cloud_core::domain::{
+    AuditEvent, AuditKind, AuditOutcome, OpaqueToken, Session, SessionId, SessionMethod, User,
+};
 use codex_cloud_core::ports::NewSession;
 use codex_cloud_core::ports::{Clock, PasswordHasher};
 use codex_cloud_core::service::{Admin, CreateUser};
@@ -208,7 +210,8 @@ impl TestApp {
             revoked_at: None,
         };
         let new = NewSession { session, refresh_token: None, cookie: Some(cookie.digest()) };
-        self.store.store().start_session(&new).await.expect("start a cookie session");
+        let event = AuditEvent::new(AuditKind::LoginOidc, AuditOutcome::Success, now).user(user.id);
+        self.store.store().start_session(&new, &event).await.expect("start a cookie session");
         let reply = self
             .client
             .post("/auth/token")

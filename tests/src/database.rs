@@ -12,7 +12,7 @@ use codex_cloud_adapters::memory::InMemoryStore;
 use codex_cloud_adapters::{SeaOrmStore, store};
 use codex_cloud_backend::bootstrap::Stores;
 use codex_cloud_core::ports::{
-    IdentityLinkStore, PendingLoginStore, Readiness, RefreshTokenStore, SessionStore,
+    AuditLog, IdentityLinkStore, PendingLoginStore, Readiness, RefreshTokenStore, SessionStore,
     SigningKeyStore, ThrottleStore, UserStore,
 };
 
@@ -27,6 +27,7 @@ pub trait AnyStore:
     + SessionStore
     + RefreshTokenStore
     + ThrottleStore
+    + AuditLog
     + PendingLoginStore
     + SigningKeyStore
     + Readiness
@@ -39,6 +40,7 @@ impl<T> AnyStore for T where
         + SessionStore
         + RefreshTokenStore
         + ThrottleStore
+        + AuditLog
         + PendingLoginStore
         + SigningKeyStore
         + Readiness

@@ -173,3 +173,26 @@ pub(crate) mod login_throttles {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub(crate) mod audit_events {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub occurred_at: TimeDateTimeWithTimeZone,
+        pub kind: String,
+        pub outcome: String,
+        pub user_id: Option<Uuid>,
+        pub actor_id: Option<Uuid>,
+        pub client_address: Option<String>,
+        pub detail: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

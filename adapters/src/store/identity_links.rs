@@ -2,14 +2,17 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{
-    Email, ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId,
+    AuditEvent, Email, ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId,
 };
 use codex_cloud_core::ports::{IdentityLinkStore, LinkStoreError, StoreError};
 
+use crate::store::audit;
 use crate::store::entity::{external_identities, users};
 use crate::store::users::user_from_row;
 use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
@@ -54,21 +57,50 @@ fn link_error(error: sea_orm::DbErr) -> LinkStoreError {
 }
 
 impl SeaOrmStore {
-    /// Deletes the link of (issuer, subject), only if it belongs to `owner` when one is given.
+    /// Deletes the link of (issuer, subject), only if it belongs to `owner` when one is given,
+    /// and records `event` (with the link's user) in the same transaction when it did.
     async fn delete_link(
         &self,
         issuer: &Issuer,
         subject: &Subject,
         owner: Option<UserId>,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await.map_err(internal)?;
         let mut delete = Entity::delete_many()
             .filter(Column::Issuer.eq(issuer.as_str()))
             .filter(Column::Subject.eq(subject.as_str()));
         if let Some(owner) = owner {
             delete = delete.filter(Column::UserId.eq(owner.as_uuid()));
         }
-        let deleted = delete.exec(&self.db).await.map_err(internal)?;
-        Ok(deleted.rows_affected > 0)
+        let deleted = delete.exec_with_returning(&txn).await.map_err(internal)?;
+        let Some(row) = deleted.into_iter().next() else {
+            txn.rollback().await.map_err(internal)?;
+            return Ok(false);
+        };
+        let mut event = event.clone();
+        event.user_id.get_or_insert(UserId::from_uuid(row.user_id));
+        audit::write(&txn, &event).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(true)
+    }
+
+    /// Inserts a link (updating the existing one with `on_conflict`) and its audit event.
+    async fn insert_link(
+        &self,
+        identity: &NewExternalIdentity,
+        on_conflict: Option<OnConflict>,
+        event: &AuditEvent,
+    ) -> Result<ExternalIdentity, LinkStoreError> {
+        let txn = self.db.begin().await.map_err(link_error)?;
+        let mut insert = Entity::insert(identity_row(identity));
+        if let Some(on_conflict) = on_conflict {
+            insert = insert.on_conflict(on_conflict);
+        }
+        let row = insert.exec_with_returning(&txn).await.map_err(link_error)?;
+        audit::write(&txn, event).await?;
+        txn.commit().await.map_err(link_error)?;
+        Ok(identity_from_row(row)?)
     }
 }
 
@@ -77,35 +109,29 @@ impl IdentityLinkStore for SeaOrmStore {
     async fn link_identity(
         &self,
         identity: NewExternalIdentity,
+        event: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
-        let inserted = Entity::insert(identity_row(&identity))
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(link_error)?;
-        Ok(identity_from_row(inserted)?)
+        self.insert_link(&identity, None, event).await
     }
 
     async fn link_or_update_identity(
         &self,
         identity: NewExternalIdentity,
+        event: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
         let on_conflict = OnConflict::columns([Column::Issuer, Column::Subject])
             .update_columns([Column::UserId, Column::Email, Column::UpdatedAt])
             .to_owned();
-        let row = Entity::insert(identity_row(&identity))
-            .on_conflict(on_conflict)
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(link_error)?;
-        Ok(identity_from_row(row)?)
+        self.insert_link(&identity, Some(on_conflict), event).await
     }
 
     async fn unlink_identity(
         &self,
         issuer: &Issuer,
         subject: &Subject,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        self.delete_link(issuer, subject, None).await
+        self.delete_link(issuer, subject, None, event).await
     }
 
     async fn unlink_identity_of(
@@ -113,8 +139,9 @@ impl IdentityLinkStore for SeaOrmStore {
         user: UserId,
         issuer: &Issuer,
         subject: &Subject,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        self.delete_link(issuer, subject, Some(user)).await
+        self.delete_link(issuer, subject, Some(user), event).await
     }
 
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {

@@ -1,6 +1,7 @@
 //! The SeaORM store (SQLite or PostgreSQL): one adapter implementing every store port, one file
 //! per port, plus connection set-up and migrations.
 
+mod audit;
 mod entity;
 mod identity_links;
 mod pending_logins;

@@ -9,13 +9,14 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use codex_cloud_core::domain::{
-    Issuer, Session, SessionId, SessionMethod, Subject, TokenDigest, User, UserId,
+    AuditEvent, Issuer, Session, SessionId, SessionMethod, Subject, TokenDigest, User, UserId,
 };
 use codex_cloud_core::ports::{
     NewSession, RefreshOutcome, RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError,
     StoreError,
 };
 
+use crate::store::audit;
 use crate::store::entity::{refresh_tokens, sessions, users};
 use crate::store::users::user_from_row;
 use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
@@ -51,7 +52,11 @@ fn with_user(
 
 #[async_trait]
 impl SessionStore for SeaOrmStore {
-    async fn start_session(&self, new: &NewSession) -> Result<(), SessionStoreError> {
+    async fn start_session(
+        &self,
+        new: &NewSession,
+        event: &AuditEvent,
+    ) -> Result<(), SessionStoreError> {
         let session = &new.session;
         let (issuer, subject) = match &session.method {
             SessionMethod::Password => (None, None),
@@ -87,6 +92,7 @@ impl SessionStore for SeaOrmStore {
             };
             refresh_tokens::Entity::insert(token).exec(&txn).await.map_err(fail)?;
         }
+        audit::write(&txn, event).await.map_err(|e| SessionStoreError::Internal(e.0))?;
         txn.commit().await.map_err(fail)
     }
 
@@ -138,23 +144,43 @@ impl SessionStore for SeaOrmStore {
         rows.into_iter().map(session_from_row).collect()
     }
 
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError> {
-        let updated = sessions::Entity::update_many()
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        at: OffsetDateTime,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await.map_err(internal)?;
+        let revoked = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
             .filter(sessions::Column::Id.eq(id.as_uuid()))
             .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec_with_returning(&txn)
             .await
             .map_err(internal)?;
-        Ok(updated.rows_affected > 0)
+        let live = revoked.first().map(|row| UserId::from_uuid(row.user_id));
+        if let (Some(user), Some(event)) = (live, event) {
+            let mut event = event.clone();
+            event.user_id.get_or_insert(user);
+            audit::write(&txn, &event).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(live.is_some())
     }
 
     async fn revoke_sessions(
         &self,
         scope: &RevokeScope,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<u64, StoreError> {
-        revoke_in(&self.db, scope, at).await
+        let txn = self.db.begin().await.map_err(internal)?;
+        let revoked = revoke_in(&txn, scope, at).await?;
+        if let (true, Some(event)) = (revoked > 0, event) {
+            audit::write(&txn, &event.clone().detail("count", revoked)).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(revoked)
     }
 
     async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
@@ -208,6 +234,7 @@ impl RefreshTokenStore for SeaOrmStore {
         presented: &TokenDigest,
         next: &TokenDigest,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
         let txn = self.db.begin().await.map_err(internal)?;
         // One `UPDATE … RETURNING`: of two concurrent presentations, one spends the token.
@@ -227,6 +254,13 @@ impl RefreshTokenStore for SeaOrmStore {
                     spent_at: Set(None),
                 };
                 refresh_tokens::Entity::insert(token).exec(&txn).await.map_err(internal)?;
+                let session = sessions::Entity::find_by_id(row.session_id)
+                    .one(&txn)
+                    .await
+                    .map_err(internal)?;
+                let mut event = event.clone().detail("session", row.session_id);
+                event.user_id = session.map(|s| UserId::from_uuid(s.user_id));
+                audit::write(&txn, &event).await?;
                 RefreshOutcome::Rotated(SessionId::from_uuid(row.session_id))
             }
             None => {

@@ -8,9 +8,10 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use codex_cloud_core::domain::{Email, NewUser, PasswordHash, User, UserId};
+use codex_cloud_core::domain::{AuditEvent, Email, NewUser, PasswordHash, User, UserId};
 use codex_cloud_core::ports::{DisableOutcome, RevokeScope, StoreError, UserStore, UserStoreError};
 
+use crate::store::audit;
 use crate::store::entity::users;
 use crate::store::sessions::revoke_in;
 use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
@@ -46,7 +47,7 @@ async fn set_disabled(
 
 #[async_trait]
 impl UserStore for SeaOrmStore {
-    async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError> {
+    async fn create_user(&self, user: NewUser, audit: &AuditEvent) -> Result<User, UserStoreError> {
         let row = users::ActiveModel {
             id: Set(user.id.as_uuid()),
             email: Set(user.email.as_str().to_owned()),
@@ -56,19 +57,19 @@ impl UserStore for SeaOrmStore {
             created_at: Set(user.created_at),
             updated_at: Set(user.created_at),
         };
-        let inserted =
-            users::Entity::insert(row).exec_with_returning(&self.db).await.map_err(|e| {
-                match violation(&e) {
-                    // The migration names the index on lower(email).
-                    Some(Violation::Unique(message))
-                        if message.contains("users_email_lower_key") =>
-                    {
-                        UserStoreError::DuplicateEmail
-                    }
-                    Some(Violation::Unique(_)) => UserStoreError::DuplicateId,
-                    _ => UserStoreError::Internal(Box::new(e)),
+        let txn = self.db.begin().await.map_err(internal)?;
+        let inserted = users::Entity::insert(row).exec_with_returning(&txn).await.map_err(|e| {
+            match violation(&e) {
+                // The migration names the index on lower(email).
+                Some(Violation::Unique(message)) if message.contains("users_email_lower_key") => {
+                    UserStoreError::DuplicateEmail
                 }
-            })?;
+                Some(Violation::Unique(_)) => UserStoreError::DuplicateId,
+                _ => UserStoreError::Internal(Box::new(e)),
+            }
+        })?;
+        audit::write(&txn, audit).await?;
+        txn.commit().await.map_err(internal)?;
         Ok(user_from_row(inserted)?)
     }
 
@@ -102,6 +103,7 @@ impl UserStore for SeaOrmStore {
         &self,
         id: UserId,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<DisableOutcome, StoreError> {
         let txn = self.db.begin().await.map_err(internal)?;
         // The enabled administrators, locked on PostgreSQL so that two administrators cannot
@@ -123,7 +125,8 @@ impl UserStore for SeaOrmStore {
             txn.rollback().await.map_err(internal)?;
             return Ok(DisableOutcome::UnknownUser);
         };
-        revoke_in(&txn, &RevokeScope::User { user: id, except: None }, at).await?;
+        let revoked = revoke_in(&txn, &RevokeScope::User { user: id, except: None }, at).await?;
+        audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         txn.commit().await.map_err(internal)?;
         Ok(DisableOutcome::Disabled(user))
     }
@@ -133,23 +136,37 @@ impl UserStore for SeaOrmStore {
         id: UserId,
         hash: &PasswordHash,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await.map_err(internal)?;
         let updated = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(Some(hash.as_str().to_owned())))
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
             .filter(users::Column::Id.eq(id.as_uuid()))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(internal)?;
-        Ok(updated.rows_affected > 0)
+        let changed = updated.rows_affected > 0;
+        if let (true, Some(event)) = (changed, event) {
+            audit::write(&txn, event).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(changed)
     }
 
     async fn enable_user(
         &self,
         id: UserId,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<Option<User>, StoreError> {
-        set_disabled(&self.db, id, false, at).await
+        let txn = self.db.begin().await.map_err(internal)?;
+        let user = set_disabled(&txn, id, false, at).await?;
+        if user.is_some() {
+            audit::write(&txn, event).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(user)
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {

@@ -1,6 +1,5 @@
 //! Local login, refresh tokens, the current user, fresh tokens for the browser, logout.
 
-use poem::web::Data;
 use poem::web::cookie::CookieJar;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Password;
@@ -123,11 +122,10 @@ impl AuthApi {
     async fn login(
         &self,
         body: Json<LoginRequest>,
-        client: Data<&ClientAddress>,
     ) -> Result<Json<TokenResponse>, ApiError<LoginErrors>> {
         let request = body.0;
-        let password = request.password.as_str();
-        let login = self.auth.login_with_password(&request.email, password, client.0.0).await?;
+        let (password, client) = (request.password.as_str(), ClientAddress::current());
+        let login = self.auth.login_with_password(&request.email, password, client).await?;
         Ok(Json(TokenResponse::from_login(&login)))
     }
 
@@ -140,7 +138,7 @@ impl AuthApi {
         &self,
         body: Json<RefreshRequest>,
     ) -> Result<Json<TokenResponse>, ApiError<RefreshErrors>> {
-        let login = self.auth.refresh(&body.0.refresh_token).await?;
+        let login = self.auth.refresh(&body.0.refresh_token, ClientAddress::current()).await?;
         Ok(Json(TokenResponse::from_login(&login)))
     }
 

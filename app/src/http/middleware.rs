@@ -223,7 +223,20 @@ impl ClientAddress {
     }
 }
 
-/// Puts the `ClientAddress` of each request into its extensions.
+tokio::task_local! {
+    /// The client address of the request being handled (set by `ClientAddresses`).
+    static CLIENT_ADDRESS: ClientAddress;
+}
+
+impl ClientAddress {
+    /// The address of the client of the request being handled, if known.
+    pub fn current() -> Option<IpAddr> {
+        CLIENT_ADDRESS.try_with(|address| address.0).ok().flatten()
+    }
+}
+
+/// Works out the `ClientAddress` of each request, for the handlers to read with
+/// `ClientAddress::current`.
 pub struct ClientAddresses(pub TrustedProxies);
 
 pub struct ClientAddressesEndpoint<E> {
@@ -242,9 +255,8 @@ impl<E: Endpoint> Middleware<E> for ClientAddresses {
 impl<E: Endpoint> Endpoint for ClientAddressesEndpoint<E> {
     type Output = E::Output;
 
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+    async fn call(&self, req: Request) -> Result<Self::Output> {
         let address = ClientAddress::of(&req, &self.trusted);
-        req.extensions_mut().insert(address);
-        self.inner.call(req).await
+        CLIENT_ADDRESS.scope(address, self.inner.call(req)).await
     }
 }

@@ -2,6 +2,7 @@
 //! and Swagger UI, and the middleware every request passes through.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -47,6 +48,7 @@ type Apis = (
     auth::AuthApi,
     sessions::SessionsApi,
     oidc::OidcApi,
+    audit::AuditApi,
     admin::AdminApi,
     health::HealthApi,
     keys::KeysApi,
@@ -58,6 +60,7 @@ pub fn api(services: Services) -> OpenApiService<Apis, ()> {
         auth::AuthApi { auth: services.auth.clone(), secure_cookies: services.secure_cookies },
         sessions::SessionsApi { auth: services.auth.clone() },
         oidc::OidcApi { oidc: services.oidc, secure_cookies: services.secure_cookies },
+        audit::AuditApi { auth: services.auth.clone(), accounts: services.accounts.clone() },
         admin::AdminApi { auth: services.auth, accounts: services.accounts, links: services.links },
         health::HealthApi { readiness: services.readiness },
         keys::KeysApi { jwks: JwkSet::of(&services.published_keys) },

@@ -12,6 +12,7 @@ use codex_cloud_core::service::OidcLogin;
 use crate::http::ApiTags;
 use crate::http::auth::TokenResponse;
 use crate::http::error::ApiError;
+use crate::http::middleware::ClientAddress;
 use crate::http::problems;
 use crate::http::security::{self, SESSION_COOKIE};
 use crate::statuses;
@@ -115,7 +116,8 @@ impl OidcApi {
             error_description: error_description.0,
             iss: iss.0,
         };
-        let done = oidc.complete(params, browser_state.as_deref()).await?;
+        let done =
+            oidc.complete(params, browser_state.as_deref(), ClientAddress::current()).await?;
         let token = TokenResponse::from_login(&done.login);
         match done.return_to {
             None => Ok(CallbackResponse::Token(Json(token))),

@@ -4,9 +4,9 @@
 use poem::http::StatusCode;
 
 use codex_cloud_core::service::{
-    AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, CreateUserError,
-    IdentityLinkError, LoginError, LogoutError, ManageUsersError, NotAnAdmin, NotReady,
-    PasswordChangeError, RefreshError, SessionError,
+    AuditTrailError, AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError,
+    CreateUserError, IdentityLinkError, LoginError, LogoutError, ManageUsersError, NotAnAdmin,
+    NotReady, PasswordChangeError, RefreshError, SessionError,
 };
 
 use crate::http::error::Problem;
@@ -105,6 +105,12 @@ impl From<LoginError> for Problem {
             LoginError::Throttled { retry_after } => too_many_attempts(retry_after),
             LoginError::Internal(e) => Problem::internal(&e),
         }
+    }
+}
+
+impl From<AuditTrailError> for Problem {
+    fn from(error: AuditTrailError) -> Self {
+        Problem::internal(&error)
     }
 }
 

@@ -8,6 +8,7 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use codex_cloud_core::service::{Admin, Auth, Principal};
 
 use crate::http::error::Problem;
+use crate::http::middleware::ClientAddress;
 
 /// The session cookie set after a browser login that asked to return to a page.
 pub const SESSION_COOKIE: &str = "codex_session";
@@ -33,9 +34,10 @@ impl Credentials {
     /// The caller, or the problem to answer with (401 `invalid_token`, 500). A cookie use
     /// slides the session's idle timeout.
     pub async fn authenticate(&self, auth: &Auth) -> Result<Principal, Problem> {
+        let address = ClientAddress::current();
         let principal = match self {
-            Self::BearerToken(bearer) => auth.authenticate_token(&bearer.0.token).await,
-            Self::SessionCookie(cookie) => auth.authenticate_cookie(&cookie.0.key).await,
+            Self::BearerToken(bearer) => auth.authenticate_token(&bearer.0.token, address).await,
+            Self::SessionCookie(cookie) => auth.authenticate_cookie(&cookie.0.key, address).await,
         };
         principal.map_err(Problem::from)
     }

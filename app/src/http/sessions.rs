@@ -1,6 +1,5 @@
 //! The caller's own sessions and password.
 
-use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Password;
@@ -12,7 +11,6 @@ use codex_cloud_core::service::{Auth, SessionView};
 
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
-use crate::http::middleware::ClientAddress;
 use crate::http::security::Credentials;
 use crate::statuses;
 
@@ -125,11 +123,11 @@ impl SessionsApi {
         &self,
         credentials: Credentials,
         body: Json<PasswordChange>,
-        client: Data<&ClientAddress>,
     ) -> Result<Done, ApiError<PasswordErrors>> {
         let principal = credentials.authenticate(&self.auth).await?;
         let (current, new) = (body.0.current_password, body.0.new_password);
-        self.auth.change_password(&principal, current.as_str(), new.as_str(), client.0.0).await?;
+        let client = principal.address;
+        self.auth.change_password(&principal, current.as_str(), new.as_str(), client).await?;
         Ok(Done::Done)
     }
 }

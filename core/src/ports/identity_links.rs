@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 use crate::BoxError;
-use crate::domain::{ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId};
+use crate::domain::{
+    AuditEvent, ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId,
+};
 use crate::ports::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +24,8 @@ impl From<StoreError> for LinkStoreError {
     }
 }
 
-/// Stores identity links.
+/// Stores identity links. Methods that take an `AuditEvent` record it in the same transaction as
+/// the change, only when it happens; an event without `user_id` gets the link's user.
 ///
 /// Implementations MUST keep at most one link per (issuer, subject), compared byte for byte.
 #[async_trait]
@@ -35,6 +38,7 @@ pub trait IdentityLinkStore: Send + Sync {
     async fn link_identity(
         &self,
         identity: NewExternalIdentity,
+        audit: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError>;
 
     /// Links an identity, or moves an existing link of the same (issuer, subject) to this user
@@ -45,14 +49,19 @@ pub trait IdentityLinkStore: Send + Sync {
     async fn link_or_update_identity(
         &self,
         identity: NewExternalIdentity,
+        audit: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError>;
 
     /// Removes a link, whoever it belongs to; whether there was one.
     ///
     /// # Errors
     /// When the store fails.
-    async fn unlink_identity(&self, issuer: &Issuer, subject: &Subject)
-    -> Result<bool, StoreError>;
+    async fn unlink_identity(
+        &self,
+        issuer: &Issuer,
+        subject: &Subject,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// Removes a link only if it belongs to `user`; whether there was one.
     ///
@@ -63,6 +72,7 @@ pub trait IdentityLinkStore: Send + Sync {
         user: UserId,
         issuer: &Issuer,
         subject: &Subject,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
     /// A user's links, oldest first.

@@ -1,6 +1,7 @@
 //! Ports: the traits through which use cases reach everything outside the process. Each names
 //! one concern; one adapter may implement several of them.
 
+mod audit;
 mod clock;
 mod identity_links;
 mod key_provider;
@@ -15,6 +16,7 @@ mod throttles;
 mod token_issuer;
 mod users;
 
+pub use audit::AuditLog;
 pub use clock::Clock;
 pub use identity_links::{IdentityLinkStore, LinkStoreError};
 pub use key_provider::{KeyProvider, KeyProviderError};

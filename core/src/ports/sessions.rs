@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::BoxError;
-use crate::domain::{Issuer, Session, SessionId, Subject, TokenDigest, User, UserId};
+use crate::domain::{AuditEvent, Issuer, Session, SessionId, Subject, TokenDigest, User, UserId};
 use crate::ports::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +35,17 @@ pub enum RevokeScope {
     Identity { issuer: Issuer, subject: Subject },
 }
 
-/// Stores sessions.
+/// Stores sessions. Methods that take an `AuditEvent` record it in the same transaction as the
+/// change, only when it happens (revocations: when at least one session was live).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// # Errors
     /// `DuplicateId` when a session with this id exists; `UnknownUser` when its user does not.
-    async fn start_session(&self, session: &NewSession) -> Result<(), SessionStoreError>;
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        audit: &AuditEvent,
+    ) -> Result<(), SessionStoreError>;
 
     /// A session together with its user, read at once (the bearer check's one read).
     ///
@@ -75,7 +80,12 @@ pub trait SessionStore: Send + Sync {
     ///
     /// # Errors
     /// When the store fails.
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError>;
 
     /// Revokes every live session in `scope` at `at`; how many.
     ///
@@ -85,6 +95,7 @@ pub trait SessionStore: Send + Sync {
         &self,
         scope: &RevokeScope,
         at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<u64, StoreError>;
 
     /// Deletes at most `batch` sessions (with their refresh tokens) that ended before `before`:
@@ -109,7 +120,8 @@ pub enum RefreshOutcome {
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
     /// Spends `presented` and stores `next` for the same session, atomically: of two concurrent
-    /// presentations of one token, at most one is `Rotated`.
+    /// presentations of one token, at most one is `Rotated`. Records `audit` (with the session's
+    /// user) in the same transaction when it rotates.
     ///
     /// # Errors
     /// When the store fails.
@@ -118,6 +130,7 @@ pub trait RefreshTokenStore: Send + Sync {
         presented: &TokenDigest,
         next: &TokenDigest,
         at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError>;
 
     /// Deletes at most `batch` tokens spent before `before`; how many.

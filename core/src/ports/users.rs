@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::BoxError;
-use crate::domain::{Email, NewUser, PasswordHash, User, UserId};
+use crate::domain::{AuditEvent, Email, NewUser, PasswordHash, User, UserId};
 use crate::ports::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,8 @@ pub enum DisableOutcome {
     UnknownUser,
 }
 
-/// Stores local users.
+/// Stores local users. Methods that take an `AuditEvent` record it in the same transaction as
+/// the change (and only when the change happens).
 ///
 /// Implementations MUST compare e-mail addresses as given by `Email` (already case-folded) and
 /// keep at most one user per address.
@@ -40,7 +41,7 @@ pub enum DisableOutcome {
 pub trait UserStore: Send + Sync {
     /// # Errors
     /// `DuplicateEmail` when the address is taken; `DuplicateId` when the id is.
-    async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError>;
+    async fn create_user(&self, user: NewUser, audit: &AuditEvent) -> Result<User, UserStoreError>;
 
     /// # Errors
     /// When the store fails.
@@ -65,14 +66,19 @@ pub trait UserStore: Send + Sync {
         &self,
         id: UserId,
         at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<DisableOutcome, StoreError>;
 
     /// Marks the user enabled (at `at`) and returns it; `None` when there is no such user.
     ///
     /// # Errors
     /// When the store fails.
-    async fn enable_user(&self, id: UserId, at: OffsetDateTime)
-    -> Result<Option<User>, StoreError>;
+    async fn enable_user(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Replaces a user's password hash; whether the user exists.
     ///
@@ -83,6 +89,7 @@ pub trait UserStore: Send + Sync {
         id: UserId,
         hash: &PasswordHash,
         at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError>;
 
     /// Deletes a user together with their identity links and sessions; whether there was one.

@@ -1,6 +1,10 @@
 //! Who may administer users: the capability every administration use case requires.
 
-use crate::domain::UserId;
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::domain::{AuditEvent, AuditKind, AuditOutcome, UserId};
 use crate::service::Principal;
 
 /// The right to administer users and their identity links. Held by an administrator's
@@ -8,6 +12,7 @@ use crate::service::Principal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Admin {
     acting_user: Option<UserId>,
+    address: Option<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -18,12 +23,20 @@ impl Admin {
     /// The operator: someone with the deployment's database in hand (the command line, or a
     /// program seeding the database). Never derived from a request.
     pub fn operator() -> Self {
-        Self { acting_user: None }
+        Self { acting_user: None, address: None }
     }
 
     /// The administrator acting, or `None` for the operator.
     pub fn acting_user(&self) -> Option<UserId> {
         self.acting_user
+    }
+
+    /// An audit event of an action of this administrator on `user`.
+    pub fn audit(&self, kind: AuditKind, user: UserId, at: OffsetDateTime) -> AuditEvent {
+        AuditEvent::new(kind, AuditOutcome::Success, at)
+            .user(user)
+            .actor(self.acting_user)
+            .from_address(self.address)
     }
 }
 
@@ -34,7 +47,7 @@ impl Principal {
     /// `NotAnAdmin` when the caller is not an administrator.
     pub fn admin(&self) -> Result<Admin, NotAnAdmin> {
         if self.user.is_admin {
-            Ok(Admin { acting_user: Some(self.user.id) })
+            Ok(Admin { acting_user: Some(self.user.id), address: self.address })
         } else {
             Err(NotAnAdmin)
         }
@@ -54,7 +67,8 @@ mod tests {
         let mut principals = Vec::new();
         for email in ["root@example.com", "ada@example.com"] {
             let login = w.auth.login_with_password(email, PASSWORD, None).await.unwrap();
-            principals.push(w.auth.authenticate_token(login.token.token.expose()).await.unwrap());
+            principals
+                .push(w.auth.authenticate_token(login.token.token.expose(), None).await.unwrap());
         }
 
         let admin = principals[0].admin().unwrap();

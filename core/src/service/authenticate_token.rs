@@ -1,5 +1,7 @@
 //! Turn a bearer token into the user and session it stands for.
 
+use std::net::IpAddr;
+
 use crate::BoxError;
 use crate::domain::{IssuedToken, SessionId, TokenDigest, User};
 use crate::ports::TokenIssuerError;
@@ -14,11 +16,13 @@ pub enum AuthenticateError {
     Internal(BoxError),
 }
 
-/// Who is calling.
+/// Who is calling, and from where.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub user: User,
     pub session: SessionId,
+    /// The client's address, for the audit trail and the throttles.
+    pub address: Option<IpAddr>,
 }
 
 impl Auth {
@@ -27,7 +31,11 @@ impl Auth {
     ///
     /// # Errors
     /// `InvalidToken` for every kind of refusal.
-    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, AuthenticateError> {
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Principal, AuthenticateError> {
         let now = self.clock.now();
         let claims = self.tokens.verify(token, now).map_err(|e| match e {
             TokenIssuerError::Invalid => AuthenticateError::InvalidToken,
@@ -45,7 +53,7 @@ impl Auth {
         if !valid {
             return Err(AuthenticateError::InvalidToken);
         }
-        Ok(Principal { user, session: session.id })
+        Ok(Principal { user, session: session.id, address })
     }
 
     /// The caller of a browser session credential (the cookie). Each use slides the session's
@@ -53,7 +61,11 @@ impl Auth {
     ///
     /// # Errors
     /// `InvalidToken` for every kind of refusal.
-    pub async fn authenticate_cookie(&self, cookie: &str) -> Result<Principal, AuthenticateError> {
+    pub async fn authenticate_cookie(
+        &self,
+        cookie: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Principal, AuthenticateError> {
         let now = self.clock.now();
         let internal = |e: crate::ports::StoreError| AuthenticateError::Internal(e.0);
         let (session, user) = self
@@ -66,7 +78,7 @@ impl Auth {
             return Err(AuthenticateError::InvalidToken);
         }
         self.sessions.touch_session(session.id, now).await.map_err(internal)?;
-        Ok(Principal { user, session: session.id })
+        Ok(Principal { user, session: session.id, address })
     }
 
     /// A fresh access token for the caller's session (single-page apps holding the cookie).
@@ -109,7 +121,7 @@ mod tests {
         let w = World::new();
         let login = logged_in(&w).await;
 
-        let principal = w.auth.authenticate_token(login.token.token.expose()).await.unwrap();
+        let principal = w.auth.authenticate_token(login.token.token.expose(), None).await.unwrap();
 
         assert_eq!(principal.user.id, login.user.id);
         assert_eq!(principal.session, login.session);
@@ -122,19 +134,28 @@ mod tests {
         let token = login.token.token.expose().to_owned();
 
         w.clock.advance(SESSIONS.idle_timeout - Duration::seconds(1));
-        assert!(w.auth.authenticate_token(&token).await.is_ok(), "tokens are not used: no sliding");
+        assert!(
+            w.auth.authenticate_token(&token, None).await.is_ok(),
+            "tokens are not used: no sliding"
+        );
         w.clock.advance(Duration::seconds(1));
-        assert!(refused(w.auth.authenticate_token(&token).await), "the session is idle");
+        assert!(refused(w.auth.authenticate_token(&token, None).await), "the session is idle");
 
         let login = w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
-        let principal = w.auth.authenticate_token(login.token.token.expose()).await.unwrap();
+        let principal = w.auth.authenticate_token(login.token.token.expose(), None).await.unwrap();
         w.auth.logout(&principal).await.unwrap();
-        assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await), "revoked");
+        assert!(
+            refused(w.auth.authenticate_token(login.token.token.expose(), None).await),
+            "revoked"
+        );
 
         let login = w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
         w.user("second-admin@example.com", Some(PASSWORD), true).await;
         w.accounts.disable_user(&Admin::operator(), login.user.id).await.unwrap();
-        assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await), "disabled");
+        assert!(
+            refused(w.auth.authenticate_token(login.token.token.expose(), None).await),
+            "disabled"
+        );
     }
 
     #[tokio::test]
@@ -150,13 +171,13 @@ mod tests {
             token_id: uuid::Uuid::new_v4(),
         });
 
-        assert!(refused(w.auth.authenticate_token(&forged).await));
+        assert!(refused(w.auth.authenticate_token(&forged, None).await));
     }
 
     #[tokio::test]
     async fn garbage_is_refused() {
         let w = World::new();
-        assert!(refused(w.auth.authenticate_token("not a token").await));
+        assert!(refused(w.auth.authenticate_token("not a token", None).await));
     }
 
     #[tokio::test]
@@ -165,14 +186,14 @@ mod tests {
         let first = logged_in(&w).await;
         let spent = first.refresh_token.unwrap();
 
-        let second = w.auth.refresh(spent.expose()).await.unwrap();
+        let second = w.auth.refresh(spent.expose(), None).await.unwrap();
         assert_eq!(second.session, first.session);
-        let reuse = w.auth.refresh(spent.expose()).await;
+        let reuse = w.auth.refresh(spent.expose(), None).await;
         assert!(matches!(reuse, Err(crate::service::RefreshError::InvalidRefreshToken)));
-        assert!(refused(w.auth.authenticate_token(second.token.token.expose()).await));
+        assert!(refused(w.auth.authenticate_token(second.token.token.expose(), None).await));
         let next = second.refresh_token.unwrap();
-        assert!(w.auth.refresh(next.expose()).await.is_err(), "the whole session is dead");
-        assert!(w.auth.refresh("never issued").await.is_err());
+        assert!(w.auth.refresh(next.expose(), None).await.is_err(), "the whole session is dead");
+        assert!(w.auth.refresh("never issued", None).await.is_err());
     }
 
     #[tokio::test]
@@ -184,10 +205,10 @@ mod tests {
         while elapsed + step < SESSIONS.max_age {
             w.clock.advance(step);
             elapsed += step;
-            login = w.auth.refresh(login.refresh_token.unwrap().expose()).await.unwrap();
+            login = w.auth.refresh(login.refresh_token.unwrap().expose(), None).await.unwrap();
         }
         w.clock.advance(SESSIONS.max_age - elapsed);
-        assert!(w.auth.refresh(login.refresh_token.unwrap().expose()).await.is_err());
+        assert!(w.auth.refresh(login.refresh_token.unwrap().expose(), None).await.is_err());
     }
 
     #[tokio::test]
@@ -197,6 +218,6 @@ mod tests {
         w.user("other@example.com", Some(PASSWORD), true).await;
         w.accounts.disable_user(&Admin::operator(), login.user.id).await.unwrap();
         w.accounts.enable_user(&Admin::operator(), login.user.id).await.unwrap();
-        assert!(refused(w.auth.authenticate_token(login.token.token.expose()).await));
+        assert!(refused(w.auth.authenticate_token(login.token.token.expose(), None).await));
     }
 }

@@ -1,13 +1,17 @@
 //! Finish an OpenID Connect login at the callback: consume the pending login, exchange the code,
 //! verify the ID token, find the linked user, start a session.
 
+use std::net::IpAddr;
+
 use crate::BoxError;
 use crate::domain::{
-    CallbackParams, IdTokenRejection, PendingLogin, ProviderKeys, ProviderTokens, ReturnTo,
-    SecretString, SessionMethod, StateDigest, User, VerifiedIdentity,
+    AuditEvent, AuditKind, AuditOutcome, CallbackParams, IdTokenRejection, PendingLogin,
+    ProviderKeys, ProviderTokens, ReturnTo, SecretString, SessionMethod, StateDigest, User,
+    VerifiedIdentity,
 };
 use crate::ports::{KeyProviderError, OidcProviderError};
 use crate::service::begin_oidc_login::PENDING_LOGIN_MAX_AGE;
+use crate::service::login_with_password::StartSession;
 use crate::service::{Credential, LoginSuccess, OidcLogin};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,25 @@ pub struct OidcLoginDone {
 
 type Error = CompleteOidcLoginError;
 
+impl CompleteOidcLoginError {
+    /// The stable name of the refusal, as the audit trail and the API call it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidState => "invalid_state",
+            Self::ProviderDenied { .. } => "provider_denied",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::MissingCode => "invalid_request",
+            Self::ProviderError(_) => "provider_error",
+            Self::ProviderUnavailable(_) => "provider_unavailable",
+            Self::ProviderMisconfigured(_) => "provider_misconfigured",
+            Self::KeysUnavailable => "provider_keys_unavailable",
+            Self::IdTokenRejected(_) => "id_token_rejected",
+            Self::IdentityNotLinked => "identity_not_linked",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
 impl OidcLogin {
     /// `browser_state` is the state the login endpoint bound to the browser (its cookie).
     ///
@@ -57,6 +80,24 @@ impl OidcLogin {
         &self,
         params: CallbackParams,
         browser_state: Option<&str>,
+        address: Option<IpAddr>,
+    ) -> Result<OidcLoginDone, Error> {
+        let result = self.complete_login(params, browser_state, address).await;
+        if let Err(error) = &result {
+            let event =
+                AuditEvent::new(AuditKind::LoginOidc, AuditOutcome::Failure, self.clock.now())
+                    .from_address(address)
+                    .detail("code", error.code());
+            self.audit.record(&event).await.map_err(|e| Error::Internal(e.0))?;
+        }
+        result
+    }
+
+    async fn complete_login(
+        &self,
+        params: CallbackParams,
+        browser_state: Option<&str>,
+        address: Option<IpAddr>,
     ) -> Result<OidcLoginDone, Error> {
         let pending = self.take_pending(&params, browser_state).await?;
         // RFC 9207 §2.4: the issuer of error responses is checked too.
@@ -84,8 +125,8 @@ impl OidcLogin {
             None => Credential::RefreshToken,
         };
         let method = SessionMethod::Oidc { issuer: identity.issuer, subject: identity.subject };
-        let login =
-            self.auth.start_session(user, method, credential).await.map_err(Error::Internal)?;
+        let start = StartSession { method, credential, address };
+        let login = self.auth.start_session(user, start).await.map_err(Error::Internal)?;
         Ok(OidcLoginDone { login, return_to: pending.return_to })
     }
 
@@ -181,13 +222,14 @@ mod tests {
         let user = linked(&w, "subject-1").await;
         let start = w.oidc.begin(Some("/app")).await.unwrap();
 
-        let foreign = w.oidc.complete(callback(&start), Some("another state")).await;
+        let foreign = w.oidc.complete(callback(&start), Some("another state"), None).await;
         assert!(matches!(foreign, Err(Error::InvalidState)), "{foreign:?}");
         let start = w.oidc.begin(Some("/app")).await.unwrap();
-        let done = w.oidc.complete(callback(&start), Some(start.state.expose())).await.unwrap();
+        let done =
+            w.oidc.complete(callback(&start), Some(start.state.expose()), None).await.unwrap();
         assert_eq!(done.login.user.id, user.id);
         assert_eq!(done.return_to.unwrap().as_str(), "/app");
-        let replay = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        let replay = w.oidc.complete(callback(&start), Some(start.state.expose()), None).await;
         assert!(matches!(replay, Err(Error::InvalidState)), "{replay:?}");
     }
 
@@ -198,24 +240,24 @@ mod tests {
 
         let start = w.oidc.begin(None).await.unwrap();
         w.clock.advance(super::PENDING_LOGIN_MAX_AGE);
-        let stale = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        let stale = w.oidc.complete(callback(&start), Some(start.state.expose()), None).await;
         assert!(matches!(stale, Err(Error::InvalidState)), "{stale:?}");
 
         let start = w.oidc.begin(None).await.unwrap();
         let params =
             CallbackParams { iss: Some("https://evil.example".into()), ..callback(&start) };
-        let foreign = w.oidc.complete(params, Some(start.state.expose())).await;
+        let foreign = w.oidc.complete(params, Some(start.state.expose()), None).await;
         assert!(matches!(foreign, Err(Error::IssuerMismatch)), "{foreign:?}");
 
         *w.provider.subject.lock().unwrap() = "nobody".to_owned();
         let start = w.oidc.begin(None).await.unwrap();
-        let unlinked = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        let unlinked = w.oidc.complete(callback(&start), Some(start.state.expose()), None).await;
         assert!(matches!(unlinked, Err(Error::IdentityNotLinked)), "{unlinked:?}");
 
         *w.provider.subject.lock().unwrap() = "subject-1".to_owned();
         w.accounts.disable_user(&Admin::operator(), user.id).await.unwrap();
         let start = w.oidc.begin(None).await.unwrap();
-        let disabled = w.oidc.complete(callback(&start), Some(start.state.expose())).await;
+        let disabled = w.oidc.complete(callback(&start), Some(start.state.expose()), None).await;
         assert!(matches!(disabled, Err(Error::IdentityNotLinked)), "{disabled:?}");
     }
 }

@@ -1,7 +1,7 @@
 //! Create a local user (an administrator from the CLI, any user from the admin API).
 
 use crate::BoxError;
-use crate::domain::{Email, EmailError, NewUser, PasswordError, User, UserId};
+use crate::domain::{AuditKind, Email, EmailError, NewUser, PasswordError, User, UserId};
 use crate::ports::UserStoreError;
 use crate::service::{Accounts, Admin};
 
@@ -39,7 +39,7 @@ impl Accounts {
     /// `InvalidEmail`, `InvalidPassword` (which rule it breaks), `DuplicateEmail`.
     pub async fn create_user(
         &self,
-        _admin: &Admin,
+        admin: &Admin,
         request: CreateUser<'_>,
     ) -> Result<User, CreateUserError> {
         let email = Email::parse(request.email)?;
@@ -53,14 +53,17 @@ impl Accounts {
             ),
             None => None,
         };
+        let now = self.clock.now();
         let user = NewUser {
             id: UserId::new(),
             email,
             password_hash,
             is_admin: request.is_admin,
-            created_at: self.clock.now(),
+            created_at: now,
         };
-        self.users.create_user(user).await.map_err(|e| match e {
+        let event =
+            admin.audit(AuditKind::UserCreated, user.id, now).detail("is_admin", user.is_admin);
+        self.users.create_user(user, &event).await.map_err(|e| match e {
             UserStoreError::DuplicateEmail => CreateUserError::DuplicateEmail,
             UserStoreError::DuplicateId => {
                 CreateUserError::Internal("a fresh user id is taken already".into())

@@ -9,15 +9,15 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::{
-    AccessTokenClaims, AuthorizationRequest, Email, ExternalIdentity, IdTokenRejection,
-    IssuedToken, Issuer, NewExternalIdentity, NewUser, Password, PasswordHash, PasswordPolicy,
-    PendingLogin, ProviderKeys, ProviderTokens, SecretString, Session, SessionId, SessionMethod,
-    SessionPolicy, StateDigest, Subject, ThrottleKey, ThrottlePolicy, ThrottleRecord, TokenDigest,
-    User, UserId, VerifiedIdentity,
+    AccessTokenClaims, AuditEvent, AuditFilter, AuditKind, AuditOutcome, AuthorizationRequest,
+    Email, ExternalIdentity, IdTokenRejection, IssuedToken, Issuer, NewExternalIdentity, NewUser,
+    Password, PasswordHash, PasswordPolicy, PendingLogin, ProviderKeys, ProviderTokens,
+    SecretString, Session, SessionId, SessionMethod, SessionPolicy, StateDigest, Subject,
+    ThrottleKey, ThrottlePolicy, ThrottleRecord, TokenDigest, User, UserId, VerifiedIdentity,
 };
 use crate::ports::{
-    Clock, DisableOutcome, IdentityLinkStore, KeyProvider, KeyProviderError, LinkStoreError,
-    NewSession, OidcProvider, OidcProviderError, PasswordBlocklist, PasswordHasher,
+    AuditLog, Clock, DisableOutcome, IdentityLinkStore, KeyProvider, KeyProviderError,
+    LinkStoreError, NewSession, OidcProvider, OidcProviderError, PasswordBlocklist, PasswordHasher,
     PasswordHasherError, PendingLoginStore, PendingLoginStoreError, ProviderStatus, RefreshOutcome,
     RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, StoreError, ThrottleStore,
     TokenIssuer, TokenIssuerError, UserStore, UserStoreError,
@@ -187,6 +187,7 @@ struct State {
     refresh: HashMap<TokenDigest, (SessionId, bool)>,
     pending: HashMap<StateDigest, PendingLogin>,
     throttles: HashMap<String, ThrottleRecord>,
+    audit: Vec<AuditEvent>,
 }
 
 #[derive(Default)]
@@ -211,7 +212,8 @@ impl FakeStore {
 
 #[async_trait]
 impl UserStore for FakeStore {
-    async fn create_user(&self, user: NewUser) -> Result<User, UserStoreError> {
+    async fn create_user(&self, user: NewUser, audit: &AuditEvent) -> Result<User, UserStoreError> {
+        lock(&self.0).audit.push(audit.clone());
         let mut state = lock(&self.0);
         if state.users.iter().any(|u| u.email == user.email) {
             return Err(UserStoreError::DuplicateEmail);
@@ -249,7 +251,9 @@ impl UserStore for FakeStore {
         &self,
         id: UserId,
         at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<DisableOutcome, StoreError> {
+        lock(&self.0).audit.push(audit.clone());
         {
             let state = lock(&self.0);
             let admins = state.users.iter().filter(|u| u.is_admin && !u.disabled).count();
@@ -261,7 +265,7 @@ impl UserStore for FakeStore {
         let Some(user) = self.set_disabled(id, true) else {
             return Ok(DisableOutcome::UnknownUser);
         };
-        self.revoke_sessions(&RevokeScope::User { user: id, except: None }, at).await?;
+        self.revoke_sessions(&RevokeScope::User { user: id, except: None }, at, None).await?;
         Ok(DisableOutcome::Disabled(user))
     }
 
@@ -270,13 +274,21 @@ impl UserStore for FakeStore {
         id: UserId,
         hash: &PasswordHash,
         _: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         let mut state = lock(&self.0);
+        state.audit.extend(audit.cloned());
         let user = state.users.iter_mut().find(|u| u.id == id);
         Ok(user.map(|u| u.password_hash = Some(hash.clone())).is_some())
     }
 
-    async fn enable_user(&self, id: UserId, _: OffsetDateTime) -> Result<Option<User>, StoreError> {
+    async fn enable_user(
+        &self,
+        id: UserId,
+        _: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        lock(&self.0).audit.push(audit.clone());
         Ok(self.set_disabled(id, false))
     }
 
@@ -292,8 +304,13 @@ impl UserStore for FakeStore {
 
 #[async_trait]
 impl SessionStore for FakeStore {
-    async fn start_session(&self, new: &NewSession) -> Result<(), SessionStoreError> {
+    async fn start_session(
+        &self,
+        new: &NewSession,
+        audit: &AuditEvent,
+    ) -> Result<(), SessionStoreError> {
         let mut state = lock(&self.0);
+        state.audit.push(audit.clone());
         let session = &new.session;
         if !state.users.iter().any(|u| u.id == session.user_id) {
             return Err(SessionStoreError::UnknownUser);
@@ -350,8 +367,14 @@ impl SessionStore for FakeStore {
         Ok(sessions)
     }
 
-    async fn revoke_session(&self, id: SessionId, at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
         let mut state = lock(&self.0);
+        state.audit.extend(audit.cloned());
         let Some(session) = state.sessions.get_mut(&id) else { return Ok(false) };
         let live = session.revoked_at.is_none();
         session.revoked_at.get_or_insert(at);
@@ -362,8 +385,10 @@ impl SessionStore for FakeStore {
         &self,
         scope: &RevokeScope,
         at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<u64, StoreError> {
         let mut state = lock(&self.0);
+        state.audit.extend(audit.cloned());
         let mut count = 0;
         for session in state.sessions.values_mut() {
             let in_scope = match scope {
@@ -400,6 +425,7 @@ impl RefreshTokenStore for FakeStore {
         presented: &TokenDigest,
         next: &TokenDigest,
         _at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut state = lock(&self.0);
         let Some((session, spent)) = state.refresh.get(presented).copied() else {
@@ -410,6 +436,7 @@ impl RefreshTokenStore for FakeStore {
         }
         state.refresh.insert(presented.clone(), (session, true));
         state.refresh.insert(next.clone(), (session, false));
+        state.audit.push(audit.clone());
         Ok(RefreshOutcome::Rotated(session))
     }
 
@@ -427,8 +454,10 @@ impl IdentityLinkStore for FakeStore {
     async fn link_identity(
         &self,
         identity: NewExternalIdentity,
+        audit: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
         let mut state = lock(&self.0);
+        state.audit.push(audit.clone());
         if !state.users.iter().any(|u| u.id == identity.user_id) {
             return Err(LinkStoreError::UnknownUser);
         }
@@ -452,18 +481,21 @@ impl IdentityLinkStore for FakeStore {
     async fn link_or_update_identity(
         &self,
         identity: NewExternalIdentity,
+        audit: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
         let (issuer, subject) = (identity.issuer.clone(), identity.subject.clone());
-        self.unlink_identity(&issuer, &subject).await?;
-        self.link_identity(identity).await
+        lock(&self.0).links.retain(|l| !(l.issuer == issuer && l.subject == subject));
+        self.link_identity(identity, audit).await
     }
 
     async fn unlink_identity(
         &self,
         issuer: &Issuer,
         subject: &Subject,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut state = lock(&self.0);
+        state.audit.push(audit.clone());
         let before = state.links.len();
         state.links.retain(|l| !(l.issuer == *issuer && l.subject == *subject));
         Ok(state.links.len() != before)
@@ -474,8 +506,10 @@ impl IdentityLinkStore for FakeStore {
         user: UserId,
         issuer: &Issuer,
         subject: &Subject,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut state = lock(&self.0);
+        state.audit.push(audit.clone());
         let before = state.links.len();
         state
             .links
@@ -523,6 +557,38 @@ impl PendingLoginStore for FakeStore {
         let count = state.pending.len();
         state.pending.retain(|_, l| l.created_at >= before);
         Ok((count - state.pending.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl AuditLog for FakeStore {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        lock(&self.0).audit.push(event.clone());
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        _filter: &AuditFilter,
+        _offset: u64,
+        _limit: u64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(lock(&self.0).audit.iter().rev().cloned().collect())
+    }
+
+    async fn purge_audit_events(
+        &self,
+        _before: OffsetDateTime,
+        _batch: u64,
+    ) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+impl FakeStore {
+    /// The kinds and outcomes recorded so far, oldest first.
+    pub fn audit_kinds(&self) -> Vec<(AuditKind, AuditOutcome)> {
+        lock(&self.0).audit.iter().map(|e| (e.kind, e.outcome)).collect()
     }
 }
 
@@ -623,6 +689,7 @@ impl World {
             sessions: store.clone(),
             refresh_tokens: store.clone(),
             throttles: store.clone(),
+            audit: store.clone(),
             hasher: hasher.clone(),
             passwords,
             tokens: tokens.clone(),
@@ -634,6 +701,7 @@ impl World {
         let accounts = Accounts::new(&ports);
         let links = IdentityLinks::new(store.clone(), store.clone(), store.clone(), clock.clone());
         let ports = OidcLoginPorts {
+            audit: store.clone(),
             pending: store.clone(),
             links: store.clone(),
             provider: provider.clone(),

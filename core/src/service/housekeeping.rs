@@ -6,7 +6,8 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::domain::{SessionPolicy, ThrottlePolicy};
-use crate::ports::{Clock, RefreshTokenStore, SessionStore, StoreError, ThrottleStore};
+use crate::ports::{AuditLog, Clock, RefreshTokenStore, SessionStore, StoreError, ThrottleStore};
+use crate::service::AuthPorts;
 
 /// Rows deleted per statement.
 pub const HOUSEKEEPING_BATCH: u64 = 1000;
@@ -16,24 +17,30 @@ pub struct Housekeeping {
     sessions: Arc<dyn SessionStore>,
     refresh_tokens: Arc<dyn RefreshTokenStore>,
     throttles: Arc<dyn ThrottleStore>,
+    audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     policy: SessionPolicy,
+    audit_retention: Duration,
 }
 
 impl Housekeeping {
-    pub fn new(
-        sessions: Arc<dyn SessionStore>,
-        refresh_tokens: Arc<dyn RefreshTokenStore>,
-        throttles: Arc<dyn ThrottleStore>,
-        clock: Arc<dyn Clock>,
-        policy: SessionPolicy,
-    ) -> Self {
-        Self { sessions, refresh_tokens, throttles, clock, policy }
+    /// `ports` supplies the stores and the clock; audit events older than `audit_retention`
+    /// go.
+    pub fn new(ports: &AuthPorts, policy: SessionPolicy, audit_retention: Duration) -> Self {
+        Self {
+            sessions: ports.sessions.clone(),
+            refresh_tokens: ports.refresh_tokens.clone(),
+            throttles: ports.throttles.clone(),
+            audit: ports.audit.clone(),
+            clock: ports.clock.clone(),
+            policy,
+            audit_retention,
+        }
     }
 
     /// One round: sessions past their maximum age or revoked, refresh tokens spent longer ago
     /// than the idle timeout (reuse of older ones finds no session to end anyway), throttle
-    /// counts older than the longest window; how many rows went.
+    /// counts older than the longest window, audit events past retention; how many rows went.
     ///
     /// # Errors
     /// When the store fails.
@@ -45,6 +52,7 @@ impl Housekeeping {
         purged +=
             self.refresh_tokens.purge_refresh_tokens(now - self.policy.idle_timeout, batch).await?;
         purged += self.throttles.purge_throttles(now - window, batch).await?;
+        purged += self.audit.purge_audit_events(now - self.audit_retention, batch).await?;
         Ok(purged)
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::BoxError;
 use crate::domain::{
-    Email, EmailError, ExternalIdentity, IdentityError, Issuer, NewExternalIdentity, Subject,
-    UserId,
+    AuditEvent, AuditKind, AuditOutcome, Email, EmailError, ExternalIdentity, IdentityError,
+    Issuer, NewExternalIdentity, Subject, UserId,
 };
 use crate::ports::{LinkStoreError, RevokeScope, StoreError};
 use crate::service::{Admin, IdentityLinks};
@@ -53,12 +53,33 @@ impl IdentityLinks {
     /// Ends the sessions that were started through an identity that is no longer linked.
     async fn end_sessions_of(
         &self,
+        admin: &Admin,
         issuer: Issuer,
         subject: Subject,
     ) -> Result<(), IdentityLinkError> {
+        let now = self.clock.now();
+        let event = AuditEvent::new(AuditKind::SessionsRevoked, AuditOutcome::Success, now)
+            .actor(admin.acting_user())
+            .detail("reason", "identity.unlinked")
+            .detail("issuer", &issuer)
+            .detail("subject", &subject);
         let scope = RevokeScope::Identity { issuer, subject };
-        self.sessions.revoke_sessions(&scope, self.clock.now()).await?;
+        self.sessions.revoke_sessions(&scope, now, Some(&event)).await?;
         Ok(())
+    }
+
+    fn event(&self, admin: &Admin, kind: AuditKind, identity: &NewExternalIdentity) -> AuditEvent {
+        admin
+            .audit(kind, identity.user_id, identity.created_at)
+            .detail("issuer", &identity.issuer)
+            .detail("subject", &identity.subject)
+    }
+
+    fn unlink_event(&self, admin: &Admin, issuer: &Issuer, subject: &Subject) -> AuditEvent {
+        AuditEvent::new(AuditKind::IdentityUnlinked, AuditOutcome::Success, self.clock.now())
+            .actor(admin.acting_user())
+            .detail("issuer", issuer)
+            .detail("subject", subject)
     }
 
     fn parse(&self, request: LinkIdentity<'_>) -> Result<NewExternalIdentity, IdentityLinkError> {
@@ -77,11 +98,12 @@ impl IdentityLinks {
     /// `InvalidIdentity`, `InvalidEmail`, `UnknownUser`, `AlreadyLinked`.
     pub async fn link_identity(
         &self,
-        _admin: &Admin,
+        admin: &Admin,
         request: LinkIdentity<'_>,
     ) -> Result<ExternalIdentity, IdentityLinkError> {
         let identity = self.parse(request)?;
-        Ok(self.links.link_identity(identity).await?)
+        let event = self.event(admin, AuditKind::IdentityLinked, &identity);
+        Ok(self.links.link_identity(identity, &event).await?)
     }
 
     /// Links an identity, moving an existing link of the same pair to this user (seeding).
@@ -90,11 +112,12 @@ impl IdentityLinks {
     /// `InvalidIdentity`, `InvalidEmail`, `UnknownUser`.
     pub async fn link_or_update_identity(
         &self,
-        _admin: &Admin,
+        admin: &Admin,
         request: LinkIdentity<'_>,
     ) -> Result<ExternalIdentity, IdentityLinkError> {
         let identity = self.parse(request)?;
-        Ok(self.links.link_or_update_identity(identity).await?)
+        let event = self.event(admin, AuditKind::IdentityLinked, &identity);
+        Ok(self.links.link_or_update_identity(identity, &event).await?)
     }
 
     /// Removes a link, whoever it belongs to.
@@ -103,13 +126,14 @@ impl IdentityLinks {
     /// `InvalidIdentity`, `UnknownIdentity`.
     pub async fn unlink_identity(
         &self,
-        _admin: &Admin,
+        admin: &Admin,
         issuer: &str,
         subject: &str,
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
-        match self.links.unlink_identity(&issuer, &subject).await? {
-            true => self.end_sessions_of(issuer, subject).await,
+        let event = self.unlink_event(admin, &issuer, &subject);
+        match self.links.unlink_identity(&issuer, &subject, &event).await? {
+            true => self.end_sessions_of(admin, issuer, subject).await,
             false => Err(IdentityLinkError::UnknownIdentity),
         }
     }
@@ -120,14 +144,15 @@ impl IdentityLinks {
     /// `InvalidIdentity`, `UnknownIdentity` (also when it belongs to someone else).
     pub async fn unlink_identity_of(
         &self,
-        _admin: &Admin,
+        admin: &Admin,
         user_id: UserId,
         issuer: &str,
         subject: &str,
     ) -> Result<(), IdentityLinkError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
-        match self.links.unlink_identity_of(user_id, &issuer, &subject).await? {
-            true => self.end_sessions_of(issuer, subject).await,
+        let event = self.unlink_event(admin, &issuer, &subject).user(user_id);
+        match self.links.unlink_identity_of(user_id, &issuer, &subject, &event).await? {
+            true => self.end_sessions_of(admin, issuer, subject).await,
             false => Err(IdentityLinkError::UnknownIdentity),
         }
     }

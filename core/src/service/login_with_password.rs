@@ -8,8 +8,8 @@ use crate::BoxError;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    AccessTokenClaims, Email, IssuedToken, OpaqueToken, Password, Session, SessionId,
-    SessionMethod, User,
+    AccessTokenClaims, AuditEvent, AuditKind, AuditOutcome, Email, IssuedToken, OpaqueToken,
+    Password, Session, SessionId, SessionMethod, ThrottleKey, User,
 };
 use crate::ports::NewSession;
 use crate::service::{Auth, throttle};
@@ -34,6 +34,14 @@ pub enum Credential {
     RefreshToken,
     /// The browser's session credential, kept in a cookie.
     Cookie,
+}
+
+/// How a session starts: what proved the user, what the client keeps, where it came from.
+#[derive(Clone, Debug)]
+pub(crate) struct StartSession {
+    pub method: SessionMethod,
+    pub credential: Credential,
+    pub address: Option<IpAddr>,
 }
 
 /// A new session, its access token and its long-lived credential.
@@ -65,25 +73,43 @@ impl Auth {
         let now = self.clock.now();
         let keys = throttle::keys(email, client);
         let policy = &self.settings.throttle;
+        let event = |kind, outcome, code: &str| {
+            AuditEvent::new(kind, outcome, now)
+                .from_address(client)
+                .detail(
+                    "email",
+                    ThrottleKey::account(email).as_key().trim_start_matches("account:"),
+                )
+                .detail("code", code)
+        };
         if let Some(retry_after) =
             throttle::wait_before_attempt(&*self.throttles, policy, &keys, now)
                 .await
                 .map_err(internal)?
         {
+            let throttled =
+                event(AuditKind::LoginThrottled, AuditOutcome::Failure, "too_many_attempts");
+            self.audit.record(&throttled).await.map_err(internal)?;
             return Err(LoginError::Throttled { retry_after });
         }
         let user = self.check_password(email, password).await?;
         match user {
             Some(user) => {
                 self.throttles.clear_failures(&keys[0]).await.map_err(internal)?;
-                self.start_session(user, SessionMethod::Password, Credential::RefreshToken)
-                    .await
-                    .map_err(LoginError::Internal)
+                let started = StartSession {
+                    method: SessionMethod::Password,
+                    credential: Credential::RefreshToken,
+                    address: client,
+                };
+                self.start_session(user, started).await.map_err(LoginError::Internal)
             }
             None => {
                 throttle::record_failure(&*self.throttles, policy, &keys, now)
                     .await
                     .map_err(internal)?;
+                let failed =
+                    event(AuditKind::LoginPassword, AuditOutcome::Failure, "invalid_credentials");
+                self.audit.record(&failed).await.map_err(internal)?;
                 Err(LoginError::InvalidCredentials)
             }
         }
@@ -122,7 +148,7 @@ impl Auth {
                 self.hasher.hash(&password).await.map_err(|e| LoginError::Internal(e.into()))?;
             let at = self.clock.now();
             self.users
-                .set_password_hash(user.id, &rehashed, at)
+                .set_password_hash(user.id, &rehashed, at, None)
                 .await
                 .map_err(|e| LoginError::Internal(e.0))?;
         }
@@ -133,9 +159,9 @@ impl Auth {
     pub(crate) async fn start_session(
         &self,
         user: User,
-        method: SessionMethod,
-        credential: Credential,
+        start: StartSession,
     ) -> Result<LoginSuccess, BoxError> {
+        let StartSession { method, credential, address } = start;
         let now = self.clock.now();
         let session = Session {
             id: SessionId::random(),
@@ -156,7 +182,18 @@ impl Auth {
             refresh_token: refresh_token.as_ref().map(OpaqueToken::digest),
             cookie: cookie.as_ref().map(OpaqueToken::digest),
         };
-        self.sessions.start_session(&new).await.map_err(Box::new)?;
+        let kind = match &session.method {
+            SessionMethod::Password => AuditKind::LoginPassword,
+            SessionMethod::Oidc { .. } => AuditKind::LoginOidc,
+        };
+        let mut event = AuditEvent::new(kind, AuditOutcome::Success, now)
+            .user(user.id)
+            .from_address(address)
+            .detail("session", session.id);
+        if let SessionMethod::Oidc { issuer, subject } = &session.method {
+            event = event.detail("issuer", issuer).detail("subject", subject);
+        }
+        self.sessions.start_session(&new, &event).await.map_err(Box::new)?;
         let token = self.access_token(&session, now)?;
         let session_expires_at = session.expires_at;
         Ok(LoginSuccess {
@@ -290,11 +327,46 @@ mod tests {
         let w = World::new();
         let user = w.user("ada@example.com", Some(PASSWORD), false).await;
         let weak = crate::domain::PasswordHash::new(format!("weak:{PASSWORD}"));
-        w.store.set_password_hash(user.id, &weak, super::OffsetDateTime::UNIX_EPOCH).await.unwrap();
+        w.store
+            .set_password_hash(user.id, &weak, super::OffsetDateTime::UNIX_EPOCH, None)
+            .await
+            .unwrap();
 
         w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
 
         let stored = w.store.user_by_id(user.id).await.unwrap().unwrap().password_hash.unwrap();
         assert_eq!(stored.as_str(), format!("plain:{PASSWORD}"));
+    }
+
+    #[tokio::test]
+    async fn the_audit_trail_records_failures_throttling_logins_refreshes_and_reuse() {
+        use crate::domain::{AuditKind as K, AuditOutcome as O};
+        let w = World::new();
+        w.user("ada@example.com", Some(PASSWORD), false).await;
+        for _ in 0..5 {
+            let _ = w.auth.login_with_password("ada@example.com", "wrong", None).await;
+        }
+        let _ = w.auth.login_with_password("ada@example.com", PASSWORD, None).await;
+        w.clock.advance(time::Duration::seconds(30));
+        let login = w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
+        let spent = login.refresh_token.unwrap();
+        let next = w.auth.refresh(spent.expose(), None).await.unwrap();
+        let _ = w.auth.refresh(spent.expose(), None).await;
+        let principal = w.auth.authenticate_token(login.token.token.expose(), None).await;
+        assert!(principal.is_err(), "the reuse ended the session");
+        drop(next);
+
+        let kinds = w.store.audit_kinds();
+        let expected: Vec<(K, O)> = [(K::UserCreated, O::Success)]
+            .into_iter()
+            .chain(std::iter::repeat_n((K::LoginPassword, O::Failure), 5))
+            .chain([
+                (K::LoginThrottled, O::Failure),
+                (K::LoginPassword, O::Success),
+                (K::Refresh, O::Success),
+                (K::RefreshReuseDetected, O::Failure),
+            ])
+            .collect();
+        assert_eq!(kinds, expected);
     }
 }

@@ -1,6 +1,7 @@
 //! End a session: every token naming it is refused from now on.
 
 use crate::BoxError;
+use crate::domain::{AuditEvent, AuditKind, AuditOutcome};
 use crate::service::{Auth, Principal};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,8 +16,13 @@ impl Auth {
     /// # Errors
     /// `Internal` when the store fails.
     pub async fn logout(&self, principal: &Principal) -> Result<(), LogoutError> {
+        let now = self.clock.now();
+        let event = AuditEvent::new(AuditKind::Logout, AuditOutcome::Success, now)
+            .user(principal.user.id)
+            .from_address(principal.address)
+            .detail("session", principal.session);
         self.sessions
-            .revoke_session(principal.session, self.clock.now())
+            .revoke_session(principal.session, now, Some(&event))
             .await
             .map(|_| ())
             .map_err(|e| LogoutError::Internal(e.0))

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use crate::BoxError;
-use crate::domain::{Session, SessionId};
+use crate::domain::{AuditEvent, AuditKind, AuditOutcome, Session, SessionId};
 use crate::service::{Auth, Principal};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +62,13 @@ impl Auth {
         if !live.iter().any(|view| view.session.id == id) {
             return Err(SessionError::UnknownSession);
         }
+        let now = self.clock.now();
+        let event = AuditEvent::new(AuditKind::SessionsRevoked, AuditOutcome::Success, now)
+            .user(principal.user.id)
+            .from_address(principal.address)
+            .detail("session", id);
         self.sessions
-            .revoke_session(id, self.clock.now())
+            .revoke_session(id, now, Some(&event))
             .await
             .map(|_| ())
             .map_err(|e| SessionError::Internal(e.0))

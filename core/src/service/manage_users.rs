@@ -1,7 +1,7 @@
 //! Administration of users: list, look up, disable and enable.
 
 use crate::BoxError;
-use crate::domain::{Email, PasswordError, User, UserId};
+use crate::domain::{AuditKind, Email, PasswordError, User, UserId};
 use crate::ports::{DisableOutcome, RevokeScope, StoreError};
 use crate::service::{Accounts, Admin};
 
@@ -54,7 +54,9 @@ impl Accounts {
         if admin.acting_user() == Some(id) {
             return Err(ManageUsersError::CannotDisableSelf);
         }
-        match self.users.disable_user(id, self.clock.now()).await? {
+        let now = self.clock.now();
+        let event = admin.audit(AuditKind::UserDisabled, id, now);
+        match self.users.disable_user(id, now, &event).await? {
             DisableOutcome::Disabled(user) => Ok(user),
             DisableOutcome::LastAdmin => Err(ManageUsersError::LastAdmin),
             DisableOutcome::UnknownUser => Err(ManageUsersError::UnknownUser),
@@ -63,8 +65,10 @@ impl Accounts {
 
     /// # Errors
     /// `UnknownUser`.
-    pub async fn enable_user(&self, _admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
-        let user = self.users.enable_user(id, self.clock.now()).await?;
+    pub async fn enable_user(&self, admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
+        let now = self.clock.now();
+        let event = admin.audit(AuditKind::UserEnabled, id, now);
+        let user = self.users.enable_user(id, now, &event).await?;
         user.ok_or(ManageUsersError::UnknownUser)
     }
 }
@@ -98,8 +102,12 @@ impl Accounts {
         let hash =
             self.hasher.hash(&password).await.map_err(|e| ManageUsersError::Internal(e.into()))?;
         let now = self.clock.now();
-        self.users.set_password_hash(id, &hash, now).await?;
-        self.sessions.revoke_sessions(&RevokeScope::User { user: id, except: None }, now).await?;
+        let changed = admin.audit(AuditKind::PasswordChanged, id, now).detail("reason", "reset");
+        self.users.set_password_hash(id, &hash, now, Some(&changed)).await?;
+        let revoked =
+            admin.audit(AuditKind::SessionsRevoked, id, now).detail("reason", "password.reset");
+        let scope = RevokeScope::User { user: id, except: None };
+        self.sessions.revoke_sessions(&scope, now, Some(&revoked)).await?;
         Ok(())
     }
 
@@ -113,8 +121,10 @@ impl Accounts {
         id: UserId,
     ) -> Result<u64, ManageUsersError> {
         self.user(admin, id).await?;
+        let now = self.clock.now();
         let scope = RevokeScope::User { user: id, except: None };
-        Ok(self.sessions.revoke_sessions(&scope, self.clock.now()).await?)
+        let event = admin.audit(AuditKind::SessionsRevoked, id, now);
+        Ok(self.sessions.revoke_sessions(&scope, now, Some(&event)).await?)
     }
 }
 

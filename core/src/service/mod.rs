@@ -2,6 +2,7 @@
 //! use cases only, never their ports; the composition root builds them.
 
 mod admin;
+mod audit_trail;
 mod authenticate_token;
 mod begin_oidc_login;
 mod complete_oidc_login;
@@ -28,11 +29,12 @@ use time::Duration;
 
 use crate::domain::{SessionPolicy, ThrottlePolicy};
 use crate::ports::{
-    Clock, IdentityLinkStore, KeyProvider, OidcProvider, PasswordHasher, PendingLoginStore,
-    RefreshTokenStore, SessionStore, ThrottleStore, TokenIssuer, UserStore,
+    AuditLog, Clock, IdentityLinkStore, KeyProvider, OidcProvider, PasswordHasher,
+    PendingLoginStore, RefreshTokenStore, SessionStore, ThrottleStore, TokenIssuer, UserStore,
 };
 
 pub use admin::{Admin, NotAnAdmin};
+pub use audit_trail::AuditTrailError;
 pub use authenticate_token::{AuthenticateError, Principal};
 pub use begin_oidc_login::{
     BeginOidcLoginError, MAX_PENDING_LOGINS, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
@@ -57,6 +59,7 @@ pub struct Auth {
     sessions: Arc<dyn SessionStore>,
     refresh_tokens: Arc<dyn RefreshTokenStore>,
     throttles: Arc<dyn ThrottleStore>,
+    audit: Arc<dyn AuditLog>,
     hasher: Arc<dyn PasswordHasher>,
     passwords: PasswordRules,
     tokens: Arc<dyn TokenIssuer>,
@@ -71,6 +74,7 @@ pub struct AuthPorts {
     pub sessions: Arc<dyn SessionStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub throttles: Arc<dyn ThrottleStore>,
+    pub audit: Arc<dyn AuditLog>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub passwords: PasswordRules,
     pub tokens: Arc<dyn TokenIssuer>,
@@ -92,6 +96,7 @@ impl Auth {
             sessions,
             refresh_tokens,
             throttles,
+            audit,
             hasher,
             passwords,
             tokens,
@@ -102,6 +107,7 @@ impl Auth {
             sessions,
             refresh_tokens,
             throttles,
+            audit,
             hasher,
             passwords,
             tokens,
@@ -116,6 +122,7 @@ impl Auth {
 pub struct Accounts {
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
+    audit: Arc<dyn AuditLog>,
     hasher: Arc<dyn PasswordHasher>,
     passwords: PasswordRules,
     clock: Arc<dyn Clock>,
@@ -126,6 +133,7 @@ impl Accounts {
         Self {
             users: ports.users.clone(),
             sessions: ports.sessions.clone(),
+            audit: ports.audit.clone(),
             hasher: ports.hasher.clone(),
             passwords: ports.passwords.clone(),
             clock: ports.clock.clone(),
@@ -157,6 +165,7 @@ impl IdentityLinks {
 #[derive(Clone)]
 pub struct OidcLogin {
     auth: Auth,
+    audit: Arc<dyn AuditLog>,
     pending: Arc<dyn PendingLoginStore>,
     links: Arc<dyn IdentityLinkStore>,
     provider: Arc<dyn OidcProvider>,
@@ -166,6 +175,7 @@ pub struct OidcLogin {
 
 /// The ports an `OidcLogin` needs besides the sessions it starts through `Auth`.
 pub struct OidcLoginPorts {
+    pub audit: Arc<dyn AuditLog>,
     pub pending: Arc<dyn PendingLoginStore>,
     pub links: Arc<dyn IdentityLinkStore>,
     pub provider: Arc<dyn OidcProvider>,
@@ -175,7 +185,7 @@ pub struct OidcLoginPorts {
 
 impl OidcLogin {
     pub fn new(auth: Auth, ports: OidcLoginPorts) -> Self {
-        let OidcLoginPorts { pending, links, provider, keys, clock } = ports;
-        Self { auth, pending, links, provider, keys, clock }
+        let OidcLoginPorts { audit, pending, links, provider, keys, clock } = ports;
+        Self { auth, audit, pending, links, provider, keys, clock }
     }
 }

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::BoxError;
-use crate::domain::{Password, PasswordError};
+use crate::domain::{AuditEvent, AuditKind, AuditOutcome, Password, PasswordError};
 use crate::ports::{RevokeScope, StoreError};
 use crate::service::{Auth, Principal, throttle};
 
@@ -43,9 +43,15 @@ impl Auth {
         let user = &principal.user;
         let keys = throttle::keys(user.email.as_str(), client);
         let policy = &self.settings.throttle;
+        let event =
+            |kind, outcome| AuditEvent::new(kind, outcome, now).user(user.id).from_address(client);
         if let Some(retry_after) =
             throttle::wait_before_attempt(&*self.throttles, policy, &keys, now).await?
         {
+            let throttled = event(AuditKind::LoginThrottled, AuditOutcome::Failure)
+                .detail("code", "too_many_attempts")
+                .detail("route", "password");
+            self.audit.record(&throttled).await?;
             return Err(PasswordChangeError::Throttled { retry_after });
         }
         let current = Password::candidate(current).ok();
@@ -60,15 +66,21 @@ impl Auth {
         };
         if !(matches && hash.is_some()) {
             throttle::record_failure(&*self.throttles, policy, &keys, now).await?;
+            let failed = event(AuditKind::PasswordChanged, AuditOutcome::Failure)
+                .detail("code", "invalid_credentials");
+            self.audit.record(&failed).await?;
             return Err(PasswordChangeError::InvalidCredentials);
         }
         self.throttles.clear_failures(&keys[0]).await?;
         let new = self.passwords.check(new, &user.email)?;
         let hash =
             self.hasher.hash(&new).await.map_err(|e| PasswordChangeError::Internal(e.into()))?;
-        self.users.set_password_hash(user.id, &hash, now).await?;
+        let changed = event(AuditKind::PasswordChanged, AuditOutcome::Success);
+        self.users.set_password_hash(user.id, &hash, now, Some(&changed)).await?;
         let scope = RevokeScope::User { user: user.id, except: Some(principal.session) };
-        self.sessions.revoke_sessions(&scope, now).await?;
+        let revoked = event(AuditKind::SessionsRevoked, AuditOutcome::Success)
+            .detail("reason", "password.changed");
+        self.sessions.revoke_sessions(&scope, now, Some(&revoked)).await?;
         Ok(())
     }
 }

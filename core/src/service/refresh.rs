@@ -1,7 +1,9 @@
 //! Trade a refresh token for new tokens (RFC 9700 §4.14: rotation with reuse detection).
 
 use crate::BoxError;
-use crate::domain::{OpaqueToken, TokenDigest};
+use std::net::IpAddr;
+
+use crate::domain::{AuditEvent, AuditKind, AuditOutcome, OpaqueToken, TokenDigest};
 use crate::ports::RefreshOutcome;
 use crate::service::{Auth, LoginSuccess};
 
@@ -20,20 +22,31 @@ impl Auth {
     ///
     /// # Errors
     /// `InvalidRefreshToken` for every kind of refusal.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<LoginSuccess, RefreshError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        address: Option<IpAddr>,
+    ) -> Result<LoginSuccess, RefreshError> {
         let internal = |e: crate::ports::StoreError| RefreshError::Internal(e.0);
         let now = self.clock.now();
         let next = OpaqueToken::random().map_err(|e| RefreshError::Internal(e.into()))?;
         let presented = TokenDigest::of(refresh_token);
+        let rotated =
+            AuditEvent::new(AuditKind::Refresh, AuditOutcome::Success, now).from_address(address);
         let outcome = self
             .refresh_tokens
-            .rotate_refresh_token(&presented, &next.digest(), now)
+            .rotate_refresh_token(&presented, &next.digest(), now, &rotated)
             .await
             .map_err(internal)?;
         let session_id = match outcome {
             RefreshOutcome::Rotated(session) => session,
             RefreshOutcome::Reused(session) => {
-                self.sessions.revoke_session(session, now).await.map_err(internal)?;
+                let reuse =
+                    AuditEvent::new(AuditKind::RefreshReuseDetected, AuditOutcome::Failure, now)
+                        .from_address(address)
+                        .detail("session", session)
+                        .detail("code", "invalid_refresh_token");
+                self.sessions.revoke_session(session, now, Some(&reuse)).await.map_err(internal)?;
                 return Err(RefreshError::InvalidRefreshToken);
             }
             RefreshOutcome::Unknown => return Err(RefreshError::InvalidRefreshToken),

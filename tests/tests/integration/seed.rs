@@ -4,7 +4,9 @@ use uuid::Uuid;
 
 use codex_cloud_adapters::SeaOrmStore;
 use codex_cloud_backend::db::{self, ExternalIdentitySeed};
-use codex_cloud_core::domain::{Email, Issuer, NewUser, Subject, User, UserId};
+use codex_cloud_core::domain::{
+    AuditEvent, AuditKind, AuditOutcome, Email, Issuer, NewUser, Subject, User, UserId,
+};
 use codex_cloud_core::ports::{IdentityLinkStore, SigningKeyStore, UserStore};
 use codex_cloud_tests::app::T0;
 
@@ -24,7 +26,8 @@ async fn create_user(store: &SeaOrmStore, email: &str) -> User {
         is_admin: false,
         created_at: T0,
     };
-    store.create_user(user).await.expect("create user")
+    let event = AuditEvent::new(AuditKind::UserCreated, AuditOutcome::Success, T0);
+    store.create_user(user, &event).await.expect("create user")
 }
 
 async fn linked_user(store: &SeaOrmStore) -> Option<UserId> {

@@ -9,11 +9,16 @@ contract_tests!(deleting_a_user_deletes_their_identities_and_sessions);
 
 async fn deleting_a_user_deletes_their_identities_and_sessions(t: TestStore) {
     let store = t.store();
-    let ada = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
-    let bob = store.create_user(new_user("bob@example.com", at(0))).await.expect("user");
+    let ada =
+        store.create_user(new_user("ada@example.com", at(0)), &super::audit()).await.expect("user");
+    let bob =
+        store.create_user(new_user("bob@example.com", at(0)), &super::audit()).await.expect("user");
     let op = "https://op.example.com";
     for (sub, who) in [("ada", ada.id), ("bob", bob.id)] {
-        store.link_identity(new_identity(op, sub, who, None, at(1))).await.expect("link");
+        store
+            .link_identity(new_identity(op, sub, who, None, at(1)), &super::audit())
+            .await
+            .expect("link");
     }
     let session = |user_id| Session {
         id: SessionId::random(),
@@ -25,8 +30,8 @@ async fn deleting_a_user_deletes_their_identities_and_sessions(t: TestStore) {
         revoked_at: None,
     };
     let (adas, bobs) = (session(ada.id), session(bob.id));
-    store.start_session(&super::stored(&adas)).await.expect("session");
-    store.start_session(&super::stored(&bobs)).await.expect("session");
+    store.start_session(&super::stored(&adas), &super::audit()).await.expect("session");
+    store.start_session(&super::stored(&bobs), &super::audit()).await.expect("session");
 
     assert!(store.delete_user(ada.id).await.expect("delete the user"));
     assert!(!store.delete_user(ada.id).await.expect("delete again"), "deleted once only");

@@ -22,7 +22,7 @@ contract_tests!(
 const OP: &str = "https://op.example.com/tenant";
 
 async fn user(store: &dyn AnyStore, address: &str) -> User {
-    store.create_user(new_user(address, at(0))).await.expect("create user")
+    store.create_user(new_user(address, at(0)), &super::audit()).await.expect("create user")
 }
 
 async fn owner(store: &dyn AnyStore, iss: &str, sub: &str) -> Option<UserId> {
@@ -35,11 +35,14 @@ async fn a_linked_identity_is_found_with_its_user_and_listed_for_the_user(t: Tes
     let ada = user(&*store, "ada@example.com").await;
 
     let linked = store
-        .link_identity(new_identity(OP, "00u123", ada.id, Some("Ada@Corp.example"), at(5)))
+        .link_identity(
+            new_identity(OP, "00u123", ada.id, Some("Ada@Corp.example"), at(5)),
+            &super::audit(),
+        )
         .await
         .expect("link");
     let without_email = store
-        .link_identity(new_identity(OP, "00u456", ada.id, None, at(6)))
+        .link_identity(new_identity(OP, "00u456", ada.id, None, at(6)), &super::audit())
         .await
         .expect("link without e-mail");
 
@@ -62,10 +65,15 @@ async fn linking_an_identity_twice_is_already_linked_whichever_user_asks(t: Test
     let store = t.store();
     let ada = user(&*store, "ada@example.com").await;
     let bob = user(&*store, "bob@example.com").await;
-    store.link_identity(new_identity(OP, "00u123", ada.id, None, at(1))).await.expect("link");
+    store
+        .link_identity(new_identity(OP, "00u123", ada.id, None, at(1)), &super::audit())
+        .await
+        .expect("link");
 
     for who in [ada.id, bob.id] {
-        let again = store.link_identity(new_identity(OP, "00u123", who, None, at(2))).await;
+        let again = store
+            .link_identity(new_identity(OP, "00u123", who, None, at(2)), &super::audit())
+            .await;
         assert!(matches!(again, Err(LinkStoreError::AlreadyLinked)), "{again:?}");
     }
 
@@ -76,7 +84,9 @@ async fn linking_an_identity_twice_is_already_linked_whichever_user_asks(t: Test
 async fn linking_to_an_unknown_user_is_unknown_user(t: TestStore) {
     let store = t.store();
 
-    let result = store.link_identity(new_identity(OP, "00u123", UserId::new(), None, at(1))).await;
+    let result = store
+        .link_identity(new_identity(OP, "00u123", UserId::new(), None, at(1)), &super::audit())
+        .await;
 
     assert!(matches!(result, Err(LinkStoreError::UnknownUser)), "{result:?}");
     assert_eq!(owner(&*store, OP, "00u123").await, None);
@@ -87,12 +97,18 @@ async fn upserting_an_identity_twice_moves_the_link_instead_of_failing(t: TestSt
     let ada = user(&*store, "ada@example.com").await;
     let bob = user(&*store, "bob@example.com").await;
     let first = store
-        .link_or_update_identity(new_identity(OP, "00u123", ada.id, Some("a@op.example"), at(1)))
+        .link_or_update_identity(
+            new_identity(OP, "00u123", ada.id, Some("a@op.example"), at(1)),
+            &super::audit(),
+        )
         .await
         .expect("first upsert");
 
     let second = store
-        .link_or_update_identity(new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)))
+        .link_or_update_identity(
+            new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)),
+            &super::audit(),
+        )
         .await
         .expect("second upsert");
 
@@ -110,7 +126,10 @@ async fn upserting_an_identity_twice_moves_the_link_instead_of_failing(t: TestSt
     assert_eq!(bobs, vec![expected.clone()]);
 
     let same_again = store
-        .link_or_update_identity(new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)))
+        .link_or_update_identity(
+            new_identity(OP, "00u123", bob.id, Some("b@op.example"), at(60)),
+            &super::audit(),
+        )
         .await
         .expect("identical upsert");
     assert_eq!(same_again, expected);
@@ -120,13 +139,17 @@ async fn linking_or_updating_for_an_unknown_user_is_unknown_user(t: TestStore) {
     let store = t.store();
     let ada = user(&*store, "ada@example.com").await;
     store
-        .link_or_update_identity(new_identity(OP, "linked", ada.id, None, at(1)))
+        .link_or_update_identity(new_identity(OP, "linked", ada.id, None, at(1)), &super::audit())
         .await
         .expect("upsert");
 
     for sub in ["new", "linked"] {
-        let result =
-            store.link_or_update_identity(new_identity(OP, sub, UserId::new(), None, at(2))).await;
+        let result = store
+            .link_or_update_identity(
+                new_identity(OP, sub, UserId::new(), None, at(2)),
+                &super::audit(),
+            )
+            .await;
         assert!(matches!(result, Err(LinkStoreError::UnknownUser)), "{sub}: {result:?}");
     }
 
@@ -137,16 +160,19 @@ async fn linking_or_updating_for_an_unknown_user_is_unknown_user(t: TestStore) {
 async fn unlinking_removes_the_link_and_a_second_unlink_finds_nothing(t: TestStore) {
     let store = t.store();
     let ada = user(&*store, "ada@example.com").await;
-    store.link_identity(new_identity(OP, "00u123", ada.id, None, at(1))).await.expect("link");
+    store
+        .link_identity(new_identity(OP, "00u123", ada.id, None, at(1)), &super::audit())
+        .await
+        .expect("link");
     let (iss, sub) = (issuer(OP), subject("00u123"));
 
-    assert!(store.unlink_identity(&iss, &sub).await.expect("unlink"));
-    assert!(!store.unlink_identity(&iss, &sub).await.expect("again"));
+    assert!(store.unlink_identity(&iss, &sub, &super::audit()).await.expect("unlink"));
+    assert!(!store.unlink_identity(&iss, &sub, &super::audit()).await.expect("again"));
 
     assert_eq!(owner(&*store, OP, "00u123").await, None);
     assert!(store.identities_of_user(ada.id).await.expect("list").is_empty());
     store
-        .link_identity(new_identity(OP, "00u123", ada.id, None, at(2)))
+        .link_identity(new_identity(OP, "00u123", ada.id, None, at(2)), &super::audit())
         .await
         .expect("an unlinked identity can be linked again");
 }
@@ -158,7 +184,10 @@ async fn a_user_sees_only_their_own_identities(t: TestStore) {
     let link = |sub: &'static str, who: UserId, second| {
         let store = store.clone();
         async move {
-            store.link_identity(new_identity(OP, sub, who, None, at(second))).await.expect("link")
+            store
+                .link_identity(new_identity(OP, sub, who, None, at(second)), &super::audit())
+                .await
+                .expect("link")
         }
     };
     let ada_2 = link("ada-2", ada.id, 10).await;
@@ -179,18 +208,24 @@ async fn issuers_and_subjects_are_compared_exactly(t: TestStore) {
     let store = t.store();
     let ada = user(&*store, "ada@example.com").await;
     let bob = user(&*store, "bob@example.com").await;
-    store.link_identity(new_identity(OP, "Alice", ada.id, None, at(1))).await.expect("link");
+    store
+        .link_identity(new_identity(OP, "Alice", ada.id, None, at(1)), &super::audit())
+        .await
+        .expect("link");
 
     assert_eq!(owner(&*store, &format!("{OP}/"), "Alice").await, None);
     assert_eq!(owner(&*store, "https://OP.example.com/tenant", "Alice").await, None);
     assert_eq!(owner(&*store, OP, "alice").await, None);
     assert_eq!(owner(&*store, OP, "Alice ").await, None);
     store
-        .link_identity(new_identity(OP, "alice", bob.id, None, at(2)))
+        .link_identity(new_identity(OP, "alice", bob.id, None, at(2)), &super::audit())
         .await
         .expect("a subject differing in case is another identity");
     store
-        .link_identity(new_identity(&format!("{OP}/"), "Alice", bob.id, None, at(3)))
+        .link_identity(
+            new_identity(&format!("{OP}/"), "Alice", bob.id, None, at(3)),
+            &super::audit(),
+        )
         .await
         .expect("an issuer with a trailing slash is another issuer");
     assert_eq!(owner(&*store, OP, "Alice").await, Some(ada.id));
@@ -201,11 +236,16 @@ async fn unlinking_an_identity_of_a_user_leaves_other_users_links_alone(t: TestS
     let store = t.store();
     let ada = user(&*store, "ada@example.com").await;
     let bob = user(&*store, "bob@example.com").await;
-    store.link_identity(new_identity(OP, "ada-sub", ada.id, None, at(1))).await.expect("link");
+    store
+        .link_identity(new_identity(OP, "ada-sub", ada.id, None, at(1)), &super::audit())
+        .await
+        .expect("link");
     let (iss, sub) = (issuer(OP), subject("ada-sub"));
 
-    assert!(!store.unlink_identity_of(bob.id, &iss, &sub).await.expect("not bob's"));
+    assert!(
+        !store.unlink_identity_of(bob.id, &iss, &sub, &super::audit()).await.expect("not bob's")
+    );
     assert_eq!(owner(&*store, OP, "ada-sub").await, Some(ada.id));
-    assert!(store.unlink_identity_of(ada.id, &iss, &sub).await.expect("ada's"));
+    assert!(store.unlink_identity_of(ada.id, &iss, &sub, &super::audit()).await.expect("ada's"));
     assert_eq!(owner(&*store, OP, "ada-sub").await, None);
 }

@@ -116,3 +116,9 @@ pub(crate) fn stored(
         cookie: None,
     }
 }
+
+/// An audit event to hand to a store method that records one.
+pub(crate) fn audit() -> codex_cloud_core::domain::AuditEvent {
+    use codex_cloud_core::domain::{AuditEvent, AuditKind, AuditOutcome};
+    AuditEvent::new(AuditKind::UserCreated, AuditOutcome::Success, T0)
+}

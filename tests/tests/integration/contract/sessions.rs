@@ -65,10 +65,11 @@ fn assert_same_login(taken: &PendingLogin, saved: &PendingLogin) {
 
 async fn a_created_session_is_read_back_as_stored(t: TestStore) {
     let store = t.store();
-    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let user =
+        store.create_user(new_user("ada@example.com", at(0)), &super::audit()).await.expect("user");
     let session = session(user.id);
 
-    store.start_session(&super::stored(&session)).await.expect("create");
+    store.start_session(&super::stored(&session), &super::audit()).await.expect("create");
 
     assert_eq!(session_of(&*store, session.id).await.expect("read"), Some(session));
     let unknown = session_of(&*store, SessionId::random()).await.expect("unknown");
@@ -77,16 +78,17 @@ async fn a_created_session_is_read_back_as_stored(t: TestStore) {
 
 async fn revoking_a_session_is_idempotent_and_keeps_the_first_revocation_time(t: TestStore) {
     let store = t.store();
-    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let user =
+        store.create_user(new_user("ada@example.com", at(0)), &super::audit()).await.expect("user");
     let session = session(user.id);
     let other = self::session(user.id);
-    store.start_session(&super::stored(&session)).await.expect("create");
-    store.start_session(&super::stored(&other)).await.expect("create other");
+    store.start_session(&super::stored(&session), &super::audit()).await.expect("create");
+    store.start_session(&super::stored(&other), &super::audit()).await.expect("create other");
 
-    store.revoke_session(session.id, at(10)).await.expect("revoke");
-    store.revoke_session(session.id, at(20)).await.expect("again");
+    store.revoke_session(session.id, at(10), None).await.expect("revoke");
+    store.revoke_session(session.id, at(20), None).await.expect("again");
     store
-        .revoke_session(SessionId::random(), at(30))
+        .revoke_session(SessionId::random(), at(30), None)
         .await
         .expect("revoking an unknown session is not an error");
 
@@ -101,7 +103,7 @@ async fn a_session_for_an_unknown_user_is_unknown_user(t: TestStore) {
     let store = t.store();
     let session = session(UserId::new());
 
-    let result = store.start_session(&super::stored(&session)).await;
+    let result = store.start_session(&super::stored(&session), &super::audit()).await;
 
     assert!(matches!(result, Err(SessionStoreError::UnknownUser)), "{result:?}");
     assert_eq!(session_of(&*store, session.id).await.expect("read"), None);
@@ -163,12 +165,13 @@ async fn of_two_concurrent_takes_at_most_one_gets_the_pending_login(t: TestStore
 
 async fn a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user(t: TestStore) {
     let store = t.store();
-    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let user =
+        store.create_user(new_user("ada@example.com", at(0)), &super::audit()).await.expect("user");
     let first = session(user.id);
-    store.start_session(&super::stored(&first)).await.expect("create");
+    store.start_session(&super::stored(&first), &super::audit()).await.expect("create");
 
     let again = Session { created_at: at(5), ..first.clone() };
-    let result = store.start_session(&super::stored(&again)).await;
+    let result = store.start_session(&super::stored(&again), &super::audit()).await;
 
     assert!(matches!(result, Err(SessionStoreError::DuplicateId)), "{result:?}");
     assert_eq!(session_of(&*store, first.id).await.expect("read"), Some(first));
@@ -188,10 +191,11 @@ async fn a_second_pending_login_with_the_same_state_is_a_duplicate(t: TestStore)
 
 async fn a_session_is_read_with_its_user_as_the_user_is_now(t: TestStore) {
     let store = t.store();
-    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("user");
+    let user =
+        store.create_user(new_user("ada@example.com", at(0)), &super::audit()).await.expect("user");
     let session = session(user.id);
-    store.start_session(&super::stored(&session)).await.expect("create");
-    store.disable_user(user.id, at(10)).await.expect("disable");
+    store.start_session(&super::stored(&session), &super::audit()).await.expect("create");
+    store.disable_user(user.id, at(10), &super::audit()).await.expect("disable");
 
     let (read, owner) = store.session_with_user(session.id).await.expect("read").expect("found");
 

@@ -37,7 +37,7 @@ async fn a_created_user_is_returned_as_stored_and_found_by_id_and_by_email_in_an
         updated_at: at(0),
     };
 
-    let created = store.create_user(new).await.expect("create");
+    let created = store.create_user(new, &super::audit()).await.expect("create");
 
     assert_eq!(created, expected);
     assert_eq!(created.email.as_str(), "ada.lovelace@example.com");
@@ -58,7 +58,7 @@ async fn a_user_without_a_password_keeps_none(t: TestStore) {
     new.password_hash = None;
     let id = new.id;
 
-    store.create_user(new).await.expect("create");
+    store.create_user(new, &super::audit()).await.expect("create");
 
     let user = store.user_by_id(id).await.expect("read").expect("exists");
     assert_eq!(user.password_hash, None);
@@ -66,10 +66,13 @@ async fn a_user_without_a_password_keeps_none(t: TestStore) {
 
 async fn an_email_taken_already_is_a_duplicate_even_in_another_case(t: TestStore) {
     let store = t.store();
-    let first = store.create_user(new_user("ada@example.com", at(0))).await.expect("create");
+    let first = store
+        .create_user(new_user("ada@example.com", at(0)), &super::audit())
+        .await
+        .expect("create");
 
     for address in ["ada@example.com", "ADA@Example.COM"] {
-        let again = store.create_user(new_user(address, at(1))).await;
+        let again = store.create_user(new_user(address, at(1)), &super::audit()).await;
         assert!(matches!(again, Err(UserStoreError::DuplicateEmail)), "{address}: {again:?}");
     }
 
@@ -90,7 +93,7 @@ async fn users_are_listed_by_creation_time_then_id_one_page_at_a_time(t: TestSto
         })
         .collect();
     for index in [4, 2, 0, 3, 1] {
-        store.create_user(users[index].clone()).await.expect("create");
+        store.create_user(users[index].clone(), &super::audit()).await.expect("create");
     }
     let page = |offset, limit| {
         let store = store.clone();
@@ -112,9 +115,12 @@ async fn users_are_listed_by_creation_time_then_id_one_page_at_a_time(t: TestSto
 
 async fn disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_it(t: TestStore) {
     let store = t.store();
-    let user = store.create_user(new_user("ada@example.com", at(0))).await.expect("create");
+    let user = store
+        .create_user(new_user("ada@example.com", at(0)), &super::audit())
+        .await
+        .expect("create");
 
-    let outcome = store.disable_user(user.id, at(10)).await.expect("disable");
+    let outcome = store.disable_user(user.id, at(10), &super::audit()).await.expect("disable");
     let DisableOutcome::Disabled(disabled) = outcome else { panic!("{outcome:?}") };
 
     assert!(disabled.disabled);
@@ -123,8 +129,11 @@ async fn disabling_a_user_sets_the_flag_and_the_update_time_and_enabling_clears_
     let stored = store.user_by_id(user.id).await.expect("read");
     assert_eq!(stored, Some(disabled));
 
-    let enabled =
-        store.enable_user(user.id, at(20)).await.expect("enable").expect("the user exists");
+    let enabled = store
+        .enable_user(user.id, at(20), &super::audit())
+        .await
+        .expect("enable")
+        .expect("the user exists");
 
     assert!(!enabled.disabled);
     assert_eq!(enabled.updated_at, at(20));
@@ -135,7 +144,7 @@ async fn disabling_an_unknown_user_is_none(t: TestStore) {
     let store = t.store();
     let unknown = UserId::new();
 
-    let result = store.disable_user(unknown, at(0) + Duration::seconds(1)).await;
+    let result = store.disable_user(unknown, at(0) + Duration::seconds(1), &super::audit()).await;
 
     assert_eq!(result.expect("no error"), DisableOutcome::UnknownUser);
     assert_eq!(store.user_by_id(unknown).await.expect("read"), None);
@@ -144,13 +153,13 @@ async fn disabling_an_unknown_user_is_none(t: TestStore) {
 async fn the_last_enabled_administrator_cannot_be_disabled(t: TestStore) {
     let store = t.store();
     let admin = NewUser { is_admin: true, ..new_user("root@example.com", at(0)) };
-    let root = store.create_user(admin.clone()).await.expect("create");
+    let root = store.create_user(admin.clone(), &super::audit()).await.expect("create");
     let other = NewUser { id: UserId::new(), email: email("second@example.com"), ..admin };
-    let second = store.create_user(other).await.expect("create");
+    let second = store.create_user(other, &super::audit()).await.expect("create");
 
-    let first = store.disable_user(second.id, at(1)).await.expect("disable");
+    let first = store.disable_user(second.id, at(1), &super::audit()).await.expect("disable");
     assert!(matches!(first, DisableOutcome::Disabled(_)), "{first:?}");
-    let last = store.disable_user(root.id, at(2)).await.expect("disable");
+    let last = store.disable_user(root.id, at(2), &super::audit()).await.expect("disable");
     assert_eq!(last, DisableOutcome::LastAdmin);
     assert!(!store.user_by_id(root.id).await.expect("read").expect("exists").disabled);
 }
@@ -162,10 +171,10 @@ async fn the_store_answers_a_ping(t: TestStore) {
 async fn a_second_user_with_the_same_id_is_a_duplicate_id(t: TestStore) {
     let store = t.store();
     let first = new_user("ada@example.com", at(0));
-    store.create_user(first.clone()).await.expect("create");
+    store.create_user(first.clone(), &super::audit()).await.expect("create");
 
     let again = NewUser { email: email("bob@example.com"), ..first.clone() };
-    let result = store.create_user(again).await;
+    let result = store.create_user(again, &super::audit()).await;
 
     assert!(matches!(result, Err(UserStoreError::DuplicateId)), "{result:?}");
     let kept = store.user_by_id(first.id).await.expect("read").expect("kept");
