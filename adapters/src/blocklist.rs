@@ -40,7 +40,16 @@ mod tests {
     #[test]
     fn the_most_common_passwords_are_known_and_others_are_not() {
         let list = ZxcvbnBlocklist;
-        for common in ["12345678", "password", "Password1", "qwerty123", "iloveyou", "1q2w3e4r5t"] {
+        for common in [
+            "12345678",
+            "password",
+            "Password1",
+            "qwerty123",
+            "iloveyou",
+            "1q2w3e4r5t",
+            "Qwerty123456",
+            "password1234",
+        ] {
             assert!(list.is_common(common), "{common}");
         }
         for rare in ["correct horse battery staple", "a long passphrase", "zq8!Kp2#vL0@"] {

@@ -64,6 +64,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Changes the settings (as the `CODEX_*` variables would).
+    pub fn configure(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        change(&mut self.settings);
+        self
+    }
+
     /// Hashes passwords with the product's argon2id hasher instead of the fast test one.
     pub fn argon2(mut self) -> Self {
         self.argon2 = true;
@@ -230,6 +236,41 @@ impl TestApp {
         let user = self.create_user(email, PASSWORD).await;
         let (cookie, token) = self.cookie_session(&user).await;
         (user, cookie, token)
+    }
+
+    /// A request with a JSON body (when given) and a bearer token (when given), read to the end.
+    pub async fn send(
+        &self,
+        method: poem::http::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> crate::http::Reply {
+        let mut request = self.client.request(method, path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.body_json(body);
+        }
+        crate::http::Reply::read(request.send().await).await
+    }
+
+    /// `POST path` with this JSON body and bearer token.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> crate::http::Reply {
+        self.send(poem::http::Method::POST, path, token, Some(&body)).await
+    }
+
+    /// Logs in and returns the whole token response (access and refresh token).
+    pub async fn login_body(&self, email: &str, password: &str) -> serde_json::Value {
+        let reply = crate::http::Reply::read(self.login(email, password).await).await;
+        assert_eq!(reply.status, 200, "login of {email}: {}", reply.text());
+        reply.json()
     }
 
     /// `GET /auth/me` with a bearer token.

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AccessTokenClaims, AuditEvent, AuditKind, AuditOutcome, Email, IssuedToken, OpaqueToken,
-    Password, Session, SessionId, SessionMethod, ThrottleKey, User,
+    Password, Session, SessionId, SessionMethod, ThrottleKey, User, UserId,
 };
 use crate::ports::NewSession;
 use crate::service::{Auth, throttle};
@@ -34,6 +34,13 @@ pub enum Credential {
     RefreshToken,
     /// The browser's session credential, kept in a cookie.
     Cookie,
+}
+
+/// What a password check found.
+enum Checked {
+    Accepted(User),
+    /// Refused; the account's id when the address names one (for the audit trail only).
+    Refused(Option<UserId>),
 }
 
 /// How a session starts: what proved the user, what the client keeps, where it came from.
@@ -92,9 +99,8 @@ impl Auth {
             self.audit.record(&throttled).await.map_err(internal)?;
             return Err(LoginError::Throttled { retry_after });
         }
-        let user = self.check_password(email, password).await?;
-        match user {
-            Some(user) => {
+        match self.check_password(email, password).await? {
+            Checked::Accepted(user) => {
                 self.throttles.clear_failures(&keys[0]).await.map_err(internal)?;
                 let started = StartSession {
                     method: SessionMethod::Password,
@@ -103,12 +109,13 @@ impl Auth {
                 };
                 self.start_session(user, started).await.map_err(LoginError::Internal)
             }
-            None => {
+            Checked::Refused(account) => {
                 throttle::record_failure(&*self.throttles, policy, &keys, now)
                     .await
                     .map_err(internal)?;
-                let failed =
+                let mut failed =
                     event(AuditKind::LoginPassword, AuditOutcome::Failure, "invalid_credentials");
+                failed.user_id = account;
                 self.audit.record(&failed).await.map_err(internal)?;
                 Err(LoginError::InvalidCredentials)
             }
@@ -117,13 +124,9 @@ impl Auth {
 
     /// The enabled user whose password this is, if any; replaces a hash made with weaker
     /// parameters than the hasher's.
-    async fn check_password(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<Option<User>, LoginError> {
+    async fn check_password(&self, email: &str, password: &str) -> Result<Checked, LoginError> {
         let Ok(password) = Password::candidate(password) else {
-            return Ok(None);
+            return Ok(Checked::Refused(None));
         };
         let user = match Email::parse(email) {
             Ok(email) => {
@@ -137,11 +140,12 @@ impl Auth {
             .verify(&password, hash.as_ref())
             .await
             .map_err(|e| LoginError::Internal(e.into()))?;
+        let account = user.as_ref().map(|u| u.id);
         let (Some(user), Some(hash), true) = (user, hash, matches) else {
-            return Ok(None);
+            return Ok(Checked::Refused(account));
         };
         if user.disabled {
-            return Ok(None);
+            return Ok(Checked::Refused(account));
         }
         if self.hasher.needs_rehash(&hash) {
             let rehashed =
@@ -152,7 +156,7 @@ impl Auth {
                 .await
                 .map_err(|e| LoginError::Internal(e.0))?;
         }
-        Ok(Some(user))
+        Ok(Checked::Accepted(user))
     }
 
     /// Starts a session for a user who has proved who they are, and signs its access token.

@@ -11,6 +11,7 @@
 mod admin;
 mod binary;
 mod binary_oidc;
+mod binary_security;
 mod config;
 mod contract;
 mod http_auth;
@@ -26,4 +27,8 @@ mod oidc_hardening;
 mod oidc_jwks;
 mod oidc_outbound;
 mod openapi_snapshot;
+mod security_accounts;
+mod security_audit;
+mod security_sessions;
+mod security_throttling;
 mod seed;

@@ -1,0 +1,126 @@
+//! Brute-force throttling of password logins and password changes: the first failures are free,
+//! then each attempt waits a doubling delay, answered 429 `too_many_attempts` with `Retry-After`
+//! before any hashing, identically for known and unknown accounts. (Per-address throttling and
+//! `X-Forwarded-For` need a real socket: see `binary_security`.)
+
+use serde_json::json;
+use time::Duration;
+
+use codex_cloud_tests::app::PASSWORD;
+use codex_cloud_tests::http::Reply;
+use codex_cloud_tests::{StoreBackend, TestApp};
+
+async fn attempt(app: &TestApp, email: &str, password: &str) -> Reply {
+    Reply::read(app.login(email, password).await).await
+}
+
+fn retry_after(reply: &Reply) -> u64 {
+    reply.header("retry-after").expect("Retry-After").parse().expect("whole seconds")
+}
+
+#[tokio::test]
+async fn twenty_wrong_passwords_give_429_after_the_fifth_alike_for_known_and_unknown_accounts() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..20 {
+        known.push(attempt(&app, "ada@example.com", "wrong password").await);
+        unknown.push(attempt(&app, "nobody@example.com", "wrong password").await);
+    }
+    for (i, (k, u)) in known.iter().zip(&unknown).enumerate() {
+        let expected = if i < 5 { 401 } else { 429 };
+        assert_eq!(k.status, expected, "attempt {}: {}", i + 1, k.text());
+        assert_eq!((k.status, &k.body), (u.status, &u.body), "attempt {} differs", i + 1);
+        assert_eq!(k.header("retry-after"), u.header("retry-after"));
+    }
+    let throttled = known[5].assert_problem(429, "too_many_attempts");
+    assert!(throttled["detail"].is_string());
+    assert_eq!(retry_after(&known[5]), 30);
+}
+
+#[tokio::test]
+async fn the_right_password_inside_the_delay_is_refused_and_accepted_after_it() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        attempt(&app, "ada@example.com", "wrong password")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+
+    let inside = attempt(&app, "ada@example.com", PASSWORD).await;
+    inside.assert_problem(429, "too_many_attempts");
+    app.advance(Duration::seconds(29));
+    assert_eq!(retry_after(&attempt(&app, "ada@example.com", PASSWORD).await), 1);
+    app.advance(Duration::seconds(1));
+    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.status, 200);
+    for _ in 0..5 {
+        let reply = attempt(&app, "ada@example.com", "wrong password").await;
+        reply.assert_problem(401, "invalid_credentials");
+    }
+    // A success reset the count: five failures were free again.
+    attempt(&app, "ada@example.com", PASSWORD).await.assert_problem(429, "too_many_attempts");
+}
+
+#[tokio::test]
+async fn the_delay_doubles_with_each_further_failure_up_to_the_maximum() {
+    let app = TestApp::builder()
+        .configure(|s| s.throttle.max_delay = Duration::seconds(100))
+        .build()
+        .await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        attempt(&app, "ada@example.com", "wrong").await;
+    }
+    for expected in [30, 60, 100, 100] {
+        let reply = attempt(&app, "ada@example.com", PASSWORD).await;
+        assert_eq!(retry_after(&reply), expected);
+        app.advance(Duration::seconds(i64::try_from(expected).unwrap()));
+        attempt(&app, "ada@example.com", "wrong").await.assert_problem(401, "invalid_credentials");
+    }
+}
+
+async fn throttles_on(backend: StoreBackend) {
+    let app = TestApp::builder().backend(backend).build().await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        attempt(&app, "ADA@example.com", "wrong").await.assert_problem(401, "invalid_credentials");
+    }
+    let reply = attempt(&app, "ada@example.com", PASSWORD).await;
+    reply.assert_problem(429, "too_many_attempts");
+    assert_eq!(retry_after(&reply), 30, "{backend}");
+    app.advance(Duration::seconds(30));
+    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.status, 200, "{backend}");
+}
+
+#[tokio::test]
+async fn throttling_counts_in_sqlite() {
+    throttles_on(StoreBackend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn throttling_counts_in_postgres() {
+    throttles_on(StoreBackend::Postgres).await;
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_throttle_password_changes_too() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user_with_token("ada@example.com").await;
+    let change = |current: &str| json!({ "current_password": current, "new_password": "a brand new passphrase" });
+    for _ in 0..5 {
+        let reply = app.post_json("/auth/password", Some(&token), change("wrong")).await;
+        reply.assert_problem(401, "invalid_credentials");
+    }
+
+    let reply = app.post_json("/auth/password", Some(&token), change(PASSWORD)).await;
+
+    reply.assert_problem(429, "too_many_attempts");
+    assert_eq!(retry_after(&reply), 30);
+    attempt(&app, "ada@example.com", PASSWORD).await.assert_problem(429, "too_many_attempts");
+}
