@@ -520,6 +520,7 @@ impl RefreshTokenStore for InMemoryStore {
         presented: &TokenDigest,
         next: &TokenDigest,
         at: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
         Ok(self.with(|s| {
@@ -528,6 +529,12 @@ impl RefreshTokenStore for InMemoryStore {
             };
             if spent.is_some() {
                 return RefreshOutcome::Reused(session);
+            }
+            let live = s.sessions.get(&session).is_some_and(|x| {
+                x.revoked_at.is_none() && x.expires_at > at && x.last_used_at > idle_cutoff
+            });
+            if !live {
+                return RefreshOutcome::SessionEnded;
             }
             s.refresh.insert(presented.clone(), (session, Some(at)));
             s.refresh.insert(next.clone(), (session, None));

@@ -234,14 +234,23 @@ impl RefreshTokenStore for SeaOrmStore {
         presented: &TokenDigest,
         next: &TokenDigest,
         at: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
         event: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
         let txn = self.db.begin().await.map_err(internal)?;
+        let live_sessions = Query::select()
+            .column(sessions::Column::Id)
+            .from(sessions::Entity)
+            .and_where(sessions::Column::RevokedAt.is_null())
+            .and_where(sessions::Column::ExpiresAt.gt(at))
+            .and_where(sessions::Column::LastUsedAt.gt(idle_cutoff))
+            .to_owned();
         // One `UPDATE … RETURNING`: of two concurrent presentations, one spends the token.
         let spent = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::SpentAt, Expr::value(Some(at)))
             .filter(refresh_tokens::Column::TokenDigest.eq(presented.to_hex()))
             .filter(refresh_tokens::Column::SpentAt.is_null())
+            .filter(refresh_tokens::Column::SessionId.in_subquery(live_sessions))
             .exec_with_returning(&txn)
             .await
             .map_err(internal)?;
@@ -269,7 +278,10 @@ impl RefreshTokenStore for SeaOrmStore {
                     .await
                     .map_err(internal)?;
                 match known {
-                    Some(row) => RefreshOutcome::Reused(SessionId::from_uuid(row.session_id)),
+                    Some(row) if row.spent_at.is_some() => {
+                        RefreshOutcome::Reused(SessionId::from_uuid(row.session_id))
+                    }
+                    Some(_) => RefreshOutcome::SessionEnded,
                     None => RefreshOutcome::Unknown,
                 }
             }

@@ -113,6 +113,9 @@ pub enum RefreshOutcome {
     Rotated(SessionId),
     /// The token was spent already: someone is replaying it.
     Reused(SessionId),
+    /// The token is unspent but its session has ended (revoked, idle or too old): nothing
+    /// changed.
+    SessionEnded,
     Unknown,
 }
 
@@ -120,8 +123,9 @@ pub enum RefreshOutcome {
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
     /// Spends `presented` and stores `next` for the same session, atomically: of two concurrent
-    /// presentations of one token, at most one is `Rotated`. Records `audit` (with the session's
-    /// user) in the same transaction when it rotates.
+    /// presentations of one token, at most one is `Rotated`. Rotates only while the session is
+    /// live at `at`: not revoked, `expires_at` after `at`, last used after `idle_cutoff`. Records
+    /// `audit` (with the session's user) in the same transaction when it rotates.
     ///
     /// # Errors
     /// When the store fails.
@@ -130,6 +134,7 @@ pub trait RefreshTokenStore: Send + Sync {
         presented: &TokenDigest,
         next: &TokenDigest,
         at: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError>;
 

@@ -424,7 +424,8 @@ impl RefreshTokenStore for FakeStore {
         &self,
         presented: &TokenDigest,
         next: &TokenDigest,
-        _at: OffsetDateTime,
+        at: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut state = lock(&self.0);
@@ -433,6 +434,12 @@ impl RefreshTokenStore for FakeStore {
         };
         if spent {
             return Ok(RefreshOutcome::Reused(session));
+        }
+        let live = state.sessions.get(&session).is_some_and(|s| {
+            s.revoked_at.is_none() && s.expires_at > at && s.last_used_at > idle_cutoff
+        });
+        if !live {
+            return Ok(RefreshOutcome::SessionEnded);
         }
         state.refresh.insert(presented.clone(), (session, true));
         state.refresh.insert(next.clone(), (session, false));

@@ -35,7 +35,13 @@ impl Auth {
             AuditEvent::new(AuditKind::Refresh, AuditOutcome::Success, now).from_address(address);
         let outcome = self
             .refresh_tokens
-            .rotate_refresh_token(&presented, &next.digest(), now, &rotated)
+            .rotate_refresh_token(
+                &presented,
+                &next.digest(),
+                now,
+                now - self.settings.sessions.idle_timeout,
+                &rotated,
+            )
             .await
             .map_err(internal)?;
         let session_id = match outcome {
@@ -49,7 +55,9 @@ impl Auth {
                 self.sessions.revoke_session(session, now, Some(&reuse)).await.map_err(internal)?;
                 return Err(RefreshError::InvalidRefreshToken);
             }
-            RefreshOutcome::Unknown => return Err(RefreshError::InvalidRefreshToken),
+            RefreshOutcome::SessionEnded | RefreshOutcome::Unknown => {
+                return Err(RefreshError::InvalidRefreshToken);
+            }
         };
         let (session, user) = self
             .sessions

@@ -20,6 +20,9 @@ contract_tests!(
     a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user,
     a_second_pending_login_with_the_same_state_is_a_duplicate,
     a_session_is_read_with_its_user_as_the_user_is_now,
+    a_refresh_token_rotates_once_and_its_replay_is_reuse,
+    a_refresh_token_of_an_ended_session_changes_nothing,
+    of_two_concurrent_rotations_at_most_one_wins,
 );
 
 fn session(user_id: UserId) -> Session {
@@ -202,4 +205,100 @@ async fn a_session_is_read_with_its_user_as_the_user_is_now(t: TestStore) {
     assert_eq!(read, Session { revoked_at: Some(at(10)), ..session }, "disabling revoked it");
     assert_eq!(owner.id, user.id);
     assert!(owner.disabled, "the user is read as stored now");
+}
+
+fn digest(raw: &str) -> codex_cloud_core::domain::TokenDigest {
+    codex_cloud_core::domain::TokenDigest::of(raw)
+}
+
+async fn with_refresh(t: &TestStore, expires_at: i64) -> (SessionId, UserId) {
+    let store = t.store();
+    let user =
+        store.create_user(new_user("ada@example.com", at(0)), &super::audit()).await.expect("user");
+    let session = Session { expires_at: at(expires_at), ..session(user.id) };
+    let new = codex_cloud_core::ports::NewSession {
+        session: session.clone(),
+        refresh_token: Some(digest("first")),
+        cookie: Some(digest("cookie")),
+    };
+    store.start_session(&new, &super::audit()).await.expect("start");
+    (session.id, user.id)
+}
+
+async fn a_refresh_token_rotates_once_and_its_replay_is_reuse(t: TestStore) {
+    use codex_cloud_core::ports::RefreshOutcome;
+    let (id, user) = with_refresh(&t, 900).await;
+    let store = t.store();
+
+    let first = store
+        .rotate_refresh_token(
+            &digest("first"),
+            &digest("second"),
+            at(10),
+            at(-100),
+            &super::audit(),
+        )
+        .await;
+    assert_eq!(first.expect("rotate"), RefreshOutcome::Rotated(id));
+    let replay = store
+        .rotate_refresh_token(&digest("first"), &digest("third"), at(11), at(-100), &super::audit())
+        .await;
+    assert_eq!(replay.expect("replay"), RefreshOutcome::Reused(id));
+    let next = store
+        .rotate_refresh_token(
+            &digest("second"),
+            &digest("fourth"),
+            at(12),
+            at(-100),
+            &super::audit(),
+        )
+        .await;
+    assert_eq!(next.expect("next"), RefreshOutcome::Rotated(id));
+    let unknown = store
+        .rotate_refresh_token(&digest("third"), &digest("fifth"), at(13), at(-100), &super::audit())
+        .await;
+    assert_eq!(unknown.expect("unknown"), RefreshOutcome::Unknown, "a token never stored");
+    let (by_cookie, owner) =
+        store.session_by_cookie(&digest("cookie")).await.expect("read").expect("found");
+    assert_eq!((by_cookie.id, owner.id), (id, user));
+}
+
+async fn a_refresh_token_of_an_ended_session_changes_nothing(t: TestStore) {
+    use codex_cloud_core::ports::RefreshOutcome;
+    let (id, _) = with_refresh(&t, 900).await;
+    let store = t.store();
+
+    let too_old = store
+        .rotate_refresh_token(&digest("first"), &digest("x"), at(900), at(0), &super::audit())
+        .await;
+    assert_eq!(too_old.expect("rotate"), RefreshOutcome::SessionEnded);
+    let idle = store
+        .rotate_refresh_token(&digest("first"), &digest("x"), at(10), at(0), &super::audit())
+        .await;
+    assert_eq!(idle.expect("rotate"), RefreshOutcome::SessionEnded, "not used since the cutoff");
+    store.revoke_session(id, at(5), None).await.expect("revoke");
+    let revoked = store
+        .rotate_refresh_token(&digest("first"), &digest("x"), at(10), at(-100), &super::audit())
+        .await;
+    assert_eq!(revoked.expect("rotate"), RefreshOutcome::SessionEnded);
+}
+
+async fn of_two_concurrent_rotations_at_most_one_wins(t: TestStore) {
+    use codex_cloud_core::ports::RefreshOutcome;
+    let (id, _) = with_refresh(&t, 900).await;
+    let store = t.store();
+    let event = super::audit();
+    let (first, a, b) = (digest("first"), digest("a"), digest("b"));
+
+    let (a, b) = tokio::join!(
+        store.rotate_refresh_token(&first, &a, at(10), at(-100), &event),
+        store.rotate_refresh_token(&first, &b, at(10), at(-100), &event)
+    );
+
+    let outcomes = [a.expect("a"), b.expect("b")];
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == RefreshOutcome::Rotated(id)).count(),
+        1,
+        "{outcomes:?}"
+    );
 }
