@@ -161,7 +161,9 @@ impl State {
         });
         let Some(position) = position else { return false };
         let removed = self.identities.remove(position);
-        let mut audit = audit.clone();
+        let scope = RevokeScope::Identity { issuer: removed.issuer, subject: removed.subject };
+        let revoked = self.revoke(&scope, audit.occurred_at);
+        let mut audit = audit.clone().detail("sessions_revoked", revoked);
         audit.user_id.get_or_insert(removed.user_id);
         self.audit.push(audit);
         true
@@ -277,13 +279,15 @@ impl UserStore for InMemoryStore {
         id: UserId,
         hash: &PasswordHash,
         at: OffsetDateTime,
+        revoke: Option<&RevokeScope>,
         audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
             let Some(user) = s.users.iter_mut().find(|u| u.id == id) else { return false };
             user.password_hash = Some(hash.clone());
             user.updated_at = at;
-            s.audit.extend(audit.cloned());
+            let revoked = revoke.map_or(0, |scope| s.revoke(scope, at));
+            s.audit.extend(audit.map(|a| a.clone().detail("sessions_revoked", revoked)));
             true
         }))
     }
@@ -343,10 +347,19 @@ impl IdentityLinkStore for InMemoryStore {
             }
             let linked = match s.identity_mut(&identity.issuer, &identity.subject) {
                 Some(existing) => {
+                    let moved = existing.user_id != identity.user_id;
                     existing.user_id = identity.user_id;
                     existing.email = identity.email;
                     existing.updated_at = identity.created_at;
-                    existing.clone()
+                    let linked = existing.clone();
+                    if moved {
+                        let scope = RevokeScope::Identity {
+                            issuer: linked.issuer.clone(),
+                            subject: linked.subject.clone(),
+                        };
+                        s.revoke(&scope, audit.occurred_at);
+                    }
+                    linked
                 }
                 None => s.insert_identity(identity)?,
             };
@@ -494,12 +507,19 @@ impl SessionStore for InMemoryStore {
         }))
     }
 
-    async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
+    async fn purge_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
         Ok(self.with(|s| {
             let ended: Vec<SessionId> = s
                 .sessions
                 .values()
-                .filter(|x| x.expires_at < before || x.revoked_at.is_some_and(|r| r < before))
+                .filter(|x| {
+                    x.expires_at <= now || x.revoked_at.is_some() || x.last_used_at <= idle_cutoff
+                })
                 .map(|x| x.id)
                 .take(usize::try_from(batch).unwrap_or(usize::MAX))
                 .collect();
@@ -544,26 +564,6 @@ impl RefreshTokenStore for InMemoryStore {
             RefreshOutcome::Rotated(session)
         }))
     }
-
-    async fn purge_refresh_tokens(
-        &self,
-        before: OffsetDateTime,
-        batch: u64,
-    ) -> Result<u64, StoreError> {
-        Ok(self.with(|s| {
-            let spent: Vec<TokenDigest> = s
-                .refresh
-                .iter()
-                .filter(|(_, (_, spent))| spent.is_some_and(|at| at < before))
-                .map(|(digest, _)| digest.clone())
-                .take(usize::try_from(batch).unwrap_or(usize::MAX))
-                .collect();
-            for digest in &spent {
-                s.refresh.remove(digest);
-            }
-            spent.len() as u64
-        }))
-    }
 }
 
 #[async_trait]
@@ -575,23 +575,31 @@ impl ThrottleStore for InMemoryStore {
         Ok(self.with(|s| keys.iter().map(|k| s.throttles.get(&k.as_key()).copied()).collect()))
     }
 
-    async fn record_failure(
+    async fn swap_throttle(
         &self,
         key: &ThrottleKey,
-        now: OffsetDateTime,
-        window_cutoff: OffsetDateTime,
-    ) -> Result<ThrottleRecord, StoreError> {
+        expected: Option<&ThrottleRecord>,
+        next: Option<&ThrottleRecord>,
+    ) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
-            let fresh =
-                ThrottleRecord { failures: 0, window_started_at: now, last_failure_at: now };
-            let record = s.throttles.entry(key.as_key()).or_insert(fresh);
-            if record.window_started_at < window_cutoff {
-                *record = fresh;
+            if s.throttles.get(&key.as_key()) != expected {
+                return false;
             }
-            record.failures += 1;
-            record.last_failure_at = now;
-            *record
+            match next {
+                Some(next) => s.throttles.insert(key.as_key(), *next),
+                None => s.throttles.remove(&key.as_key()),
+            };
+            true
         }))
+    }
+
+    async fn forgive_attempt(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(record) = s.throttles.get_mut(&key.as_key()) {
+                record.failures = record.failures.saturating_sub(1);
+            }
+        });
+        Ok(())
     }
 
     async fn clear_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {
@@ -639,11 +647,23 @@ impl PendingLoginStore for InMemoryStore {
         Ok(self.with(|s| s.pending.values().filter(|l| l.created_at >= since).count() as u64))
     }
 
-    async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn purge_pending_logins(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
         Ok(self.with(|s| {
-            let count = s.pending.len();
-            s.pending.retain(|_, login| login.created_at >= before);
-            (count - s.pending.len()) as u64
+            let stale: Vec<StateDigest> = s
+                .pending
+                .iter()
+                .filter(|(_, login)| login.created_at < before)
+                .map(|(state, _)| state.clone())
+                .take(usize::try_from(batch).unwrap_or(usize::MAX))
+                .collect();
+            for state in &stale {
+                s.pending.remove(state);
+            }
+            stale.len() as u64
         }))
     }
 }

@@ -117,7 +117,7 @@ pub struct Backend {
 
 /// Linking identities needs only the links, the users and the clock: no keys, no hasher.
 pub fn identity_links(stores: &Stores, clock: Arc<dyn Clock>) -> IdentityLinks {
-    IdentityLinks::new(stores.links.clone(), stores.users.clone(), stores.sessions.clone(), clock)
+    IdentityLinks::new(stores.links.clone(), stores.users.clone(), clock)
 }
 
 impl Backend {
@@ -198,6 +198,19 @@ impl Backend {
             discovery: wired.as_ref().map(|w| w.discovery.clone()),
             provider_keys: wired.map(|w| w.keys),
         })
+    }
+
+    /// One round of housekeeping now (the background task runs one a minute); how many rows
+    /// went.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn housekeep(&self) -> anyhow::Result<u64> {
+        let mut purged = self.housekeeping.run().await?;
+        if let Some(oidc) = &self.services.oidc {
+            purged += oidc.purge_pending_logins().await?;
+        }
+        Ok(purged)
     }
 
     /// How often the provider's keys were fetched, and how often that failed (`None` with

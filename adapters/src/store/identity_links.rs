@@ -10,10 +10,11 @@ use uuid::Uuid;
 use codex_cloud_core::domain::{
     AuditEvent, Email, ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId,
 };
-use codex_cloud_core::ports::{IdentityLinkStore, LinkStoreError, StoreError};
+use codex_cloud_core::ports::{IdentityLinkStore, LinkStoreError, RevokeScope, StoreError};
 
 use crate::store::audit;
 use crate::store::entity::{external_identities, users};
+use crate::store::sessions::revoke_in;
 use crate::store::users::user_from_row;
 use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
 
@@ -78,7 +79,9 @@ impl SeaOrmStore {
             txn.rollback().await.map_err(internal)?;
             return Ok(false);
         };
-        let mut event = event.clone();
+        let scope = RevokeScope::Identity { issuer: issuer.clone(), subject: subject.clone() };
+        let revoked = revoke_in(&txn, &scope, event.occurred_at).await?;
+        let mut event = event.clone().detail("sessions_revoked", revoked);
         event.user_id.get_or_insert(UserId::from_uuid(row.user_id));
         audit::write(&txn, &event).await?;
         txn.commit().await.map_err(internal)?;
@@ -93,11 +96,25 @@ impl SeaOrmStore {
         event: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
         let txn = self.db.begin().await.map_err(link_error)?;
+        // A link moved to another user takes the sessions started through it along: they end.
+        let before = Entity::find()
+            .filter(Column::Issuer.eq(identity.issuer.as_str()))
+            .filter(Column::Subject.eq(identity.subject.as_str()))
+            .one(&txn)
+            .await
+            .map_err(link_error)?;
         let mut insert = Entity::insert(identity_row(identity));
         if let Some(on_conflict) = on_conflict {
             insert = insert.on_conflict(on_conflict);
         }
         let row = insert.exec_with_returning(&txn).await.map_err(link_error)?;
+        if before.is_some_and(|b| b.user_id != row.user_id) {
+            let scope = RevokeScope::Identity {
+                issuer: identity.issuer.clone(),
+                subject: identity.subject.clone(),
+            };
+            revoke_in(&txn, &scope, event.occurred_at).await?;
+        }
         audit::write(&txn, event).await?;
         txn.commit().await.map_err(link_error)?;
         Ok(identity_from_row(row)?)

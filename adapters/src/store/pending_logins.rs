@@ -1,6 +1,7 @@
 //! `PendingLoginStore` over SeaORM.
 
 use async_trait::async_trait;
+use sea_orm::sea_query::Query;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 
@@ -64,9 +65,19 @@ impl PendingLoginStore for SeaOrmStore {
         Entity::find().filter(Column::CreatedAt.gte(since)).count(&self.db).await.map_err(internal)
     }
 
-    async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn purge_pending_logins(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
+        let batch_keys = Query::select()
+            .column(Column::StateDigest)
+            .from(Entity)
+            .cond_where(Column::CreatedAt.lt(before))
+            .limit(batch)
+            .to_owned();
         let deleted = Entity::delete_many()
-            .filter(Column::CreatedAt.lt(before))
+            .filter(Column::StateDigest.in_subquery(batch_keys))
             .exec(&self.db)
             .await
             .map_err(internal)?;

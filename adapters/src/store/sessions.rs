@@ -183,10 +183,16 @@ impl SessionStore for SeaOrmStore {
         Ok(revoked)
     }
 
-    async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
+    async fn purge_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
         let ended = Condition::any()
-            .add(sessions::Column::ExpiresAt.lt(before))
-            .add(sessions::Column::RevokedAt.lt(before));
+            .add(sessions::Column::ExpiresAt.lte(now))
+            .add(sessions::Column::RevokedAt.is_not_null())
+            .add(sessions::Column::LastUsedAt.lte(idle_cutoff));
         let batch_ids = Query::select()
             .column(sessions::Column::Id)
             .from(sessions::Entity)
@@ -288,24 +294,5 @@ impl RefreshTokenStore for SeaOrmStore {
         };
         txn.commit().await.map_err(internal)?;
         Ok(outcome)
-    }
-
-    async fn purge_refresh_tokens(
-        &self,
-        before: OffsetDateTime,
-        batch: u64,
-    ) -> Result<u64, StoreError> {
-        let batch_ids = Query::select()
-            .column(refresh_tokens::Column::TokenDigest)
-            .from(refresh_tokens::Entity)
-            .cond_where(refresh_tokens::Column::SpentAt.lt(before))
-            .limit(batch)
-            .to_owned();
-        let deleted = refresh_tokens::Entity::delete_many()
-            .filter(refresh_tokens::Column::TokenDigest.in_subquery(batch_ids))
-            .exec(&self.db)
-            .await
-            .map_err(internal)?;
-        Ok(deleted.rows_affected)
     }
 }

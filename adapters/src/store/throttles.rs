@@ -1,7 +1,9 @@
-//! `ThrottleStore` over SeaORM: one upsert per failure, so concurrent failures all count.
+//! `ThrottleStore` over SeaORM: compare-and-set in single statements, so of concurrent attempts
+//! counted from the same state only one succeeds.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use time::OffsetDateTime;
 
@@ -10,6 +12,24 @@ use codex_cloud_core::ports::{StoreError, ThrottleStore};
 
 use crate::store::entity::login_throttles::{ActiveModel, Column, Entity, Model};
 use crate::store::{SeaOrmStore, internal};
+
+fn row(key: &str, record: &ThrottleRecord) -> ActiveModel {
+    ActiveModel {
+        key: Set(key.to_owned()),
+        failures: Set(i64::try_from(record.failures).unwrap_or(i64::MAX)),
+        window_started_at: Set(record.window_started_at),
+        last_failure_at: Set(record.last_failure_at),
+    }
+}
+
+/// Narrows an update or delete to the row of `key` exactly as `expected`.
+fn matching<Q: QueryFilter>(query: Q, key: &str, expected: &ThrottleRecord) -> Q {
+    query
+        .filter(Column::Key.eq(key))
+        .filter(Column::Failures.eq(i64::try_from(expected.failures).unwrap_or(i64::MAX)))
+        .filter(Column::WindowStartedAt.eq(expected.window_started_at))
+        .filter(Column::LastFailureAt.eq(expected.last_failure_at))
+}
 
 fn record(row: &Model) -> ThrottleRecord {
     ThrottleRecord {
@@ -34,38 +54,52 @@ impl ThrottleStore for SeaOrmStore {
         Ok(names.iter().map(|name| rows.iter().find(|r| r.key == *name).map(record)).collect())
     }
 
-    async fn record_failure(
+    async fn swap_throttle(
         &self,
         key: &ThrottleKey,
-        now: OffsetDateTime,
-        window_cutoff: OffsetDateTime,
-    ) -> Result<ThrottleRecord, StoreError> {
-        use sea_orm::ActiveValue::Set;
-        let row = ActiveModel {
-            key: Set(key.as_key()),
-            failures: Set(1),
-            window_started_at: Set(now),
-            last_failure_at: Set(now),
+        expected: Option<&ThrottleRecord>,
+        next: Option<&ThrottleRecord>,
+    ) -> Result<bool, StoreError> {
+        let name = key.as_key();
+        let swapped = match (expected, next) {
+            (None, None) => return Ok(false),
+            // Absent → present: an insert that a concurrent insert makes a no-op.
+            (None, Some(next)) => Entity::insert(row(&name, next))
+                .on_conflict(OnConflict::column(Column::Key).do_nothing().to_owned())
+                .exec_without_returning(&self.db)
+                .await
+                .map_err(internal)?,
+            (Some(expected), Some(next)) => {
+                let failures = i64::try_from(next.failures).unwrap_or(i64::MAX);
+                let updated = matching(Entity::update_many(), &name, expected)
+                    .col_expr(Column::Failures, Expr::value(failures))
+                    .col_expr(Column::WindowStartedAt, Expr::value(next.window_started_at))
+                    .col_expr(Column::LastFailureAt, Expr::value(next.last_failure_at))
+                    .exec(&self.db)
+                    .await
+                    .map_err(internal)?;
+                updated.rows_affected
+            }
+            (Some(expected), None) => {
+                let deleted = matching(Entity::delete_many(), &name, expected)
+                    .exec(&self.db)
+                    .await
+                    .map_err(internal)?;
+                deleted.rows_affected
+            }
         };
-        let table = Entity;
-        let stale = Expr::col((table, Column::WindowStartedAt)).lt(window_cutoff);
-        let failures = CaseStatement::new()
-            .case(stale.clone(), Expr::val(1_i64))
-            .finally(Expr::col((table, Column::Failures)).add(1_i64));
-        let window = CaseStatement::new()
-            .case(stale, Expr::val(now))
-            .finally(Expr::col((table, Column::WindowStartedAt)));
-        let on_conflict = OnConflict::column(Column::Key)
-            .value(Column::Failures, failures)
-            .value(Column::WindowStartedAt, window)
-            .value(Column::LastFailureAt, Expr::val(now))
-            .to_owned();
-        let stored = Entity::insert(row)
-            .on_conflict(on_conflict)
-            .exec_with_returning(&self.db)
+        Ok(swapped == 1)
+    }
+
+    async fn forgive_attempt(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        Entity::update_many()
+            .col_expr(Column::Failures, Expr::col(Column::Failures).sub(1_i64))
+            .filter(Column::Key.eq(key.as_key()))
+            .filter(Column::Failures.gt(0_i64))
+            .exec(&self.db)
             .await
-            .map_err(internal)?;
-        Ok(record(&stored))
+            .map(|_| ())
+            .map_err(internal)
     }
 
     async fn clear_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {

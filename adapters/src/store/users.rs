@@ -136,6 +136,7 @@ impl UserStore for SeaOrmStore {
         id: UserId,
         hash: &PasswordHash,
         at: OffsetDateTime,
+        revoke: Option<&RevokeScope>,
         event: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         let txn = self.db.begin().await.map_err(internal)?;
@@ -147,8 +148,12 @@ impl UserStore for SeaOrmStore {
             .await
             .map_err(internal)?;
         let changed = updated.rows_affected > 0;
+        let revoked = match (changed, revoke) {
+            (true, Some(scope)) => revoke_in(&txn, scope, at).await?,
+            _ => 0,
+        };
         if let (true, Some(event)) = (changed, event) {
-            audit::write(&txn, event).await?;
+            audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         }
         txn.commit().await.map_err(internal)?;
         Ok(changed)

@@ -105,12 +105,14 @@ pub struct PasswordReset {
 }
 
 statuses!(ReadErrors:
+    400 "A malformed path or query parameter (`invalid_request`).",
     401 "Missing or invalid access token (`invalid_token`).",
     403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such user (`user_not_found`).",
     500 "Internal error (`internal_error`).",
 );
 statuses!(DisableErrors:
+    400 "A malformed user id (`invalid_request`).",
     401 "Missing or invalid access token (`invalid_token`).",
     403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such user (`user_not_found`).",

@@ -78,10 +78,10 @@ fn has_bearer_token(req: &Request) -> bool {
 
 fn is_cross_site_cookie_request(req: &Request) -> bool {
     use poem::http::Method;
-    // Logging in does not use the session cookie.
+    // Logging in and refreshing do not use the session cookie.
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || has_bearer_token(req)
-        || req.uri().path() == "/auth/login"
+        || matches!(req.uri().path(), "/auth/login" | "/auth/refresh")
     {
         return false;
     }
@@ -206,21 +206,35 @@ impl ClientAddress {
             poem::Addr::SocketAddr(address) => Some(address.ip()),
             _ => None,
         };
-        let Some(peer) = peer else { return Self(None) };
-        if !trusted.contains(peer) {
-            return Self(Some(peer));
-        }
-        let forwarded: Vec<IpAddr> = req
+        let forwarded: Vec<&str> = req
             .headers()
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|part| part.trim().parse().ok())
+            .map(str::trim)
             .collect();
-        let client = forwarded.into_iter().rev().find(|address| !trusted.contains(*address));
-        Self(Some(client.unwrap_or(peer)))
+        Self(resolve(peer, &forwarded, trusted))
     }
+}
+
+/// Walks `X-Forwarded-For` from the right, skipping trusted proxies; the first other entry is
+/// the client. An entry that is not an address stops the walk (anything left of it could be
+/// forged): the last trusted hop stands for the client then.
+fn resolve(peer: Option<IpAddr>, forwarded: &[&str], trusted: &TrustedProxies) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        match parse_forwarded(entry) {
+            Some(address) if trusted.contains(address) => client = address,
+            Some(address) => return Some(address),
+            None => break,
+        }
+    }
+    Some(client)
 }
 
 tokio::task_local! {
@@ -258,5 +272,45 @@ impl<E: Endpoint> Endpoint for ClientAddressesEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Self::Output> {
         let address = ClientAddress::of(&req, &self.trusted);
         CLIENT_ADDRESS.scope(address, self.inner.call(req)).await
+    }
+}
+
+/// An `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:80`).
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    entry.parse().ok().or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(peer: &str, forwarded: &[&str], trusted: &str) -> Option<IpAddr> {
+        let trusted = TrustedProxies::parse(trusted).unwrap_or_default();
+        resolve(peer.parse().ok(), forwarded, &trusted)
+    }
+
+    fn ip(raw: &str) -> Option<IpAddr> {
+        raw.parse().ok()
+    }
+
+    #[test]
+    fn the_peer_is_the_client_unless_it_is_a_trusted_proxy() {
+        assert_eq!(client("192.0.2.1", &["203.0.113.7"], ""), ip("192.0.2.1"));
+        assert_eq!(client("10.0.0.1", &["203.0.113.7"], "10.0.0.0/8"), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn the_right_most_untrusted_forwarded_address_is_the_client() {
+        let forwarded = ["198.51.100.9", "203.0.113.7", "10.0.0.2"];
+        assert_eq!(client("10.0.0.1", &forwarded, "10.0.0.0/8"), ip("203.0.113.7"));
+        assert_eq!(client("10.0.0.1", &["203.0.113.7:4711"], "10.0.0.0/8"), ip("203.0.113.7"));
+        assert_eq!(client("10.0.0.1", &["[2001:db8::1]:80"], "10.0.0.0/8"), ip("2001:db8::1"));
+    }
+
+    #[test]
+    fn an_entry_that_is_not_an_address_stops_the_walk_at_the_last_trusted_hop() {
+        let forwarded = ["203.0.113.7", "unknown", "10.0.0.2"];
+        assert_eq!(client("10.0.0.1", &forwarded, "10.0.0.0/8"), ip("10.0.0.2"));
+        assert_eq!(client("10.0.0.1", &[], "10.0.0.0/8"), ip("10.0.0.1"));
     }
 }

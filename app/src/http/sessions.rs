@@ -71,6 +71,7 @@ statuses!(ListErrors:
     500 "Internal error (`internal_error`).",
 );
 statuses!(RevokeErrors:
+    400 "A malformed session id (`invalid_request`).",
     401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
     403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such session of the caller (`session_not_found`).",

@@ -24,6 +24,22 @@ impl ThrottleKey {
         }
     }
 
+    /// The address key of a client: an IPv6 client by its /64 network (one subscriber's
+    /// prefix), an IPv4-mapped one as IPv4.
+    pub fn address(client: IpAddr) -> Self {
+        match client {
+            IpAddr::V4(v4) => Self::Address(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self::Address(IpAddr::V4(v4)),
+                None => {
+                    let mut octets = v6.octets();
+                    octets[8..].fill(0);
+                    Self::Address(IpAddr::V6(octets.into()))
+                }
+            },
+        }
+    }
+
     /// The stored form.
     pub fn as_key(&self) -> String {
         match self {
@@ -59,7 +75,7 @@ impl ThrottlePolicy {
     /// An account's count starts again this long after its first failure.
     pub const ACCOUNT_WINDOW: Duration = Duration::hours(24);
 
-    /// How long to wait after the last failure of an account with `failures` failures.
+    /// How long to wait after the last counted attempt of an account with `failures` of them.
     pub fn account_delay(&self, failures: u64) -> Duration {
         if failures < self.free_failures {
             return Duration::ZERO;
@@ -69,22 +85,44 @@ impl ThrottlePolicy {
         Duration::seconds(seconds).min(self.max_delay)
     }
 
-    /// Until when an attempt against this record must wait, if it must.
-    pub fn blocked_until(&self, key: &ThrottleKey, record: &ThrottleRecord) -> OffsetDateTime {
-        match key {
+    /// The record as it counts at `now`: an account that has had no failure for a day, or an
+    /// address whose window has passed, starts over.
+    pub fn current(
+        &self,
+        key: &ThrottleKey,
+        record: Option<ThrottleRecord>,
+        now: OffsetDateTime,
+    ) -> Option<ThrottleRecord> {
+        record.filter(|r| match key {
+            ThrottleKey::Account(_) => r.last_failure_at >= now - Self::ACCOUNT_WINDOW,
+            ThrottleKey::Address(_) => r.window_started_at >= now - Self::ADDRESS_WINDOW,
+        })
+    }
+
+    /// How long an attempt at `now` must wait, if it must (given the current record).
+    pub fn wait(
+        &self,
+        key: &ThrottleKey,
+        current: Option<&ThrottleRecord>,
+        now: OffsetDateTime,
+    ) -> Option<Duration> {
+        let record = current?;
+        let until = match key {
             ThrottleKey::Account(_) => record.last_failure_at + self.account_delay(record.failures),
             ThrottleKey::Address(_) if record.failures >= self.address_failures => {
                 record.window_started_at + Self::ADDRESS_WINDOW
             }
-            ThrottleKey::Address(_) => record.window_started_at,
-        }
+            ThrottleKey::Address(_) => return None,
+        };
+        Some(until - now).filter(|wait| wait.is_positive())
     }
 
-    /// The start of the window a failure at `now` counts in: records older start again.
-    pub fn window_cutoff(&self, key: &ThrottleKey, now: OffsetDateTime) -> OffsetDateTime {
-        match key {
-            ThrottleKey::Account(_) => now - Self::ACCOUNT_WINDOW,
-            ThrottleKey::Address(_) => now - Self::ADDRESS_WINDOW,
+    /// The record once an attempt at `now` is counted (before its outcome is known: a success
+    /// takes it back).
+    pub fn counted(&self, current: Option<ThrottleRecord>, now: OffsetDateTime) -> ThrottleRecord {
+        match current {
+            Some(r) => ThrottleRecord { failures: r.failures + 1, last_failure_at: now, ..r },
+            None => ThrottleRecord { failures: 1, window_started_at: now, last_failure_at: now },
         }
     }
 }
@@ -108,6 +146,16 @@ mod tests {
         let delays: Vec<i64> = (0..14).map(|f| p.account_delay(f).whole_seconds()).collect();
         assert_eq!(delays, [0, 0, 0, 0, 0, 30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
         assert_eq!(p.account_delay(u64::MAX).whole_seconds(), 3600);
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_bit_prefix() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(ThrottleKey::address(a), ThrottleKey::address(b));
+        assert_eq!(ThrottleKey::address(a).as_key(), "address:2001:db8:1:2::");
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(ThrottleKey::address(mapped).as_key(), "address:203.0.113.7");
     }
 
     #[test]

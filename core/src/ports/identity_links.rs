@@ -25,7 +25,9 @@ impl From<StoreError> for LinkStoreError {
 }
 
 /// Stores identity links. Methods that take an `AuditEvent` record it in the same transaction as
-/// the change, only when it happens; an event without `user_id` gets the link's user.
+/// the change, only when it happens; an event without `user_id` gets the link's user. Removing a
+/// link, or moving it to another user, revokes the sessions started through it in the same
+/// transaction (at the audit event's time).
 ///
 /// Implementations MUST keep at most one link per (issuer, subject), compared byte for byte.
 #[async_trait]

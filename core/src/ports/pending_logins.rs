@@ -40,9 +40,13 @@ pub trait PendingLoginStore: Send + Sync {
     /// When the store fails.
     async fn count_pending_logins_since(&self, since: OffsetDateTime) -> Result<u64, StoreError>;
 
-    /// Deletes the logins created before `before`; how many.
+    /// Deletes at most `batch` logins created before `before`; how many.
     ///
     /// # Errors
     /// When the store fails.
-    async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    async fn purge_pending_logins(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError>;
 }

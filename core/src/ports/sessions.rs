@@ -98,12 +98,17 @@ pub trait SessionStore: Send + Sync {
         audit: Option<&AuditEvent>,
     ) -> Result<u64, StoreError>;
 
-    /// Deletes at most `batch` sessions (with their refresh tokens) that ended before `before`:
-    /// past their maximum age, or revoked; how many.
+    /// Deletes at most `batch` sessions (with their refresh tokens) that had ended by `now`:
+    /// revoked, past their maximum age, or last used before `idle_cutoff`; how many.
     ///
     /// # Errors
     /// When the store fails.
-    async fn purge_sessions(&self, before: OffsetDateTime, batch: u64) -> Result<u64, StoreError>;
+    async fn purge_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError>;
 }
 
 /// What presenting a refresh token did.
@@ -137,14 +142,4 @@ pub trait RefreshTokenStore: Send + Sync {
         idle_cutoff: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError>;
-
-    /// Deletes at most `batch` tokens spent before `before`; how many.
-    ///
-    /// # Errors
-    /// When the store fails.
-    async fn purge_refresh_tokens(
-        &self,
-        before: OffsetDateTime,
-        batch: u64,
-    ) -> Result<u64, StoreError>;
 }

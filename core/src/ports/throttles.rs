@@ -1,4 +1,4 @@
-//! Counts of failed password checks, shared by every replica.
+//! Counts of password checks that failed (or are under way), shared by every replica.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -7,9 +7,6 @@ use crate::domain::{ThrottleKey, ThrottleRecord};
 use crate::ports::StoreError;
 
 /// Stores throttling counts.
-///
-/// Implementations MUST count concurrent failures of one key without losing any (one atomic
-/// statement per failure).
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
     /// The records of these keys, in the same order (`None` where a key has none).
@@ -21,17 +18,24 @@ pub trait ThrottleStore: Send + Sync {
         keys: &[ThrottleKey],
     ) -> Result<Vec<Option<ThrottleRecord>>, StoreError>;
 
-    /// Counts a failure at `now`. A record whose window started before `window_cutoff` starts
-    /// again at one failure, with its window starting now.
+    /// Compare-and-set, in one atomic step: replaces the record of `key` with `next` (`None`:
+    /// deletes it) only if it is still exactly `expected` (`None`: absent). Whether it did: of
+    /// concurrent swaps from the same `expected`, one succeeds.
     ///
     /// # Errors
     /// When the store fails.
-    async fn record_failure(
+    async fn swap_throttle(
         &self,
         key: &ThrottleKey,
-        now: OffsetDateTime,
-        window_cutoff: OffsetDateTime,
-    ) -> Result<ThrottleRecord, StoreError>;
+        expected: Option<&ThrottleRecord>,
+        next: Option<&ThrottleRecord>,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes one counted attempt back (a success): one failure fewer, if any.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn forgive_attempt(&self, key: &ThrottleKey) -> Result<(), StoreError>;
 
     /// Forgets a key's failures (after a success).
     ///

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::BoxError;
 use crate::domain::{AuditEvent, Email, NewUser, PasswordHash, User, UserId};
-use crate::ports::StoreError;
+use crate::ports::{RevokeScope, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserStoreError {
@@ -80,7 +80,9 @@ pub trait UserStore: Send + Sync {
         audit: &AuditEvent,
     ) -> Result<Option<User>, StoreError>;
 
-    /// Replaces a user's password hash; whether the user exists.
+    /// Replaces a user's password hash and, in the same transaction, revokes the sessions in
+    /// `revoke` (when given) and records `audit` (when given; its detail gains
+    /// `sessions_revoked`); whether the user exists.
     ///
     /// # Errors
     /// When the store fails.
@@ -89,6 +91,7 @@ pub trait UserStore: Send + Sync {
         id: UserId,
         hash: &PasswordHash,
         at: OffsetDateTime,
+        revoke: Option<&RevokeScope>,
         audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError>;
 

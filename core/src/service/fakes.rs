@@ -106,21 +106,28 @@ impl ThrottleStore for FakeStore {
         Ok(keys.iter().map(|k| state.throttles.get(&k.as_key()).copied()).collect())
     }
 
-    async fn record_failure(
+    async fn swap_throttle(
         &self,
         key: &ThrottleKey,
-        now: OffsetDateTime,
-        window_cutoff: OffsetDateTime,
-    ) -> Result<ThrottleRecord, StoreError> {
+        expected: Option<&ThrottleRecord>,
+        next: Option<&ThrottleRecord>,
+    ) -> Result<bool, StoreError> {
         let mut state = lock(&self.0);
-        let fresh = ThrottleRecord { failures: 0, window_started_at: now, last_failure_at: now };
-        let record = state.throttles.entry(key.as_key()).or_insert(fresh);
-        if record.window_started_at < window_cutoff {
-            *record = fresh;
+        if state.throttles.get(&key.as_key()) != expected {
+            return Ok(false);
         }
-        record.failures += 1;
-        record.last_failure_at = now;
-        Ok(*record)
+        match next {
+            Some(next) => state.throttles.insert(key.as_key(), *next),
+            None => state.throttles.remove(&key.as_key()),
+        };
+        Ok(true)
+    }
+
+    async fn forgive_attempt(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        if let Some(record) = lock(&self.0).throttles.get_mut(&key.as_key()) {
+            record.failures = record.failures.saturating_sub(1);
+        }
+        Ok(())
     }
 
     async fn clear_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {
@@ -273,13 +280,20 @@ impl UserStore for FakeStore {
         &self,
         id: UserId,
         hash: &PasswordHash,
-        _: OffsetDateTime,
+        at: OffsetDateTime,
+        revoke: Option<&RevokeScope>,
         audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
-        let mut state = lock(&self.0);
-        state.audit.extend(audit.cloned());
-        let user = state.users.iter_mut().find(|u| u.id == id);
-        Ok(user.map(|u| u.password_hash = Some(hash.clone())).is_some())
+        let found = {
+            let mut state = lock(&self.0);
+            state.audit.extend(audit.cloned());
+            let user = state.users.iter_mut().find(|u| u.id == id);
+            user.map(|u| u.password_hash = Some(hash.clone())).is_some()
+        };
+        if let (true, Some(scope)) = (found, revoke) {
+            self.revoke_sessions(scope, at, None).await?;
+        }
+        Ok(found)
     }
 
     async fn enable_user(
@@ -408,12 +422,17 @@ impl SessionStore for FakeStore {
         Ok(count)
     }
 
-    async fn purge_sessions(&self, before: OffsetDateTime, _batch: u64) -> Result<u64, StoreError> {
+    async fn purge_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
+        _batch: u64,
+    ) -> Result<u64, StoreError> {
         let mut state = lock(&self.0);
         let count = state.sessions.len();
-        state
-            .sessions
-            .retain(|_, s| s.expires_at >= before && s.revoked_at.is_none_or(|r| r >= before));
+        state.sessions.retain(|_, s| {
+            s.expires_at > now && s.revoked_at.is_none() && s.last_used_at > idle_cutoff
+        });
         Ok((count - state.sessions.len()) as u64)
     }
 }
@@ -445,14 +464,6 @@ impl RefreshTokenStore for FakeStore {
         state.refresh.insert(next.clone(), (session, false));
         state.audit.push(audit.clone());
         Ok(RefreshOutcome::Rotated(session))
-    }
-
-    async fn purge_refresh_tokens(
-        &self,
-        _before: OffsetDateTime,
-        _batch: u64,
-    ) -> Result<u64, StoreError> {
-        Ok(0)
     }
 }
 
@@ -559,7 +570,11 @@ impl PendingLoginStore for FakeStore {
         Ok(lock(&self.0).pending.values().filter(|l| l.created_at >= since).count() as u64)
     }
 
-    async fn purge_pending_logins(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn purge_pending_logins(
+        &self,
+        before: OffsetDateTime,
+        _batch: u64,
+    ) -> Result<u64, StoreError> {
         let mut state = lock(&self.0);
         let count = state.pending.len();
         state.pending.retain(|_, l| l.created_at >= before);
@@ -706,7 +721,7 @@ impl World {
             AuthSettings { access_token_ttl: TTL, sessions: SESSIONS, throttle: THROTTLE };
         let auth = Auth::new(ports.clone(), settings);
         let accounts = Accounts::new(&ports);
-        let links = IdentityLinks::new(store.clone(), store.clone(), store.clone(), clock.clone());
+        let links = IdentityLinks::new(store.clone(), store.clone(), clock.clone());
         let ports = OidcLoginPorts {
             audit: store.clone(),
             pending: store.clone(),

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::domain::{SessionPolicy, ThrottlePolicy};
-use crate::ports::{AuditLog, Clock, RefreshTokenStore, SessionStore, StoreError, ThrottleStore};
+use crate::ports::{AuditLog, Clock, SessionStore, StoreError, ThrottleStore};
 use crate::service::AuthPorts;
 
 /// Rows deleted per statement.
 pub const HOUSEKEEPING_BATCH: u64 = 1000;
+/// Statements per table per round (a round runs once a minute).
+pub const MAX_BATCHES: usize = 100;
 
 #[derive(Clone)]
 pub struct Housekeeping {
     sessions: Arc<dyn SessionStore>,
-    refresh_tokens: Arc<dyn RefreshTokenStore>,
     throttles: Arc<dyn ThrottleStore>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
@@ -29,7 +30,6 @@ impl Housekeeping {
     pub fn new(ports: &AuthPorts, policy: SessionPolicy, audit_retention: Duration) -> Self {
         Self {
             sessions: ports.sessions.clone(),
-            refresh_tokens: ports.refresh_tokens.clone(),
             throttles: ports.throttles.clone(),
             audit: ports.audit.clone(),
             clock: ports.clock.clone(),
@@ -38,21 +38,35 @@ impl Housekeeping {
         }
     }
 
-    /// One round: sessions past their maximum age or revoked, refresh tokens spent longer ago
-    /// than the idle timeout (reuse of older ones finds no session to end anyway), throttle
-    /// counts older than the longest window, audit events past retention; how many rows went.
+    /// One round: sessions that have ended (revoked, idle, or past their maximum age) with
+    /// their refresh tokens (so a spent token stays known, for reuse detection, as long as its
+    /// session lives), throttle counts older than the longest window, audit events past
+    /// retention; each in batches until a batch comes back short (at most `MAX_BATCHES` a
+    /// round); how many rows went.
     ///
     /// # Errors
     /// When the store fails.
     pub async fn run(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
-        let batch = HOUSEKEEPING_BATCH;
+        let idle_cutoff = now - self.policy.idle_timeout;
         let window = ThrottlePolicy::ACCOUNT_WINDOW.max(Duration::hours(1));
-        let mut purged = self.sessions.purge_sessions(now, batch).await?;
-        purged +=
-            self.refresh_tokens.purge_refresh_tokens(now - self.policy.idle_timeout, batch).await?;
-        purged += self.throttles.purge_throttles(now - window, batch).await?;
-        purged += self.audit.purge_audit_events(now - self.audit_retention, batch).await?;
+        let mut purged = 0;
+        for table in 0..3 {
+            for _ in 0..MAX_BATCHES {
+                let batch = match table {
+                    0 => self.sessions.purge_sessions(now, idle_cutoff, HOUSEKEEPING_BATCH).await?,
+                    1 => self.throttles.purge_throttles(now - window, HOUSEKEEPING_BATCH).await?,
+                    _ => {
+                        let before = now - self.audit_retention;
+                        self.audit.purge_audit_events(before, HOUSEKEEPING_BATCH).await?
+                    }
+                };
+                purged += batch;
+                if batch < HOUSEKEEPING_BATCH {
+                    break;
+                }
+            }
+        }
         Ok(purged)
     }
 }

@@ -5,7 +5,7 @@ use crate::domain::{
     AuditEvent, AuditKind, AuditOutcome, Email, EmailError, ExternalIdentity, IdentityError,
     Issuer, NewExternalIdentity, Subject, UserId,
 };
-use crate::ports::{LinkStoreError, RevokeScope, StoreError};
+use crate::ports::{LinkStoreError, StoreError};
 use crate::service::{Admin, IdentityLinks};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,24 +50,6 @@ pub struct LinkIdentity<'a> {
 }
 
 impl IdentityLinks {
-    /// Ends the sessions that were started through an identity that is no longer linked.
-    async fn end_sessions_of(
-        &self,
-        admin: &Admin,
-        issuer: Issuer,
-        subject: Subject,
-    ) -> Result<(), IdentityLinkError> {
-        let now = self.clock.now();
-        let event = AuditEvent::new(AuditKind::SessionsRevoked, AuditOutcome::Success, now)
-            .actor(admin.acting_user())
-            .detail("reason", "identity.unlinked")
-            .detail("issuer", &issuer)
-            .detail("subject", &subject);
-        let scope = RevokeScope::Identity { issuer, subject };
-        self.sessions.revoke_sessions(&scope, now, Some(&event)).await?;
-        Ok(())
-    }
-
     fn event(&self, admin: &Admin, kind: AuditKind, identity: &NewExternalIdentity) -> AuditEvent {
         admin
             .audit(kind, identity.user_id, identity.created_at)
@@ -120,7 +102,7 @@ impl IdentityLinks {
         Ok(self.links.link_or_update_identity(identity, &event).await?)
     }
 
-    /// Removes a link, whoever it belongs to.
+    /// Removes a link, whoever it belongs to; the sessions started through it end.
     ///
     /// # Errors
     /// `InvalidIdentity`, `UnknownIdentity`.
@@ -133,12 +115,12 @@ impl IdentityLinks {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
         let event = self.unlink_event(admin, &issuer, &subject);
         match self.links.unlink_identity(&issuer, &subject, &event).await? {
-            true => self.end_sessions_of(admin, issuer, subject).await,
+            true => Ok(()),
             false => Err(IdentityLinkError::UnknownIdentity),
         }
     }
 
-    /// Removes a link only if it belongs to `user_id`.
+    /// Removes a link only if it belongs to `user_id`; the sessions started through it end.
     ///
     /// # Errors
     /// `InvalidIdentity`, `UnknownIdentity` (also when it belongs to someone else).
@@ -152,7 +134,7 @@ impl IdentityLinks {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
         let event = self.unlink_event(admin, &issuer, &subject).user(user_id);
         match self.links.unlink_identity_of(user_id, &issuer, &subject, &event).await? {
-            true => self.end_sessions_of(admin, issuer, subject).await,
+            true => Ok(()),
             false => Err(IdentityLinkError::UnknownIdentity),
         }
     }

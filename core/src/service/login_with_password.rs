@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AccessTokenClaims, AuditEvent, AuditKind, AuditOutcome, Email, IssuedToken, OpaqueToken,
-    Password, Session, SessionId, SessionMethod, ThrottleKey, User, UserId,
+    Password, Session, SessionId, SessionMethod, User, UserId,
 };
 use crate::ports::NewSession;
 use crate::service::{Auth, throttle};
@@ -80,28 +80,31 @@ impl Auth {
         let now = self.clock.now();
         let keys = throttle::keys(email, client);
         let policy = &self.settings.throttle;
+        // Only a well-formed address is recorded: a password typed into the e-mail field is not.
+        let offered = Email::parse(email).ok();
         let event = |kind, outcome, code: &str| {
-            AuditEvent::new(kind, outcome, now)
-                .from_address(client)
-                .detail(
-                    "email",
-                    ThrottleKey::account(email).as_key().trim_start_matches("account:"),
-                )
-                .detail("code", code)
+            let mut event =
+                AuditEvent::new(kind, outcome, now).from_address(client).detail("code", code);
+            if let Some(email) = &offered {
+                event = event.detail("email", email);
+            }
+            event
         };
-        if let Some(retry_after) =
-            throttle::wait_before_attempt(&*self.throttles, policy, &keys, now)
-                .await
-                .map_err(internal)?
+        let attempt = match throttle::begin(&*self.throttles, policy, &keys, now)
+            .await
+            .map_err(internal)?
         {
-            let throttled =
-                event(AuditKind::LoginThrottled, AuditOutcome::Failure, "too_many_attempts");
-            self.audit.record(&throttled).await.map_err(internal)?;
-            return Err(LoginError::Throttled { retry_after });
-        }
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                let throttled =
+                    event(AuditKind::LoginThrottled, AuditOutcome::Failure, "too_many_attempts");
+                self.audit.record(&throttled).await.map_err(internal)?;
+                return Err(LoginError::Throttled { retry_after });
+            }
+        };
         match self.check_password(email, password).await? {
             Checked::Accepted(user) => {
-                self.throttles.clear_failures(&keys[0]).await.map_err(internal)?;
+                throttle::succeeded(&*self.throttles, attempt).await.map_err(internal)?;
                 let started = StartSession {
                     method: SessionMethod::Password,
                     credential: Credential::RefreshToken,
@@ -110,9 +113,6 @@ impl Auth {
                 self.start_session(user, started).await.map_err(LoginError::Internal)
             }
             Checked::Refused(account) => {
-                throttle::record_failure(&*self.throttles, policy, &keys, now)
-                    .await
-                    .map_err(internal)?;
                 let mut failed =
                     event(AuditKind::LoginPassword, AuditOutcome::Failure, "invalid_credentials");
                 failed.user_id = account;
@@ -152,7 +152,7 @@ impl Auth {
                 self.hasher.hash(&password).await.map_err(|e| LoginError::Internal(e.into()))?;
             let at = self.clock.now();
             self.users
-                .set_password_hash(user.id, &rehashed, at, None)
+                .set_password_hash(user.id, &rehashed, at, None, None)
                 .await
                 .map_err(|e| LoginError::Internal(e.0))?;
         }
@@ -332,7 +332,7 @@ mod tests {
         let user = w.user("ada@example.com", Some(PASSWORD), false).await;
         let weak = crate::domain::PasswordHash::new(format!("weak:{PASSWORD}"));
         w.store
-            .set_password_hash(user.id, &weak, super::OffsetDateTime::UNIX_EPOCH, None)
+            .set_password_hash(user.id, &weak, super::OffsetDateTime::UNIX_EPOCH, None, None)
             .await
             .unwrap();
 

@@ -103,11 +103,8 @@ impl Accounts {
             self.hasher.hash(&password).await.map_err(|e| ManageUsersError::Internal(e.into()))?;
         let now = self.clock.now();
         let changed = admin.audit(AuditKind::PasswordChanged, id, now).detail("reason", "reset");
-        self.users.set_password_hash(id, &hash, now, Some(&changed)).await?;
-        let revoked =
-            admin.audit(AuditKind::SessionsRevoked, id, now).detail("reason", "password.reset");
-        let scope = RevokeScope::User { user: id, except: None };
-        self.sessions.revoke_sessions(&scope, now, Some(&revoked)).await?;
+        let all = RevokeScope::User { user: id, except: None };
+        self.users.set_password_hash(id, &hash, now, Some(&all), Some(&changed)).await?;
         Ok(())
     }
 

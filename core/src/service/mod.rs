@@ -146,7 +146,6 @@ impl Accounts {
 pub struct IdentityLinks {
     links: Arc<dyn IdentityLinkStore>,
     users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
 }
 
@@ -154,10 +153,9 @@ impl IdentityLinks {
     pub fn new(
         links: Arc<dyn IdentityLinkStore>,
         users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { links, users, sessions, clock }
+        Self { links, users, clock }
     }
 }
 

@@ -45,15 +45,16 @@ impl Auth {
         let policy = &self.settings.throttle;
         let event =
             |kind, outcome| AuditEvent::new(kind, outcome, now).user(user.id).from_address(client);
-        if let Some(retry_after) =
-            throttle::wait_before_attempt(&*self.throttles, policy, &keys, now).await?
-        {
-            let throttled = event(AuditKind::LoginThrottled, AuditOutcome::Failure)
-                .detail("code", "too_many_attempts")
-                .detail("route", "password");
-            self.audit.record(&throttled).await?;
-            return Err(PasswordChangeError::Throttled { retry_after });
-        }
+        let attempt = match throttle::begin(&*self.throttles, policy, &keys, now).await? {
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                let throttled = event(AuditKind::LoginThrottled, AuditOutcome::Failure)
+                    .detail("code", "too_many_attempts")
+                    .detail("route", "password");
+                self.audit.record(&throttled).await?;
+                return Err(PasswordChangeError::Throttled { retry_after });
+            }
+        };
         let current = Password::candidate(current).ok();
         let hash = user.password_hash.as_ref();
         let matches = match &current {
@@ -65,22 +66,18 @@ impl Auth {
             None => false,
         };
         if !(matches && hash.is_some()) {
-            throttle::record_failure(&*self.throttles, policy, &keys, now).await?;
             let failed = event(AuditKind::PasswordChanged, AuditOutcome::Failure)
                 .detail("code", "invalid_credentials");
             self.audit.record(&failed).await?;
             return Err(PasswordChangeError::InvalidCredentials);
         }
-        self.throttles.clear_failures(&keys[0]).await?;
+        throttle::succeeded(&*self.throttles, attempt).await?;
         let new = self.passwords.check(new, &user.email)?;
         let hash =
             self.hasher.hash(&new).await.map_err(|e| PasswordChangeError::Internal(e.into()))?;
         let changed = event(AuditKind::PasswordChanged, AuditOutcome::Success);
-        self.users.set_password_hash(user.id, &hash, now, Some(&changed)).await?;
-        let scope = RevokeScope::User { user: user.id, except: Some(principal.session) };
-        let revoked = event(AuditKind::SessionsRevoked, AuditOutcome::Success)
-            .detail("reason", "password.changed");
-        self.sessions.revoke_sessions(&scope, now, Some(&revoked)).await?;
+        let others = RevokeScope::User { user: user.id, except: Some(principal.session) };
+        self.users.set_password_hash(user.id, &hash, now, Some(&others), Some(&changed)).await?;
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! Housekeeping: forget logins that were begun and never came back.
 
 use crate::ports::StoreError;
-use crate::service::{OidcLogin, PENDING_LOGIN_MAX_AGE};
+use crate::service::housekeeping::MAX_BATCHES;
+use crate::service::{HOUSEKEEPING_BATCH, OidcLogin, PENDING_LOGIN_MAX_AGE};
 
 impl OidcLogin {
     /// Deletes pending logins older than `PENDING_LOGIN_MAX_AGE` (none of them can finish any
@@ -10,6 +11,15 @@ impl OidcLogin {
     /// # Errors
     /// When the store fails.
     pub async fn purge_pending_logins(&self) -> Result<u64, StoreError> {
-        self.pending.purge_pending_logins(self.clock.now() - PENDING_LOGIN_MAX_AGE).await
+        let before = self.clock.now() - PENDING_LOGIN_MAX_AGE;
+        let mut purged = 0;
+        for _ in 0..MAX_BATCHES {
+            let batch = self.pending.purge_pending_logins(before, HOUSEKEEPING_BATCH).await?;
+            purged += batch;
+            if batch < HOUSEKEEPING_BATCH {
+                break;
+            }
+        }
+        Ok(purged)
     }
 }

@@ -97,33 +97,87 @@ async fn an_administrators_reset_and_session_purge_end_every_session_of_the_user
     app.send(Method::DELETE, &unknown, Some(&root), None)
         .await
         .assert_problem(404, "user_not_found");
-    let forbidden = app.send(Method::DELETE, &purge, Some(&fresh), None).await;
-    forbidden.assert_problem(401, "invalid_token");
+    let revoked = app.send(Method::DELETE, &purge, Some(&fresh), None).await;
+    revoked.assert_problem(401, "invalid_token");
+    let (_, other) = app.user_with_token("bob@example.com").await;
+    let forbidden = app.send(Method::DELETE, &purge, Some(&other), None).await;
+    forbidden.assert_problem(403, "forbidden");
 }
 
 #[tokio::test]
-async fn the_last_enabled_administrator_and_the_caller_cannot_be_disabled() {
+async fn an_administrator_cannot_disable_themselves() {
     let app = TestApp::spawn().await;
-    let root_user = app.create_admin("root@example.com", PASSWORD).await;
-    let root = app.token("root@example.com", PASSWORD).await;
-    let second = app.create_admin("second@example.com", PASSWORD).await;
+    let root = app.create_admin("root@example.com", PASSWORD).await;
+    let token = app.token("root@example.com", PASSWORD).await;
 
     let own = app
-        .send(Method::POST, &format!("/admin/users/{}/disable", root_user.id), Some(&root), None)
+        .send(Method::POST, &format!("/admin/users/{}/disable", root.id), Some(&token), None)
         .await;
+
     own.assert_problem(409, "cannot_disable_self");
-    let disabled = app
-        .send(Method::POST, &format!("/admin/users/{}/disable", second.id), Some(&root), None)
-        .await;
-    assert_eq!(disabled.status, 200, "{}", disabled.text());
-    app.disable(&second).await;
-    let outcome = app.store.store().user_by_id(root_user.id).await.expect("read");
-    assert!(!outcome.expect("exists").disabled);
-    app.services
-        .accounts
-        .disable_user(&codex_cloud_core::service::Admin::operator(), root_user.id)
-        .await
-        .expect_err("the operator cannot disable the last administrator either");
+    assert_eq!(app.me(&token).await.0.status(), 200);
+}
+
+async fn two_admins_disabling_each_other_leave_one_enabled(backend: StoreBackend) {
+    let app = TestApp::builder().backend(backend).build().await;
+    let first = app.create_admin("first@example.com", PASSWORD).await;
+    let second = app.create_admin("second@example.com", PASSWORD).await;
+    let (a, b) = (
+        app.token("first@example.com", PASSWORD).await,
+        app.token("second@example.com", PASSWORD).await,
+    );
+
+    let (second_path, first_path) = (
+        format!("/admin/users/{}/disable", second.id),
+        format!("/admin/users/{}/disable", first.id),
+    );
+    let (x, y) = tokio::join!(
+        app.send(Method::POST, &second_path, Some(&a), None),
+        app.send(Method::POST, &first_path, Some(&b), None),
+    );
+
+    let statuses = [x.status.as_u16(), y.status.as_u16()];
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{backend}: {statuses:?}");
+    for reply in [&x, &y] {
+        if reply.status != 200 {
+            assert!(matches!(reply.status.as_u16(), 401 | 409), "{backend}: {}", reply.text());
+        }
+        if reply.status == 409 {
+            reply.assert_problem(409, "last_admin");
+        }
+    }
+    let enabled = app.store.store().list_users(0, 10).await.expect("list");
+    assert_eq!(enabled.iter().filter(|u| u.is_admin && !u.disabled).count(), 1, "{backend}");
+}
+
+#[tokio::test]
+async fn two_administrators_disabling_each_other_at_once_leave_one_enabled_in_memory() {
+    two_admins_disabling_each_other_leave_one_enabled(StoreBackend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn two_administrators_disabling_each_other_at_once_leave_one_enabled_in_postgres() {
+    two_admins_disabling_each_other_leave_one_enabled(StoreBackend::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_operator_cannot_disable_the_last_enabled_administrator_either() {
+    let app = TestApp::spawn().await;
+    let root = app.create_admin("root@example.com", PASSWORD).await;
+    let operator = codex_cloud_core::service::Admin::operator();
+
+    let refused = app.services.accounts.disable_user(&operator, root.id).await;
+
+    assert!(
+        matches!(refused, Err(codex_cloud_core::service::ManageUsersError::LastAdmin)),
+        "{refused:?}"
+    );
+    let stored = app.store.store().user_by_id(root.id).await.expect("read").expect("exists");
+    assert!(!stored.disabled);
 }
 
 #[tokio::test]
@@ -137,7 +191,11 @@ async fn a_weak_hash_is_replaced_at_the_next_successful_login() {
         .expect("hash")
         .to_string();
     let weak = codex_cloud_core::domain::PasswordHash::new(weak);
-    app.store.store().set_password_hash(user.id, &weak, app.now(), None).await.expect("store");
+    app.store
+        .store()
+        .set_password_hash(user.id, &weak, app.now(), None, None)
+        .await
+        .expect("store");
 
     app.token("ada@example.com", PASSWORD).await;
 
@@ -174,6 +232,27 @@ async fn unlinking_an_identity_ends_the_sessions_started_through_it() {
     assert_eq!(unlink.0.status(), 204);
     Reply::read(h.app.me(&token).await).await.assert_problem(401, "invalid_token");
     assert_eq!(h.app.me(&password_token).await.0.status(), 200, "{}", other.id);
+}
+
+#[tokio::test]
+async fn seeding_a_link_onto_another_user_ends_the_sessions_started_through_it() {
+    let h = OidcHarness::start().await;
+    h.linked_user("first@example.com", "subject-1").await;
+    let second = h.app.create_identity_only_user("second@example.com").await;
+    let login = h.login().await;
+    let token = login.json()["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(h.app.me(&token).await.0.status(), 200);
+    let request = codex_cloud_core::service::LinkIdentity {
+        issuer: &h.op.issuer,
+        subject: "subject-1",
+        user_id: second.id,
+        email: None,
+    };
+
+    let operator = codex_cloud_core::service::Admin::operator();
+    h.app.services.links.link_or_update_identity(&operator, request).await.expect("seed");
+
+    Reply::read(h.app.me(&token).await).await.assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]

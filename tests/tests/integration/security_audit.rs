@@ -144,3 +144,19 @@ async fn audit_events_page_newest_first_and_filter_by_time_and_are_for_administr
         .await
         .assert_problem(401, "invalid_token");
 }
+
+#[tokio::test]
+async fn a_password_typed_into_the_email_field_never_reaches_the_audit_trail() {
+    let app = TestApp::spawn().await;
+    app.create_admin("root@example.com", PASSWORD).await;
+    let root = app.token("root@example.com", PASSWORD).await;
+
+    app.login("my secret passphrase", "whatever").await;
+
+    let all = events(&app, &root, "").await;
+    let text = serde_json::to_string(&all).expect("json");
+    assert!(!text.contains("my secret passphrase"), "{text}");
+    let failure = all.iter().find(|e| e["kind"] == "login.password" && e["outcome"] == "failure");
+    let failure = failure.expect("the failure is recorded");
+    assert!(failure["detail"].get("email").is_none(), "{failure}");
+}

@@ -159,3 +159,67 @@ async fn the_browser_cookie_buys_access_tokens_slides_the_idle_timeout_and_logou
     let after = Reply::read(with_cookie(Method::POST, "/auth/token").send().await).await;
     after.assert_problem(401, "invalid_token");
 }
+
+#[tokio::test]
+async fn a_spent_refresh_token_is_known_as_long_as_its_session_lives_housekeeping_or_not() {
+    let app = TestApp::builder()
+        .configure(|s| s.sessions.idle_timeout = Duration::hours(1))
+        .build()
+        .await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    let first = field(&app.login_body("ada@example.com", PASSWORD).await, "refresh_token");
+    let mut token = first.clone();
+    let mut access = String::new();
+    for _ in 0..4 {
+        app.advance(Duration::minutes(50));
+        let body = refresh(&app, &token).await.json();
+        token = field(&body, "refresh_token");
+        access = field(&body, "access_token");
+    }
+    app.backend.housekeep().await.expect("housekeeping");
+
+    refresh(&app, &first).await.assert_problem(401, "invalid_refresh_token");
+
+    Reply::read(app.me(&access).await).await.assert_problem(401, "invalid_token");
+    refresh(&app, &token).await.assert_problem(401, "invalid_refresh_token");
+}
+
+#[tokio::test]
+async fn housekeeping_removes_ended_sessions_and_nothing_live() {
+    let app = TestApp::builder()
+        .backend(StoreBackend::Sqlite)
+        .configure(|s| s.sessions.idle_timeout = Duration::hours(1))
+        .build()
+        .await;
+    let (_, idle) = app.user_with_token("ada@example.com").await;
+    let (_, revoked) = app.user_with_token("bob@example.com").await;
+    app.logout(&revoked).await;
+    app.advance(Duration::minutes(61));
+    let (_, live) = app.user_with_token("eve@example.com").await;
+
+    let purged = app.backend.housekeep().await.expect("housekeeping");
+
+    assert!(purged >= 2, "{purged}");
+    assert_eq!(app.me(&live).await.0.status(), 200);
+    Reply::read(app.me(&idle).await).await.assert_problem(401, "invalid_token");
+    assert_eq!(app.backend.housekeep().await.expect("again"), 0, "nothing live was purged");
+}
+
+#[tokio::test]
+async fn a_refresh_with_the_cookie_from_another_site_is_not_blocked_it_does_not_use_the_cookie() {
+    let app = TestApp::spawn().await;
+    let (user, _) = app.user_with_token("ada@example.com").await;
+    let (cookie, _) = app.cookie_session(&user).await;
+    let token = field(&app.login_body("ada@example.com", PASSWORD).await, "refresh_token");
+
+    let reply = app
+        .client
+        .post("/auth/refresh")
+        .header("cookie", format!("codex_session={cookie}"))
+        .header("origin", "https://evil.example")
+        .body_json(&json!({ "refresh_token": token }))
+        .send()
+        .await;
+
+    assert_eq!(reply.0.status(), 200);
+}

@@ -124,3 +124,61 @@ async fn wrong_current_passwords_throttle_password_changes_too() {
     assert_eq!(retry_after(&reply), 30);
     attempt(&app, "ada@example.com", PASSWORD).await.assert_problem(429, "too_many_attempts");
 }
+
+async fn concurrent_guesses_get_no_more_than_the_free_failures(backend: StoreBackend) {
+    let app = TestApp::builder().backend(backend).build().await;
+    app.create_user("ada@example.com", PASSWORD).await;
+
+    let guesses = (0..20).map(|n| {
+        let app = &app;
+        async move { attempt(app, "ada@example.com", &format!("guess {n}")).await }
+    });
+    let replies = futures_like_join_all(guesses).await;
+
+    let checked = replies.iter().filter(|r| r.status == 401).count();
+    let throttled = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(checked + throttled, 20, "{backend}");
+    assert!((1..=5).contains(&checked), "{backend}: {checked} guesses were checked");
+    attempt(&app, "ada@example.com", PASSWORD).await.assert_problem(429, "too_many_attempts");
+}
+
+/// Runs the futures at once on this task and collects their outputs in order.
+async fn futures_like_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut handles: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in handles.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_slip_past_the_count_in_memory() {
+    concurrent_guesses_get_no_more_than_the_free_failures(StoreBackend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_cannot_slip_past_the_count_in_sqlite() {
+    concurrent_guesses_get_no_more_than_the_free_failures(StoreBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn concurrent_guesses_cannot_slip_past_the_count_in_postgres() {
+    concurrent_guesses_get_no_more_than_the_free_failures(StoreBackend::Postgres).await;
+}

@@ -141,8 +141,19 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
     assert_eq!(store.count_pending_logins_since(at(0)).await.expect("count"), 3);
     assert_eq!(store.count_pending_logins_since(at(300)).await.expect("count"), 2);
     assert_eq!(store.count_pending_logins_since(at(601)).await.expect("count"), 0);
-    assert_eq!(store.purge_pending_logins(at(300)).await.expect("purge"), 1);
-    assert_eq!(store.purge_pending_logins(at(300)).await.expect("again"), 0);
+    assert_eq!(store.purge_pending_logins(at(300), 10).await.expect("purge"), 1);
+    assert_eq!(store.purge_pending_logins(at(300), 10).await.expect("again"), 0);
+    let more: Vec<PendingLogin> =
+        (0..3).map(|n| pending(&format!("b{n}"), None, 100 + n)).collect();
+    for login in &more {
+        store.save_pending_login(login).await.expect("save");
+    }
+    assert_eq!(
+        store.purge_pending_logins(at(300), 2).await.expect("a batch"),
+        2,
+        "batches are bounded"
+    );
+    assert_eq!(store.purge_pending_logins(at(300), 2).await.expect("the rest"), 1);
     assert_eq!(store.count_pending_logins_since(at(0)).await.expect("count"), 2);
 
     for (login, kept) in [(&old, false), (&boundary, true), (&young, true)] {

@@ -19,6 +19,7 @@ contract_tests!(
     the_store_answers_a_ping,
     a_second_user_with_the_same_id_is_a_duplicate_id,
     the_last_enabled_administrator_cannot_be_disabled,
+    throttle_counts_change_only_from_the_state_they_were_read_in,
 );
 
 async fn a_created_user_is_returned_as_stored_and_found_by_id_and_by_email_in_any_case(
@@ -181,4 +182,27 @@ async fn a_second_user_with_the_same_id_is_a_duplicate_id(t: TestStore) {
     assert_eq!(kept.email, first.email);
     let bob = store.user_by_email(&email("bob@example.com")).await.expect("read");
     assert_eq!(bob, None);
+}
+
+async fn throttle_counts_change_only_from_the_state_they_were_read_in(t: TestStore) {
+    use codex_cloud_core::domain::{ThrottleKey, ThrottleRecord};
+    let store = t.store();
+    let key = ThrottleKey::account("ada@example.com");
+    let one = ThrottleRecord { failures: 1, window_started_at: at(0), last_failure_at: at(0) };
+    let two = ThrottleRecord { failures: 2, last_failure_at: at(5), ..one };
+
+    assert!(store.swap_throttle(&key, None, Some(&one)).await.expect("insert"));
+    assert!(!store.swap_throttle(&key, None, Some(&one)).await.expect("again"), "it exists now");
+    assert!(store.swap_throttle(&key, Some(&one), Some(&two)).await.expect("update"));
+    assert!(!store.swap_throttle(&key, Some(&one), Some(&two)).await.expect("stale"), "stale");
+    let read = store.throttle_records(std::slice::from_ref(&key)).await.expect("read");
+    assert_eq!(read, [Some(two)]);
+    store.forgive_attempt(&key).await.expect("forgive");
+    let forgiven = ThrottleRecord { failures: 1, ..two };
+    assert_eq!(
+        store.throttle_records(std::slice::from_ref(&key)).await.expect("read"),
+        [Some(forgiven)]
+    );
+    assert!(store.swap_throttle(&key, Some(&forgiven), None).await.expect("delete"));
+    assert_eq!(store.throttle_records(&[key]).await.expect("read"), [None]);
 }
