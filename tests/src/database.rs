@@ -179,13 +179,27 @@ impl TestStore {
 /// A PostgreSQL schema created for one test in the database `CODEX_TEST_DATABASE_URL` names,
 /// and the URL that makes it the connection's only schema; dropped (best effort) with this guard.
 /// A schema is much cheaper to make and drop than a database.
-struct PostgresDatabase {
+pub struct PostgresDatabase {
     server: String,
     name: String,
     url: String,
 }
 
 impl PostgresDatabase {
+    /// An empty schema on the test server, not migrated (for processes that migrate it).
+    ///
+    /// # Panics
+    /// Without `CODEX_TEST_DATABASE_URL`, or when the server refuses.
+    pub async fn empty() -> Self {
+        let server = postgres_url().expect("CODEX_TEST_DATABASE_URL is set");
+        Self::create(&server).await
+    }
+
+    /// A URL whose connections see only this schema.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     async fn create(server: &str) -> Self {
         let name = format!("codex_t_{}", Uuid::new_v4().simple());
         let admin = store::connect(server)

@@ -48,12 +48,34 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     Ok(db)
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock that serialises migrations across processes ("codex" in ASCII).
+const MIGRATION_LOCK: i64 = 0x636f_6465_78;
+
+/// Applies every pending migration. On PostgreSQL, processes starting together take turns
+/// (an advisory lock held on a connection of its own), so any number of replicas may start at
+/// once on an empty database; SQLite serialises writers by itself.
 ///
 /// # Errors
 /// When a migration fails.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), SetupError> {
-    Ok(codex_cloud_migration::Migrator::up(db, None).await?)
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(codex_cloud_migration::Migrator::up(db, None).await?);
+    }
+    let sqlx_error =
+        |e: sea_orm::sqlx::Error| SetupError(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())));
+    let mut lock = db.get_postgres_connection_pool().acquire().await.map_err(sqlx_error)?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *lock)
+        .await
+        .map_err(sqlx_error)?;
+    let migrated = codex_cloud_migration::Migrator::up(db, None).await;
+    let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *lock)
+        .await;
+    migrated?;
+    unlocked.map(|_| ()).map_err(sqlx_error)
 }
 
 /// Every store port over one SeaORM connection: translation between rows and domain types,

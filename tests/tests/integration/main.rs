@@ -11,6 +11,7 @@
 mod admin;
 mod binary;
 mod binary_oidc;
+mod binary_replicas;
 mod binary_security;
 mod config;
 mod contract;
