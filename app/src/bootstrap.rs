@@ -98,8 +98,10 @@ pub struct Services {
     pub readiness: ReadinessCheck,
     /// The public keys of Codex access tokens.
     pub published_keys: Vec<PublishedKey>,
-    /// Whether cookies get the `Secure` attribute.
+    /// Whether cookies get the `Secure` attribute and `__Host-` names.
     pub secure_cookies: bool,
+    /// The origin browsers reach this service at (scheme, host, port).
+    pub public_origin: String,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
 }
@@ -189,6 +191,7 @@ impl Backend {
             readiness: ReadinessCheck::new(stores.readiness.clone(), provider),
             published_keys,
             secure_cookies: settings.secure_cookies(),
+            public_origin: settings.public_origin.origin().to_owned(),
             trusted_proxies: settings.trusted_proxies.clone(),
         };
         let housekeeping = Housekeeping::new(&ports, settings.sessions, settings.audit_retention);

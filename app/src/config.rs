@@ -98,6 +98,9 @@ pub struct Settings {
     pub sessions: SessionPolicy,
     /// How long audit events are kept.
     pub audit_retention: time::Duration,
+    /// Where browsers reach this service: `CODEX_OIDC_REDIRECT_URI` (its origin), validated
+    /// whether or not OpenID Connect is on.
+    pub public_origin: RedirectUri,
 }
 
 /// OpenID Connect is on exactly when issuer, client id and client secret are all set.
@@ -117,6 +120,7 @@ pub struct OidcSettings {
 pub struct RedirectUri {
     raw: String,
     is_https: bool,
+    origin: String,
 }
 
 impl RedirectUri {
@@ -128,7 +132,8 @@ impl RedirectUri {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
             .ok_or_else(|| "must be an absolute http(s) URL without fragment".to_owned())?;
-        Ok(Self { raw: raw.to_owned(), is_https: url.scheme() == "https" })
+        let origin = url.origin().ascii_serialization();
+        Ok(Self { raw: raw.to_owned(), is_https: url.scheme() == "https", origin })
     }
 
     /// Exactly as configured.
@@ -139,6 +144,11 @@ impl RedirectUri {
     /// Whether the public origin is https (cookies get `Secure`).
     pub fn is_https(&self) -> bool {
         self.is_https
+    }
+
+    /// The public origin: scheme, host and port (`https://codex.example.com`).
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 }
 
@@ -233,10 +243,10 @@ impl Settings {
         Raw::default().validate()
     }
 
-    /// Whether cookies get the `Secure` attribute: the public origin (the redirect URI's) is
-    /// https. Cookies are set only by the OpenID Connect routes.
+    /// Whether cookies get the `Secure` attribute and `__Host-` names: the public origin (the
+    /// redirect URI's) is https. Cookies are set only by the OpenID Connect routes.
     pub fn secure_cookies(&self) -> bool {
-        self.oidc.as_ref().is_some_and(|oidc| oidc.redirect_uri.is_https())
+        self.public_origin.is_https()
     }
 
     /// Reads defaults, the TOML file and the process environment.
@@ -339,6 +349,8 @@ impl Raw {
             return Err(fail("max_concurrent_hashes", "must be at least 1"));
         }
         let access_token_ttl = time::Duration::seconds(self.access_token_ttl as i64);
+        let public_origin = RedirectUri::parse(&self.oidc_redirect_uri)
+            .map_err(|why| fail("oidc_redirect_uri", &why))?;
         let oidc = self.oidc()?;
         let throttle = self.throttle()?;
         let trusted_proxies = TrustedProxies::parse(&self.trusted_proxies)
@@ -372,6 +384,7 @@ impl Raw {
             password_min_length: self.password_min_length,
             sessions,
             audit_retention,
+            public_origin,
         })
     }
 

@@ -59,6 +59,7 @@ impl TestAppBuilder {
     /// Turns OpenID Connect on with these settings (and, optionally, this client for the
     /// provider instead of the product's).
     pub fn oidc(mut self, settings: OidcSettings, http: Option<OutboundHttp>) -> Self {
+        self.settings.public_origin = settings.redirect_uri.clone();
         self.settings.oidc = Some(settings);
         self.outbound_http = http;
         self
@@ -204,6 +205,12 @@ impl TestApp {
     /// `codex_session` cookie value, and an access token of the same session (from
     /// `POST /auth/token`).
     pub async fn cookie_session(&self, user: &User) -> (String, String) {
+        self.cookie_session_named(user, "codex_session").await
+    }
+
+    /// As `cookie_session`, presenting the cookie under `name` (`__Host-codex_session` when the
+    /// public origin is https).
+    pub async fn cookie_session_named(&self, user: &User, name: &str) -> (String, String) {
         let cookie = OpaqueToken::random().expect("randomness");
         let now = self.now();
         let session = Session {
@@ -221,7 +228,8 @@ impl TestApp {
         let reply = self
             .client
             .post("/auth/token")
-            .header("cookie", format!("codex_session={}", cookie.expose()))
+            .header("cookie", format!("{name}={}", cookie.expose()))
+            .header("sec-fetch-site", "same-origin")
             .send()
             .await;
         let status = reply.0.status();

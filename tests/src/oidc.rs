@@ -55,6 +55,8 @@ impl Default for HarnessOptions {
 pub struct OidcHarness {
     pub app: TestApp,
     pub op: FakeOp,
+    /// `codex_oidc_state`, or `__Host-codex_oidc_state` with an https redirect URI.
+    pub state_cookie: &'static str,
 }
 
 /// What the login endpoint answered: where to go, and the state cookie.
@@ -123,7 +125,9 @@ impl OidcHarness {
         });
         let app = TestApp::builder().backend(backend).oidc(settings, http).build().await;
         op.set_clock(app.clock.clone());
-        Self { app, op }
+        let state_cookie =
+            if https_redirect_uri { "__Host-codex_oidc_state" } else { "codex_oidc_state" };
+        Self { app, op, state_cookie }
     }
 
     /// Creates a user and links the provider's `subject` to it.
@@ -159,7 +163,7 @@ impl OidcHarness {
         );
         let authorization_url = reply.header("location").expect("location").to_owned();
         let state_cookie =
-            cookie_value(set_cookie(&reply, "codex_oidc_state").expect("state cookie"));
+            cookie_value(set_cookie(&reply, self.state_cookie).expect("state cookie"));
         Begun { authorization_url, state_cookie }
     }
 
@@ -174,7 +178,7 @@ impl OidcHarness {
             request = request.query(*name, value);
         }
         if let Some(cookie) = state_cookie {
-            request = request.header("cookie", format!("codex_oidc_state={cookie}"));
+            request = request.header("cookie", format!("{}={cookie}", self.state_cookie));
         }
         request.send().await
     }

@@ -12,7 +12,7 @@ use codex_cloud_core::service::{Auth, LoginSuccess};
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
 use crate::http::middleware::ClientAddress;
-use crate::http::security::{self, Credentials, SESSION_COOKIE, SessionCookie};
+use crate::http::security::{self, BrowserSession, Credentials};
 use crate::statuses;
 
 /// (No `Debug`: it holds a password.)
@@ -148,9 +148,9 @@ impl AuthApi {
     #[oai(path = "/auth/token", method = "post", operation_id = "sessionToken")]
     async fn token(
         &self,
-        cookie: SessionCookie,
+        cookie: BrowserSession,
     ) -> Result<Json<TokenResponse>, ApiError<TokenErrors>> {
-        let credentials = Credentials::SessionCookie(cookie);
+        let credentials = Credentials::from(cookie);
         let principal = credentials.authenticate(&self.auth).await?;
         let token = self.auth.access_token_for(&principal).await?;
         Ok(Json(TokenResponse::access_only(&token)))
@@ -181,12 +181,8 @@ impl AuthApi {
     ) -> Result<LogoutResponse, ApiError<LogoutErrors>> {
         let principal = credentials.authenticate(&self.auth).await?;
         self.auth.logout(&principal).await?;
-        cookies.add(security::cookie(
-            SESSION_COOKIE,
-            "",
-            time::Duration::ZERO,
-            self.secure_cookies,
-        ));
+        let name = security::session_cookie_name(self.secure_cookies);
+        cookies.add(security::cookie(name, "", time::Duration::ZERO, self.secure_cookies));
         Ok(LogoutResponse::LoggedOut)
     }
 }

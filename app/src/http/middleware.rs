@@ -10,7 +10,7 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use crate::config::TrustedProxies;
 use crate::http::error::Problem;
 use crate::http::problems;
-use crate::http::security::SESSION_COOKIE;
+use crate::http::security::{HOST_SESSION_COOKIE, SESSION_COOKIE};
 
 /// Refuses bodies larger than the limit with 413, whether announced by `Content-Length` or not.
 pub struct BodyLimit(pub usize);
@@ -51,18 +51,25 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
 }
 
 /// Refuses cross-site state-changing requests authenticated by the session cookie: a request
-/// other than GET/HEAD/OPTIONS that carries `codex_session`, no `Authorization` header, and an
-/// `Origin` whose host is not this server's `Host` gets 403 `cross_site_request`. (SameSite=Lax
-/// already keeps the cookie off cross-site requests; this also covers sibling subdomains.)
-pub struct CookieCsrfGuard;
+/// other than GET/HEAD/OPTIONS that carries the session cookie and no bearer token passes only
+/// with `Sec-Fetch-Site: same-origin` or an `Origin` equal to the public origin (scheme, host
+/// and port); with neither it is 403 `cross_site_request`. Logging in and refreshing do not use
+/// the cookie.
+pub struct CookieCsrfGuard {
+    /// `https://codex.example.com`, as `Origin` headers spell it.
+    pub public_origin: String,
+}
 
-pub struct CookieCsrfGuardEndpoint<E>(E);
+pub struct CookieCsrfGuardEndpoint<E> {
+    inner: E,
+    public_origin: String,
+}
 
 impl<E: Endpoint> Middleware<E> for CookieCsrfGuard {
     type Output = CookieCsrfGuardEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        CookieCsrfGuardEndpoint(inner)
+        CookieCsrfGuardEndpoint { inner, public_origin: self.public_origin.clone() }
     }
 }
 
@@ -76,57 +83,71 @@ fn has_bearer_token(req: &Request) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
 }
 
-fn is_cross_site_cookie_request(req: &Request) -> bool {
-    use poem::http::Method;
-    // Logging in and refreshing do not use the session cookie.
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || has_bearer_token(req)
-        || matches!(req.uri().path(), "/auth/login" | "/auth/refresh")
-    {
-        return false;
-    }
-    let has_session_cookie = req
-        .headers()
+fn has_session_cookie(req: &Request) -> bool {
+    req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .any(|pair| pair.trim_start().starts_with(&format!("{SESSION_COOKIE}=")));
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        .map(str::trim_start)
+        .any(|pair| {
+            pair.starts_with(&format!("{SESSION_COOKIE}="))
+                || pair.starts_with(&format!("{HOST_SESSION_COOKIE}="))
+        })
+}
+
+fn is_cross_site_cookie_request(req: &Request, public_origin: &str) -> bool {
+    use poem::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || has_bearer_token(req)
+        || matches!(req.uri().path(), "/auth/login" | "/auth/refresh")
+        || !has_session_cookie(req)
+    {
         return false;
-    };
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    // HTTP/2 carries the authority in the URI instead of a Host header.
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_default();
-    has_session_cookie && !origin_host.eq_ignore_ascii_case(host)
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let same_origin = header("sec-fetch-site")
+        .is_some_and(|v| v.eq_ignore_ascii_case("same-origin"))
+        || header("origin").is_some_and(|origin| origin.eq_ignore_ascii_case(public_origin));
+    !same_origin
 }
 
 impl<E: Endpoint> Endpoint for CookieCsrfGuardEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        if is_cross_site_cookie_request(&req) {
+        if is_cross_site_cookie_request(&req, &self.public_origin) {
             return Err(problems::cross_site_request().into());
         }
-        self.0.call(req).await
+        self.inner.call(req).await
     }
 }
 
-/// Headers every response carries.
-pub struct SecurityHeaders;
+/// The content security policy of API responses: nothing may load, nothing may frame them.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+/// Swagger UI's: its own inline script and styles, the document from this origin, and nothing
+/// else.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+     style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// `Strict-Transport-Security` when the public origin is https.
+pub const HSTS: &str = "max-age=31536000";
 
-pub struct SecurityHeadersEndpoint<E>(E);
+/// Headers every response carries; HSTS when the public origin is https.
+pub struct SecurityHeaders {
+    pub https: bool,
+}
+
+pub struct SecurityHeadersEndpoint<E> {
+    inner: E,
+    https: bool,
+}
 
 impl<E: Endpoint> Middleware<E> for SecurityHeaders {
     type Output = SecurityHeadersEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        SecurityHeadersEndpoint(inner)
+        SecurityHeadersEndpoint { inner, https: self.https }
     }
 }
 
@@ -135,10 +156,15 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Response> {
         let is_docs = req.uri().path().starts_with("/docs");
-        let mut response = self.0.call(req).await?.into_response();
+        let mut response = self.inner.call(req).await?.into_response();
         let headers = response.headers_mut();
         headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
         headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        let csp = if is_docs { DOCS_CSP } else { API_CSP };
+        headers.insert("content-security-policy", HeaderValue::from_static(csp));
+        if self.https {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+        }
         if !is_docs {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
@@ -237,41 +263,67 @@ fn resolve(peer: Option<IpAddr>, forwarded: &[&str], trusted: &TrustedProxies) -
     Some(client)
 }
 
+/// What every handler may need to know about the request being handled, besides its own
+/// parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The client's address (see `ClientAddress`).
+    pub client: Option<IpAddr>,
+    /// Whether the public origin is https (cookies carry `__Host-` names).
+    pub secure_cookies: bool,
+}
+
 tokio::task_local! {
-    /// The client address of the request being handled (set by `ClientAddresses`).
-    static CLIENT_ADDRESS: ClientAddress;
+    /// The context of the request being handled (set by `RequestContexts`).
+    static REQUEST_CONTEXT: RequestContext;
+}
+
+impl RequestContext {
+    /// The context of the request being handled (the default outside one).
+    pub fn current() -> Self {
+        REQUEST_CONTEXT.try_with(|context| *context).unwrap_or_default()
+    }
 }
 
 impl ClientAddress {
     /// The address of the client of the request being handled, if known.
     pub fn current() -> Option<IpAddr> {
-        CLIENT_ADDRESS.try_with(|address| address.0).ok().flatten()
+        RequestContext::current().client
     }
 }
 
-/// Works out the `ClientAddress` of each request, for the handlers to read with
-/// `ClientAddress::current`.
-pub struct ClientAddresses(pub TrustedProxies);
+/// Works out the `RequestContext` of each request, for the handlers to read with
+/// `RequestContext::current`.
+pub struct RequestContexts {
+    pub trusted_proxies: TrustedProxies,
+    pub secure_cookies: bool,
+}
 
-pub struct ClientAddressesEndpoint<E> {
+pub struct RequestContextsEndpoint<E> {
     inner: E,
     trusted: TrustedProxies,
+    secure_cookies: bool,
 }
 
-impl<E: Endpoint> Middleware<E> for ClientAddresses {
-    type Output = ClientAddressesEndpoint<E>;
+impl<E: Endpoint> Middleware<E> for RequestContexts {
+    type Output = RequestContextsEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        ClientAddressesEndpoint { inner, trusted: self.0.clone() }
+        RequestContextsEndpoint {
+            inner,
+            trusted: self.trusted_proxies.clone(),
+            secure_cookies: self.secure_cookies,
+        }
     }
 }
 
-impl<E: Endpoint> Endpoint for ClientAddressesEndpoint<E> {
+impl<E: Endpoint> Endpoint for RequestContextsEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        let address = ClientAddress::of(&req, &self.trusted);
-        CLIENT_ADDRESS.scope(address, self.inner.call(req)).await
+        let client = ClientAddress::of(&req, &self.trusted).0;
+        let context = RequestContext { client, secure_cookies: self.secure_cookies };
+        REQUEST_CONTEXT.scope(context, self.inner.call(req)).await
     }
 }
 

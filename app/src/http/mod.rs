@@ -61,8 +61,12 @@ pub fn api(services: Services) -> OpenApiService<Apis, ()> {
         sessions::SessionsApi { auth: services.auth.clone() },
         oidc::OidcApi { oidc: services.oidc, secure_cookies: services.secure_cookies },
         audit::AuditApi { auth: services.auth.clone(), accounts: services.accounts.clone() },
-        admin::AdminApi { auth: services.auth, accounts: services.accounts, links: services.links },
-        health::HealthApi { readiness: services.readiness },
+        admin::AdminApi {
+            auth: services.auth.clone(),
+            accounts: services.accounts,
+            links: services.links,
+        },
+        health::HealthApi { readiness: services.readiness, auth: services.auth },
         keys::KeysApi { jwks: JwkSet::of(&services.published_keys) },
     );
     describe(OpenApiService::new(apis, TITLE, env!("CARGO_PKG_VERSION")))
@@ -103,6 +107,7 @@ impl<T: OpenApi> OpenApi for DocumentOnly<T> {
 /// The whole HTTP service: the API, `/openapi.json`, `/docs`, and the middleware.
 pub fn endpoint(services: Services) -> impl Endpoint + use<> {
     let trusted_proxies = services.trusted_proxies.clone();
+    let (public_origin, secure_cookies) = (services.public_origin.clone(), services.secure_cookies);
     let api = api(services);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -111,10 +116,10 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
         .nest("/docs", docs)
         .nest("/", api)
         .with(middleware::BodyLimit(MAX_BODY_BYTES))
-        .with(middleware::ClientAddresses(trusted_proxies))
-        .with(middleware::CookieCsrfGuard)
+        .with(middleware::CookieCsrfGuard { public_origin })
+        .with(middleware::RequestContexts { trusted_proxies, secure_cookies })
         .catch_all_error(|e| async move { error::problem_for(e) })
-        .with(middleware::SecurityHeaders)
+        .with(middleware::SecurityHeaders { https: secure_cookies })
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .with(middleware::AccessLog)

@@ -14,11 +14,13 @@ use crate::http::auth::TokenResponse;
 use crate::http::error::ApiError;
 use crate::http::middleware::ClientAddress;
 use crate::http::problems;
-use crate::http::security::{self, SESSION_COOKIE};
+use crate::http::security;
 use crate::statuses;
 
-/// Binds a pending login to the browser that began it.
+/// Binds a pending login to the browser that began it (public origin on http).
 pub const STATE_COOKIE: &str = "codex_oidc_state";
+/// Its name when the public origin is https.
+pub const HOST_STATE_COOKIE: &str = "__Host-codex_oidc_state";
 
 #[derive(ApiResponse)]
 pub enum LoginRedirect {
@@ -64,6 +66,10 @@ impl OidcApi {
     fn cookie(&self, name: &str, value: &str, max_age: time::Duration) -> Cookie {
         security::cookie(name, value, max_age, self.secure_cookies)
     }
+
+    fn state_cookie(&self) -> &'static str {
+        if self.secure_cookies { HOST_STATE_COOKIE } else { STATE_COOKIE }
+    }
 }
 
 #[OpenApi(tag = "ApiTags::Oidc")]
@@ -86,7 +92,7 @@ impl OidcApi {
             .begin(return_to.0.as_deref())
             .await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
-        cookies.add(self.cookie(STATE_COOKIE, start.state.expose(), max_age));
+        cookies.add(self.cookie(self.state_cookie(), start.state.expose(), max_age));
         Ok(LoginRedirect::Found(start.authorization_url))
     }
 
@@ -107,8 +113,8 @@ impl OidcApi {
         cookies: &CookieJar,
     ) -> Result<CallbackResponse, ApiError<CallbackErrors>> {
         let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
-        let browser_state = cookies.get(STATE_COOKIE).map(|c| c.value_str().to_owned());
-        cookies.add(self.cookie(STATE_COOKIE, "", time::Duration::ZERO));
+        let browser_state = cookies.get(self.state_cookie()).map(|c| c.value_str().to_owned());
+        cookies.add(self.cookie(self.state_cookie(), "", time::Duration::ZERO));
         let params = CallbackParams {
             state: state.0,
             code: code.0.map(SecretString::new),
@@ -125,7 +131,8 @@ impl OidcApi {
                 let login = &done.login;
                 let lifetime = login.session_expires_at - login.token.issued_at;
                 let credential = login.cookie.as_ref().map(|c| c.expose()).unwrap_or_default();
-                cookies.add(self.cookie(SESSION_COOKIE, credential, lifetime));
+                let name = security::session_cookie_name(self.secure_cookies);
+                cookies.add(self.cookie(name, credential, lifetime));
                 Ok(CallbackResponse::SeeOther(return_to.as_str().to_owned()))
             }
         }

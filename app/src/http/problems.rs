@@ -53,6 +53,11 @@ pub fn oidc_not_configured() -> Problem {
     )
 }
 
+/// Not ready, without the reason (for anonymous callers).
+pub fn not_ready_anonymously() -> Problem {
+    problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the service is not ready")
+}
+
 impl From<NotReady> for Problem {
     fn from(error: NotReady) -> Self {
         match &error {

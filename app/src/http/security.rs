@@ -8,43 +8,84 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use codex_cloud_core::service::{Admin, Auth, Principal};
 
 use crate::http::error::Problem;
-use crate::http::middleware::ClientAddress;
+use crate::http::middleware::RequestContext;
+use crate::http::problems;
 
-/// The session cookie set after a browser login that asked to return to a page.
+/// The session cookie set after a browser login that asked to return to a page, when the public
+/// origin is http.
 pub const SESSION_COOKIE: &str = "codex_session";
+/// Its name when the public origin is https (RFC 6265bis: Secure, `Path=/`, no `Domain`, so no
+/// sibling host can plant or overwrite it).
+pub const HOST_SESSION_COOKIE: &str = "__Host-codex_session";
+
+/// The session cookie's name for this public origin.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure { HOST_SESSION_COOKIE } else { SESSION_COOKIE }
+}
 
 /// A Codex access token in `Authorization: Bearer …`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT")]
 pub struct BearerToken(Bearer);
 
-/// The browser's session credential in the `codex_session` cookie.
+/// The browser's session credential in the `codex_session` cookie (public origin on http).
 #[derive(SecurityScheme)]
 #[oai(ty = "api_key", key_name = "codex_session", key_in = "cookie")]
 pub struct SessionCookie(ApiKey);
+
+/// The browser's session credential in the `__Host-codex_session` cookie (public origin on
+/// https).
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "__Host-codex_session", key_in = "cookie")]
+pub struct HostSessionCookie(ApiKey);
 
 /// Either way of proving a session.
 #[derive(SecurityScheme)]
 pub enum Credentials {
     BearerToken(BearerToken),
     SessionCookie(SessionCookie),
+    HostSessionCookie(HostSessionCookie),
+}
+
+/// A session cookie, of either name (`POST /auth/token` takes nothing else).
+#[derive(SecurityScheme)]
+pub enum BrowserSession {
+    SessionCookie(SessionCookie),
+    HostSessionCookie(HostSessionCookie),
+}
+
+impl From<BrowserSession> for Credentials {
+    fn from(cookie: BrowserSession) -> Self {
+        match cookie {
+            BrowserSession::SessionCookie(c) => Self::SessionCookie(c),
+            BrowserSession::HostSessionCookie(c) => Self::HostSessionCookie(c),
+        }
+    }
 }
 
 impl Credentials {
     /// The caller, or the problem to answer with (401 `invalid_token`, 500). A cookie use
     /// slides the session's idle timeout.
     pub async fn authenticate(&self, auth: &Auth) -> Result<Principal, Problem> {
-        let address = ClientAddress::current();
+        let context = RequestContext::current();
+        let address = context.client;
         let principal = match self {
             Self::BearerToken(bearer) => auth.authenticate_token(&bearer.0.token, address).await,
+            // Over https only the `__Host-` cookie counts: the plain name could be planted.
+            Self::SessionCookie(_) if context.secure_cookies => {
+                return Err(problems::invalid_token());
+            }
             Self::SessionCookie(cookie) => auth.authenticate_cookie(&cookie.0.key, address).await,
+            Self::HostSessionCookie(cookie) => {
+                auth.authenticate_cookie(&cookie.0.key, address).await
+            }
         };
         principal.map_err(Problem::from)
     }
 
-    /// Whether the session cookie proved it.
+    /// Whether a session cookie proved it.
     pub fn is_cookie(&self) -> bool {
-        matches!(self, Self::SessionCookie(_))
+        !matches!(self, Self::BearerToken(_))
     }
 
     /// The caller's administration capability (403 `forbidden` for anyone else).

@@ -29,18 +29,19 @@ impl StateDigest {
 pub struct ReturnTo(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("return_to must be a relative path that starts with a single '/'")]
+#[error("return_to must be a relative path that starts with a single '/', in visible ASCII")]
 pub struct ReturnToError;
 
 impl ReturnTo {
     pub const MAX_LEN: usize = 2048;
 
     pub fn parse(raw: &str) -> Result<Self, ReturnToError> {
+        // Visible ASCII only: anything else is not a valid `Location` header value.
         let ok = raw.starts_with('/')
             && !raw.starts_with("//")
             && !raw.starts_with("/\\")
             && raw.len() <= Self::MAX_LEN
-            && !raw.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace());
+            && raw.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\');
         if ok { Ok(Self(raw.to_owned())) } else { Err(ReturnToError) }
     }
 
@@ -150,6 +151,8 @@ mod tests {
             "https://evil.example/",
             "/a b",
             "/a\nb",
+            "/café",
+            "/a\u{7f}",
         ] {
             assert_eq!(ReturnTo::parse(raw), Err(ReturnToError), "{raw:?}");
         }

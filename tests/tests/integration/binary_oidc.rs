@@ -55,8 +55,8 @@ async fn begin_login(server: &Server) -> (String, String) {
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("codex_oidc_state="))
-        .expect("the codex_oidc_state cookie")
+        .find(|v| v.starts_with("codex_oidc_state=") || v.starts_with("__Host-codex_oidc_state="))
+        .expect("the state cookie")
         .to_owned();
     (location, state_cookie)
 }
@@ -241,8 +241,8 @@ async fn an_https_redirect_uri_makes_the_binary_set_secure_cookies() {
         state_cookie_with_redirect_uri("https://codex.example.com/auth/oidc/callback").await;
     let http = state_cookie_with_redirect_uri(REDIRECT_URI).await;
 
-    assert!(is_secure(&https), "{https}");
-    assert!(!is_secure(&http), "{http}");
+    assert!(is_secure(&https) && https.starts_with("__Host-codex_oidc_state="), "{https}");
+    assert!(!is_secure(&http) && http.starts_with("codex_oidc_state="), "{http}");
 }
 
 #[tokio::test]
@@ -250,5 +250,5 @@ async fn an_https_redirect_uri_with_a_capitalised_scheme_gets_secure_cookies_too
     let cookie =
         state_cookie_with_redirect_uri("HTTPS://codex.example.com/auth/oidc/callback").await;
 
-    assert!(is_secure(&cookie), "{cookie}");
+    assert!(is_secure(&cookie) && cookie.starts_with("__Host-"), "{cookie}");
 }

@@ -178,3 +178,29 @@ async fn docs_serves_swagger_ui() {
     assert!(reply.content_type().starts_with("text/html"), "{}", reply.content_type());
     assert!(reply.text().to_lowercase().contains("swagger"));
 }
+
+#[tokio::test]
+async fn api_responses_forbid_every_load_and_frame_and_docs_allow_only_their_inline_assets() {
+    let app = TestApp::spawn().await;
+
+    let health = Reply::read(app.client.get("/healthz").send().await).await;
+    let problem = Reply::read(app.client.get("/nowhere").send().await).await;
+    let docs = Reply::read(app.client.get("/docs").send().await).await;
+
+    for reply in [&health, &problem] {
+        assert_eq!(
+            reply.header("content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'")
+        );
+        assert!(reply.header("strict-transport-security").is_none(), "http: no HSTS");
+    }
+    let csp = docs.header("content-security-policy").expect("a policy for /docs");
+    for directive in ["default-src 'none'", "script-src 'unsafe-inline'", "connect-src 'self'"] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    let page = docs.text();
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "nothing from elsewhere"
+    );
+}

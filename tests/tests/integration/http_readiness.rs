@@ -14,8 +14,17 @@ async fn readyz_is_503_not_ready_when_the_database_does_not_answer() {
 
     let problem = ready.assert_problem(503, "not_ready");
     let detail = problem["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("database"), "the reason is given: {problem}");
-    assert!(!ready.text().contains(PING_FAILURE), "the store's error is not exposed: {problem}");
+    assert!(!detail.contains("database"), "anonymous callers get no reason: {problem}");
+    app.create_admin("root@example.com", PASSWORD).await;
+    let root = app.token("root@example.com", PASSWORD).await;
+    let admin = Reply::read(
+        app.client.get("/readyz").header("authorization", format!("Bearer {root}")).send().await,
+    )
+    .await;
+    let problem = admin.assert_problem(503, "not_ready");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("database"), "administrators get the reason: {problem}");
+    assert!(!admin.text().contains(PING_FAILURE), "the store's error is not exposed: {problem}");
     assert_eq!(ready.header("cache-control"), Some("no-store"));
 }
 

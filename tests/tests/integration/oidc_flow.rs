@@ -63,10 +63,13 @@ async fn a_login_that_asked_to_return_redirects_there_with_a_session_cookie_the_
 #[tokio::test]
 async fn return_to_that_is_not_a_local_path_is_400_and_redirects_nowhere() {
     let h = OidcHarness::start().await;
-    for bad in ["//evil.example/x", "https://evil.example/", "relative/path", "/\\evil.example"] {
+    for bad in
+        ["//evil.example/x", "https://evil.example/", "relative/path", "/\\evil.example", "/café"]
+    {
         let reply = h.begin_reply(Some(bad)).await;
         reply.assert_problem(400, "invalid_return_to");
         assert!(reply.header("location").is_none());
+        assert!(reply.header("set-cookie").is_none(), "no login state for {bad:?}");
     }
 }
 
@@ -271,7 +274,10 @@ async fn a_provider_down_at_start_makes_the_server_not_ready_until_discovery_suc
     let h = OidcHarness::start_with(StoreBackend::Memory, |op| op.set_down(true)).await;
     h.linked_user("later@example.com", "subject-1").await;
     h.begin_reply(None).await.assert_problem(503, "provider_unavailable");
-    let ready = Reply::read(h.app.client.get("/readyz").send().await).await;
+    h.app.create_admin("root@example.com", codex_cloud_tests::app::PASSWORD).await;
+    let root = h.app.token("root@example.com", codex_cloud_tests::app::PASSWORD).await;
+    let ready = h.app.client.get("/readyz").header("authorization", format!("Bearer {root}"));
+    let ready = Reply::read(ready.send().await).await;
     let problem = ready.assert_problem(503, "not_ready");
     assert!(problem["detail"].as_str().unwrap().contains("unavailable"), "{problem}");
     h.op.set_down(false);

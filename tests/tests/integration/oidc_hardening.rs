@@ -76,18 +76,20 @@ async fn with_an_https_redirect_uri_the_state_and_session_cookies_are_secure_at_
     h.linked_user("secure@example.com", "subject-1").await;
 
     let begin = h.begin_reply(Some("/app")).await;
-    let state_cookie = set_cookie(&begin, "codex_oidc_state").expect("state cookie").to_owned();
+    let state_cookie =
+        set_cookie(&begin, "__Host-codex_oidc_state").expect("state cookie").to_owned();
     let (code, state) = h.op.approve(begin.header("location").expect("location"));
     let pair = state_cookie.split(';').next().expect("name=value");
-    let value = pair.strip_prefix("codex_oidc_state=").expect("value");
+    let value = pair.strip_prefix("__Host-codex_oidc_state=").expect("value");
     let query = [("code", code.as_str()), ("state", state.as_str())];
     let callback = Reply::read(h.callback(&query, Some(value)).await).await;
 
     assert_secure_at_root(&state_cookie);
     assert_eq!(callback.status, 303, "{}", callback.text());
-    let session = set_cookie(&callback, "codex_session").expect("session cookie");
+    let session = set_cookie(&callback, "__Host-codex_session").expect("session cookie");
     assert_secure_at_root(session);
-    let cleared = set_cookie(&callback, "codex_oidc_state").expect("the state cookie is cleared");
+    let cleared =
+        set_cookie(&callback, "__Host-codex_oidc_state").expect("the state cookie is cleared");
     assert!(attributes(cleared).iter().any(|a| a == "secure"), "{cleared}");
 }
 
@@ -128,4 +130,22 @@ async fn when_too_many_logins_are_pending_a_new_one_is_503_and_redirects_nowhere
     // They expire after ten minutes, and logins can begin again.
     h.app.advance(time::Duration::minutes(10) + time::Duration::seconds(1));
     assert_eq!(h.begin_reply(None).await.status, 302);
+}
+
+#[tokio::test]
+async fn over_https_the_plain_cookie_name_is_refused_and_hsts_is_sent() {
+    let options = HarnessOptions { https_redirect_uri: true, ..HarnessOptions::default() };
+    let h = OidcHarness::start_options(options, |_| {}).await;
+    let user = h.app.create_user("ada@example.com", codex_cloud_tests::app::PASSWORD).await;
+    let (cookie, _) = h.app.cookie_session_named(&user, "__Host-codex_session").await;
+
+    let plain = h.app.client.get("/auth/me").header("cookie", format!("codex_session={cookie}"));
+    let host =
+        h.app.client.get("/auth/me").header("cookie", format!("__Host-codex_session={cookie}"));
+    let plain = Reply::read(plain.send().await).await;
+    let host = Reply::read(host.send().await).await;
+
+    plain.assert_problem(401, "invalid_token");
+    assert_eq!(host.status, 200, "{}", host.text());
+    assert_eq!(host.header("strict-transport-security"), Some("max-age=31536000"));
 }

@@ -138,7 +138,10 @@ async fn the_browser_cookie_buys_access_tokens_slides_the_idle_timeout_and_logou
         .await;
     let (_, cookie, _) = app.user_with_cookie("ada@example.com").await;
     let with_cookie = |method: Method, path: &str| {
-        app.client.request(method, path).header("cookie", format!("codex_session={cookie}"))
+        app.client
+            .request(method, path)
+            .header("cookie", format!("codex_session={cookie}"))
+            .header("sec-fetch-site", "same-origin")
     };
     for _ in 0..3 {
         app.advance(Duration::minutes(50));
