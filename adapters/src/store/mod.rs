@@ -49,7 +49,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
 }
 
 /// The PostgreSQL advisory lock that serialises migrations across processes ("codex" in ASCII).
-const MIGRATION_LOCK: i64 = 0x636f_6465_78;
+const MIGRATION_LOCK: i64 = 0x0063_6f64_6578;
 
 /// Applies every pending migration. On PostgreSQL, processes starting together take turns
 /// (an advisory lock held on a connection of its own), so any number of replicas may start at
