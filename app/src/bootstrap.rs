@@ -176,8 +176,15 @@ impl Backend {
             Some(oidc) => {
                 let http = match overrides.outbound_http {
                     Some(http) => http,
-                    None => OutboundHttp::new().context("cannot build the HTTP client")?,
+                    None => OutboundHttp::with_extra_roots(oidc.ca_pem.as_deref())
+                        .context("cannot build the HTTP client (CODEX_OIDC_CA_FILE)")?,
                 };
+                if oidc.allow_insecure_http {
+                    tracing::warn!(
+                        "CODEX_OIDC_ALLOW_INSECURE_HTTP is on: the provider may be reached over \
+                         plain http; for development only"
+                    );
+                }
                 Some(wire_oidc(oidc, http, auth.clone(), &stores, clock.clone()))
             }
             None => None,
@@ -266,7 +273,12 @@ fn wire_oidc(
     stores: &Stores,
     clock: Arc<dyn Clock>,
 ) -> WiredOidc {
-    let discovery = Arc::new(Discovery::new(settings.issuer.clone(), http.clone(), clock.clone()));
+    let discovery = Arc::new(Discovery::new(
+        settings.issuer.clone(),
+        http.clone(),
+        clock.clone(),
+        settings.allow_insecure_http,
+    ));
     let client = OidcClientSettings {
         issuer: settings.issuer.clone(),
         client_id: settings.client_id.clone(),

@@ -34,6 +34,8 @@ struct Raw {
     oidc_redirect_uri: String,
     oidc_jwks_cache_ttl: u64,
     oidc_jwks_cache_refresh: u64,
+    oidc_allow_insecure_http: bool,
+    oidc_ca_file: Option<String>,
     login_throttle_failures: u64,
     login_throttle_delay: u64,
     login_throttle_max_delay: u64,
@@ -61,6 +63,8 @@ impl Default for Raw {
             oidc_redirect_uri: DEFAULT_REDIRECT_URI.into(),
             oidc_jwks_cache_ttl: 3600,
             oidc_jwks_cache_refresh: 300,
+            oidc_allow_insecure_http: false,
+            oidc_ca_file: None,
             login_throttle_failures: 5,
             login_throttle_delay: 30,
             login_throttle_max_delay: 3600,
@@ -112,6 +116,11 @@ pub struct OidcSettings {
     pub redirect_uri: RedirectUri,
     pub jwks_cache_ttl: std::time::Duration,
     pub jwks_cache_refresh: std::time::Duration,
+    /// `CODEX_OIDC_ALLOW_INSECURE_HTTP`: plain http to a provider off this machine (development
+    /// only).
+    pub allow_insecure_http: bool,
+    /// `CODEX_OIDC_CA_FILE`, read: certificate authorities trusted besides the built-in roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// The callback URL registered at the provider, parsed once: kept exactly as configured (the
@@ -217,7 +226,8 @@ fn prefix_eq(network: &[u8], address: &[u8], bits: u8) -> bool {
 pub struct ConfigError(String);
 
 /// Settings whose environment values are text, never parsed: (variable suffix, key).
-const VERBATIM: [(&str, &str); 10] = [
+const VERBATIM: [(&str, &str); 11] = [
+    ("OIDC_CA_FILE", "oidc_ca_file"),
     ("TRUSTED_PROXIES", "trusted_proxies"),
     ("DATABASE_URL", "database_url"),
     ("BIND", "bind"),
@@ -448,6 +458,19 @@ impl Raw {
                 )));
             }
         };
+        let ca_pem = match non_empty(self.oidc_ca_file.clone()) {
+            Some(path) => {
+                let pem =
+                    std::fs::read(&path).map_err(|_| fail("oidc_ca_file", "cannot be read"))?;
+                let certificates =
+                    String::from_utf8_lossy(&pem).matches("-----BEGIN CERTIFICATE-----").count();
+                if certificates == 0 {
+                    return Err(fail("oidc_ca_file", "holds no PEM certificate"));
+                }
+                Some(pem)
+            }
+            None => None,
+        };
         let issuer = Issuer::new(issuer).map_err(|e| fail("oidc_issuer", &e.to_string()))?;
         Ok(Some(OidcSettings {
             issuer,
@@ -456,6 +479,8 @@ impl Raw {
             redirect_uri,
             jwks_cache_ttl: std::time::Duration::from_secs(self.oidc_jwks_cache_ttl),
             jwks_cache_refresh: std::time::Duration::from_secs(refresh),
+            allow_insecure_http: self.oidc_allow_insecure_http,
+            ca_pem,
         }))
     }
 }

@@ -38,6 +38,8 @@ pub struct HarnessOptions {
     pub outbound_timeouts: Option<(Duration, Duration)>,
     /// Registers the https callback (`HTTPS_REDIRECT_URI`): the public origin is https.
     pub https_redirect_uri: bool,
+    /// `CODEX_OIDC_ALLOW_INSECURE_HTTP`.
+    pub allow_insecure_http: bool,
 }
 
 impl Default for HarnessOptions {
@@ -47,6 +49,7 @@ impl Default for HarnessOptions {
             cache: DEFAULT_CACHE,
             outbound_timeouts: None,
             https_redirect_uri: false,
+            allow_insecure_http: false,
         }
     }
 }
@@ -109,7 +112,13 @@ impl OidcHarness {
         op: FakeOp,
         prepare: impl FnOnce(&FakeOp),
     ) -> Self {
-        let HarnessOptions { backend, cache, outbound_timeouts, https_redirect_uri } = options;
+        let HarnessOptions {
+            backend,
+            cache,
+            outbound_timeouts,
+            https_redirect_uri,
+            allow_insecure_http,
+        } = options;
         prepare(&op);
         let redirect_uri = if https_redirect_uri { HTTPS_REDIRECT_URI } else { REDIRECT_URI };
         let settings = OidcSettings {
@@ -119,6 +128,8 @@ impl OidcHarness {
             redirect_uri: RedirectUri::parse(redirect_uri).expect("redirect URI"),
             jwks_cache_ttl: cache.ttl,
             jwks_cache_refresh: cache.refresh,
+            allow_insecure_http,
+            ca_pem: None,
         };
         let http = outbound_timeouts.map(|(connect, total)| {
             OutboundHttp::with_timeouts(connect, total).expect("http client")

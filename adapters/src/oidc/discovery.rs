@@ -21,6 +21,9 @@ pub struct Endpoints {
     pub authorization: Url,
     pub token: Url,
     pub jwks: Url,
+    pub userinfo: Option<Url>,
+    /// RFC 9207: the provider says its authorization responses carry `iss`.
+    pub iss_parameter_supported: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -36,12 +39,16 @@ struct Document {
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     jwks_uri: Option<String>,
+    userinfo_endpoint: Option<String>,
+    authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 /// The discovery state shared by the provider and the key provider.
 pub struct Discovery {
     issuer: Issuer,
     http: OutboundHttp,
+    /// `CODEX_OIDC_ALLOW_INSECURE_HTTP`: plain http allowed on any host (development only).
+    allow_insecure_http: bool,
     clock: Arc<dyn Clock>,
     state: RwLock<State>,
     /// Held while an attempt runs; remembers when the last one started.
@@ -57,20 +64,47 @@ impl std::fmt::Debug for Discovery {
 /// On-demand attempts (from logins) are at least this far apart.
 const MIN_ATTEMPT_SPACING: time::Duration = time::Duration::seconds(1);
 
-fn endpoint(value: Option<String>, name: &str) -> Result<Url, String> {
-    let raw = value.ok_or_else(|| format!("the discovery document has no {name}"))?;
-    let url = Url::parse(&raw).map_err(|_| format!("{name} is not a URL"))?;
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `[::1]`).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// https, or http on a loopback host or with the development flag; the reason otherwise.
+fn transport_allowed(url: &Url, name: &str, allow_insecure_http: bool) -> Result<(), String> {
     match url.scheme() {
-        "https" | "http" => Ok(url),
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "{name} {url} is plain http on a host that is not this machine \
+             (set CODEX_OIDC_ALLOW_INSECURE_HTTP=true only for development)"
+        )),
         _ => Err(format!("{name} is not an http(s) URL")),
     }
 }
 
+fn endpoint(value: Option<String>, name: &str, allow_insecure_http: bool) -> Result<Url, String> {
+    let raw = value.ok_or_else(|| format!("the discovery document has no {name}"))?;
+    let url = Url::parse(&raw).map_err(|_| format!("{name} is not a URL"))?;
+    transport_allowed(&url, name, allow_insecure_http)?;
+    Ok(url)
+}
+
 impl Discovery {
-    pub fn new(issuer: Issuer, http: OutboundHttp, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        issuer: Issuer,
+        http: OutboundHttp,
+        clock: Arc<dyn Clock>,
+        allow_insecure_http: bool,
+    ) -> Self {
         Self {
             issuer,
             http,
+            allow_insecure_http,
             clock,
             state: RwLock::new(State::Pending("discovery has not run yet".into())),
             in_flight: Mutex::new(None),
@@ -157,6 +191,11 @@ impl Discovery {
     }
 
     async fn fetch(&self) -> Result<Endpoints, State> {
+        // Nothing is sent to an issuer that would be reached without TLS.
+        let issuer = Url::parse(self.issuer.as_str())
+            .map_err(|_| State::Misconfigured("the issuer is not a URL".into()))?;
+        transport_allowed(&issuer, "the issuer", self.allow_insecure_http)
+            .map_err(State::Misconfigured)?;
         let url = format!(
             "{}/.well-known/openid-configuration",
             self.issuer.as_str().trim_end_matches('/')
@@ -175,12 +214,28 @@ impl Discovery {
                 self.issuer.as_str()
             )));
         }
+        let insecure = self.allow_insecure_http;
         let misconfigured = State::Misconfigured;
+        let userinfo = match document.userinfo_endpoint {
+            Some(raw) => {
+                Some(endpoint(Some(raw), "userinfo_endpoint", insecure).map_err(misconfigured)?)
+            }
+            None => None,
+        };
         Ok(Endpoints {
-            authorization: endpoint(document.authorization_endpoint, "authorization_endpoint")
+            authorization: endpoint(
+                document.authorization_endpoint,
+                "authorization_endpoint",
+                insecure,
+            )
+            .map_err(misconfigured)?,
+            token: endpoint(document.token_endpoint, "token_endpoint", insecure)
                 .map_err(misconfigured)?,
-            token: endpoint(document.token_endpoint, "token_endpoint").map_err(misconfigured)?,
-            jwks: endpoint(document.jwks_uri, "jwks_uri").map_err(misconfigured)?,
+            jwks: endpoint(document.jwks_uri, "jwks_uri", insecure).map_err(misconfigured)?,
+            userinfo,
+            iss_parameter_supported: document
+                .authorization_response_iss_parameter_supported
+                .unwrap_or(false),
         })
     }
 

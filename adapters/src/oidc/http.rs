@@ -40,13 +40,34 @@ impl OutboundHttp {
     /// # Errors
     /// When the TLS stack cannot be initialised.
     pub fn with_timeouts(connect: Duration, total: Duration) -> Result<Self, reqwest::Error> {
-        let client = Client::builder()
+        Self::build(connect, total, None)
+    }
+
+    /// With the product's timeouts, trusting the certificate authorities of `ca_pem` (a PEM
+    /// bundle) besides the built-in roots.
+    ///
+    /// # Errors
+    /// When the bundle holds no certificate or the TLS stack cannot be initialised.
+    pub fn with_extra_roots(ca_pem: Option<&[u8]>) -> Result<Self, reqwest::Error> {
+        Self::build(Duration::from_secs(5), Duration::from_secs(10), ca_pem)
+    }
+
+    fn build(
+        connect: Duration,
+        total: Duration,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, reqwest::Error> {
+        let mut builder = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect)
             .timeout(total)
-            .user_agent(concat!("codex-cloud-backend/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client })
+            .user_agent(concat!("codex-cloud-backend/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca_pem {
+            for certificate in reqwest::Certificate::from_pem_bundle(pem)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        Ok(Self { client: builder.build()? })
     }
 
     pub fn client(&self) -> &Client {

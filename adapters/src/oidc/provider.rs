@@ -22,7 +22,7 @@ use url::form_urlencoded;
 
 use codex_cloud_core::domain::{
     AuthorizationRequest, Email, IdTokenRejection, Issuer, ProviderKeys, ProviderTokens,
-    SecretString, Subject, VerifiedIdentity,
+    RsaAlgorithm, SecretString, Subject, VerifiedIdentity,
 };
 use codex_cloud_core::ports::{OidcProvider, OidcProviderError, ProviderStatus};
 
@@ -78,6 +78,36 @@ fn to_core_jwks(keys: &ProviderKeys) -> CoreJsonWebKeySet {
             })
             .collect(),
     )
+}
+
+/// A key whose JWK names an `alg` verifies only tokens signed with that algorithm (RFC 8725
+/// §3.1: a key is bound to one algorithm). Checked after the signature: a mismatch is a
+/// rejection, never a reason to fetch keys again.
+fn bound_algorithm_matches(
+    id_token: &CoreIdToken,
+    verifier: &CoreIdTokenVerifier<'_>,
+    keys: &ProviderKeys,
+) -> Result<(), IdTokenRejection> {
+    let invalid = |e: String| IdTokenRejection::Invalid(e);
+    let alg = id_token.signing_alg().map_err(|e| invalid(e.to_string()))?;
+    let used = id_token.signing_key(verifier).map_err(|e| invalid(e.to_string()))?;
+    let kid = openidconnect::JsonWebKey::key_id(used).map(|kid| kid.as_str());
+    let key = match kid {
+        Some(kid) => keys.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
+        None => keys.keys.first().filter(|_| keys.keys.len() == 1),
+    };
+    let signed_with = match alg {
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256 => RsaAlgorithm::Rs256,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384 => RsaAlgorithm::Rs384,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512 => RsaAlgorithm::Rs512,
+        _ => return Err(invalid("the ID token's algorithm is not allowed".into())),
+    };
+    match key.and_then(|k| k.alg) {
+        Some(bound) if bound != signed_with => Err(invalid(format!(
+            "the key is bound to {bound:?}, the ID token is signed with {signed_with:?}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl OpenIdConnectProvider {
@@ -151,6 +181,10 @@ impl OidcProvider for OpenIdConnectProvider {
 
     fn status(&self) -> ProviderStatus {
         self.discovery.status()
+    }
+
+    fn requires_iss(&self) -> bool {
+        self.discovery.endpoints().is_some_and(|e| e.iss_parameter_supported)
     }
 
     async fn authorization_request(&self) -> Result<AuthorizationRequest, OidcProviderError> {
@@ -247,6 +281,7 @@ impl OidcProvider for OpenIdConnectProvider {
         let verifier = self.verifier(keys, now)?;
         let nonce = Nonce::new(nonce.expose().to_owned());
         let claims = id_token.claims(&verifier, &nonce).map_err(rejection)?;
+        bound_algorithm_matches(&id_token, &verifier, keys)?;
         if let Some(expected) = claims.access_token_hash() {
             let alg =
                 id_token.signing_alg().map_err(|e| IdTokenRejection::Invalid(e.to_string()))?;

@@ -44,6 +44,10 @@ pub trait OidcProvider: Send + Sync {
     /// The state of discovery.
     fn status(&self) -> ProviderStatus;
 
+    /// Whether the provider's authorization responses must carry `iss` (RFC 9207: its
+    /// discovery document says it sends it), so that a callback without one is refused.
+    fn requires_iss(&self) -> bool;
+
     /// A new authorization request with fresh state, nonce and PKCE verifier.
     ///
     /// # Errors

@@ -100,9 +100,14 @@ impl OidcLogin {
         address: Option<IpAddr>,
     ) -> Result<OidcLoginDone, Error> {
         let pending = self.take_pending(&params, browser_state).await?;
-        // RFC 9207 §2.4: the issuer of error responses is checked too.
-        if params.iss.as_deref().is_some_and(|iss| iss != self.provider.issuer().as_str()) {
-            return Err(Error::IssuerMismatch);
+        // RFC 9207 §2.4: the issuer of error responses is checked too, and a provider that
+        // announces `iss` must send it.
+        match params.iss.as_deref() {
+            Some(iss) if iss != self.provider.issuer().as_str() => {
+                return Err(Error::IssuerMismatch);
+            }
+            None if self.provider.requires_iss() => return Err(Error::IssuerMismatch),
+            _ => {}
         }
         if let Some(error) = params.error {
             return Err(Error::ProviderDenied { error, description: params.error_description });

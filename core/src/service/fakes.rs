@@ -631,6 +631,10 @@ impl OidcProvider for FakeProvider {
         ProviderStatus::Ready
     }
 
+    fn requires_iss(&self) -> bool {
+        true
+    }
+
     async fn authorization_request(&self) -> Result<AuthorizationRequest, OidcProviderError> {
         let n = self.begun.fetch_add(1, Ordering::SeqCst);
         Ok(AuthorizationRequest {

@@ -54,7 +54,8 @@ fn discovery_document(s: &OpState) -> Response {
             "issuer": issuer,
             "authorization_endpoint": format!("{}/authorize", s.issuer),
             "token_endpoint": format!("{}/token", s.issuer),
-            "jwks_uri": format!("{}{}", s.issuer, s.jwks_path),
+            "jwks_uri": s.jwks_uri.clone().unwrap_or_else(|| format!("{}{}", s.issuer, s.jwks_path)),
+            "authorization_response_iss_parameter_supported": s.iss_parameter_supported,
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "RS384", "RS512", "HS256", "none"],
@@ -77,7 +78,17 @@ pub(super) fn jwks(req: &Request, state: Data<&Arc<Mutex<OpState>>>) -> Response
     let okp = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig",
         "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
     let keys: Vec<Value> = match s.jwks_mode {
-        JwksMode::Normal => s.keys.iter().map(|k| k.jwk(true)).collect(),
+        JwksMode::Normal => s
+            .keys
+            .iter()
+            .map(|k| {
+                let mut jwk = k.jwk(true);
+                if let Some(alg) = s.jwk_alg {
+                    jwk["alg"] = json!(alg);
+                }
+                jwk
+            })
+            .collect(),
         JwksMode::SingleRsaNoKid => vec![ec, s.keys[0].jwk(false), okp],
         JwksMode::MultipleRsaNoKid => {
             let other = OpKey::new(s.next_key);

@@ -172,6 +172,12 @@ struct OpState {
     token_status: Option<(u16, &'static str)>,
     token_delay: Option<std::time::Duration>,
     discovery_redirect: bool,
+    /// Published instead of the real `jwks_uri` (an absolute URL elsewhere).
+    jwks_uri: Option<String>,
+    /// The `alg` every published RSA key is bound to.
+    jwk_alg: Option<&'static str>,
+    /// Whether discovery says authorization responses carry `iss` (RFC 9207).
+    iss_parameter_supported: bool,
     moved_discovery_requests: u64,
     down: bool,
     codes: HashMap<String, Grant>,
@@ -219,6 +225,9 @@ impl FakeOp {
             token_status: None,
             token_delay: None,
             discovery_redirect: false,
+            jwks_uri: None,
+            jwk_alg: None,
+            iss_parameter_supported: false,
             moved_discovery_requests: 0,
             down: false,
             codes: HashMap::new(),
@@ -271,6 +280,21 @@ impl FakeOp {
     /// Serve the JWKS at another path (announced by discovery).
     pub fn set_jwks_path(&self, path: &str) {
         self.with(|s| s.jwks_path = path.to_owned());
+    }
+
+    /// Discovery publishes this `jwks_uri` (anywhere) instead of its own.
+    pub fn set_jwks_uri(&self, uri: &str) {
+        self.with(|s| s.jwks_uri = Some(uri.to_owned()));
+    }
+
+    /// Every published RSA key carries this `alg`.
+    pub fn set_jwk_alg(&self, alg: &'static str) {
+        self.with(|s| s.jwk_alg = Some(alg));
+    }
+
+    /// Discovery says (`true`) or does not say that authorization responses carry `iss`.
+    pub fn set_iss_parameter_supported(&self, supported: bool) {
+        self.with(|s| s.iss_parameter_supported = supported);
     }
 
     /// While down, discovery answers 503.

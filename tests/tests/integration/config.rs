@@ -222,6 +222,8 @@ fn bad_values_fail_naming_their_variable() {
         ("CODEX_OIDC_JWKS_CACHE_TTL", "soon", true),
         ("CODEX_OIDC_JWKS_CACHE_REFRESH", "0", true),
         ("CODEX_OIDC_JWKS_CACHE_REFRESH", "-1", true),
+        ("CODEX_OIDC_ALLOW_INSECURE_HTTP", "maybe", true),
+        ("CODEX_OIDC_CA_FILE", "/nonexistent/ca.pem", true),
     ];
     for &(name, value, with_oidc) in cases {
         jail(|jail| {
@@ -356,4 +358,37 @@ fn an_error_in_the_oidc_settings_never_repeats_the_client_secret() {
             assert!(!message.contains(secret), "{variables:?} gave {message:?}");
         });
     }
+}
+
+#[test]
+fn the_provider_ca_file_must_hold_a_certificate_and_is_read_at_start_up() {
+    jail(|jail| {
+        oidc_on(jail);
+        jail.create_file("empty.pem", "no certificate here").expect("write the file");
+        jail.set_env("CODEX_OIDC_CA_FILE", "empty.pem");
+
+        let message = error();
+
+        assert!(message.contains("CODEX_OIDC_CA_FILE"), "{message:?}");
+    });
+    jail(|jail| {
+        oidc_on(jail);
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        jail.create_file("ca.pem", pem).expect("write the file");
+        jail.set_env("CODEX_OIDC_CA_FILE", "ca.pem");
+        jail.set_env("CODEX_OIDC_ALLOW_INSECURE_HTTP", "true");
+
+        let oidc = load().expect("valid").oidc.expect("OpenID Connect is on");
+
+        assert_eq!(oidc.ca_pem.as_deref(), Some(pem.as_bytes()));
+        assert!(oidc.allow_insecure_http);
+    });
+    jail(|jail| {
+        oidc_on(jail);
+
+        let oidc = load().expect("valid").oidc.expect("OpenID Connect is on");
+
+        assert!(oidc.ca_pem.is_none());
+        assert!(!oidc.allow_insecure_http, "plain http off the machine is off by default");
+    });
 }

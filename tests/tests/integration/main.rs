@@ -27,6 +27,7 @@ mod oidc_flow;
 mod oidc_hardening;
 mod oidc_jwks;
 mod oidc_outbound;
+mod oidc_transport;
 mod openapi_snapshot;
 mod security_accounts;
 mod security_audit;
