@@ -19,6 +19,6 @@ pub use oidc::{
     OpenIdConnectProvider, OutboundHttp,
 };
 
-pub use password::Argon2PasswordHasher;
+pub use password::{Argon2PasswordHasher, HashQueue, HashSlot, WAITING_PER_SLOT};
 pub use store::SeaOrmStore;
 pub use token::{JwtTokenIssuer, SigningKey, load_or_create_signing_keys};

@@ -1,31 +1,114 @@
-//! Argon2id password hashing on the blocking pool, with bounded concurrency.
+//! Argon2id password hashing on the blocking pool, with bounded concurrency and a bounded,
+//! time-limited queue in front of it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use async_trait::async_trait;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use codex_cloud_core::domain::{Password, PasswordHash};
 use codex_cloud_core::ports::{PasswordHasher, PasswordHasherError};
 
+/// How many callers may wait per hashing slot before further ones are turned away at once.
+pub const WAITING_PER_SLOT: usize = 64;
+
+/// The admission to password hashing: at most `slots` hashes at once, at most `capacity` callers
+/// waiting for a slot, none of them longer than `timeout`. A caller turned away, or one that
+/// waited too long, gets `Busy` and nothing is hashed: under a login flood, memory and the wait
+/// of real users stay bounded.
+pub struct HashQueue {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    capacity: usize,
+    timeout: Duration,
+}
+
+/// A slot: hashing may run while it is held.
+pub struct HashSlot(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl HashQueue {
+    /// `slots` hashes at once (at least one), `WAITING_PER_SLOT` callers per slot waiting at
+    /// most `timeout` each.
+    pub fn new(slots: usize, timeout: Duration) -> Self {
+        let slots = slots.max(1);
+        Self::with_capacity(slots, slots.saturating_mul(WAITING_PER_SLOT), timeout)
+    }
+
+    /// `slots` hashes at once, at most `capacity` callers waiting (0: none may wait).
+    pub fn with_capacity(slots: usize, capacity: usize, timeout: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+            waiting: AtomicUsize::new(0),
+            capacity,
+            timeout,
+        }
+    }
+
+    /// A slot, waiting for one if the queue has room and for at most the timeout.
+    ///
+    /// # Errors
+    /// `Busy` when the queue is full or the wait ran out.
+    pub async fn admit(&self) -> Result<HashSlot, PasswordHasherError> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(HashSlot(permit));
+        }
+        let busy =
+            PasswordHasherError::Busy { retry_after: self.timeout.max(Duration::from_secs(1)) };
+        let _waiting = match Waiting::enter(&self.waiting, self.capacity) {
+            Some(waiting) => waiting,
+            None => return Err(busy),
+        };
+        match tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(HashSlot(permit)),
+            Ok(Err(closed)) => Err(PasswordHasherError::Internal(closed.to_string().into())),
+            Err(_) => Err(busy),
+        }
+    }
+
+    /// Callers waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+}
+
+/// One place in the queue, given back when dropped (also when the caller goes away).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < capacity).then_some(n + 1))
+            .ok()
+            .map(|_| Self(count))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Argon2id with the crate defaults: m=19456 KiB, t=2, p=1 (OWASP's recommended minimum).
 ///
-/// Each hash takes ~19 MiB for tens of milliseconds, so at most `max_concurrent` run at once;
-/// further callers wait for a permit instead of exhausting memory.
+/// Each hash takes ~19 MiB for tens of milliseconds, so hashes are admitted through a
+/// [`HashQueue`] instead of exhausting memory.
 #[derive(Clone)]
 pub struct Argon2PasswordHasher {
-    permits: Arc<Semaphore>,
+    queue: Arc<HashQueue>,
     dummy: Arc<str>,
 }
 
 impl Argon2PasswordHasher {
-    pub fn new(max_concurrent: usize) -> Result<Self, PasswordHasherError> {
+    pub fn new(queue: Arc<HashQueue>) -> Result<Self, PasswordHasherError> {
         let dummy = Argon2::default()
             .hash_password(b"codex dummy password for unknown users")
             .map_err(|e| PasswordHasherError::Internal(e.to_string().into()))?
             .to_string();
-        Ok(Self { permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy: dummy.into() })
+        Ok(Self { queue, dummy: dummy.into() })
     }
 
     async fn run<T: Send + 'static>(
@@ -33,12 +116,11 @@ impl Argon2PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordHasherError> {
         let internal = |e: String| PasswordHasherError::Internal(e.into());
-        // The permit moves into the blocking job: if the caller goes away (a client hanging
-        // up), the hash still counts against the limit until it really ends.
-        let permit =
-            self.permits.clone().acquire_owned().await.map_err(|e| internal(e.to_string()))?;
+        // The slot moves into the blocking job: if the caller goes away (a client hanging up),
+        // the hash still counts against the limit until it really ends.
+        let slot = self.queue.admit().await?;
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _slot = slot;
             work()
         })
         .await
@@ -88,5 +170,88 @@ impl PasswordHasher for Argon2PasswordHasher {
             || params.m_cost() < wanted.m_cost()
             || params.t_cost() < wanted.t_cost()
             || params.p_cost() < wanted.p_cost()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    fn is_busy(result: &Result<HashSlot, PasswordHasherError>) -> bool {
+        matches!(result, Err(PasswordHasherError::Busy { retry_after }) if *retry_after == TIMEOUT)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_waits_longer_than_the_timeout_is_turned_away() {
+        let queue = Arc::new(HashQueue::new(1, TIMEOUT));
+        let held = queue.admit().await.expect("a free slot");
+
+        let started = tokio::time::Instant::now();
+        let waited = queue.admit().await;
+
+        assert!(is_busy(&waited), "{:?}", waited.err());
+        assert_eq!(started.elapsed(), TIMEOUT, "the wait ends at the timeout, not before");
+        assert_eq!(queue.waiting(), 0, "the place in the queue is given back");
+        drop(held);
+        assert!(queue.admit().await.is_ok(), "a freed slot admits the next caller");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_gets_a_slot_inside_the_timeout_is_admitted() {
+        let queue = Arc::new(HashQueue::new(1, TIMEOUT));
+        let held = queue.admit().await.expect("a free slot");
+        let waiter = {
+            let queue = queue.clone();
+            tokio::spawn(async move { queue.admit().await.map(|_| ()) })
+        };
+        tokio::time::sleep(TIMEOUT - Duration::from_millis(10)).await;
+        assert_eq!(queue.waiting(), 1);
+
+        drop(held);
+
+        assert!(waiter.await.expect("the waiter").is_ok());
+        assert_eq!(queue.waiting(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_turns_callers_away_at_once() {
+        let queue = Arc::new(HashQueue::with_capacity(1, 2, TIMEOUT));
+        let held = queue.admit().await.expect("a free slot");
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let queue = queue.clone();
+                tokio::spawn(async move { queue.admit().await.map(|_| ()) })
+            })
+            .collect();
+        while queue.waiting() < 2 {
+            tokio::task::yield_now().await;
+        }
+
+        let started = tokio::time::Instant::now();
+        let refused = queue.admit().await;
+
+        assert!(is_busy(&refused), "{:?}", refused.err());
+        assert_eq!(started.elapsed(), Duration::ZERO, "no wait when the queue is full");
+        drop(held);
+        for waiter in waiters {
+            let _ = waiter.await.expect("a waiter");
+        }
+        assert_eq!(queue.waiting(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_hasher_checks_nothing() {
+        let queue = Arc::new(HashQueue::with_capacity(1, 0, TIMEOUT));
+        let hasher = Argon2PasswordHasher::new(queue.clone()).expect("hasher");
+        let _held = queue.admit().await.expect("a free slot");
+        let password = Password::candidate("correct horse battery staple").expect("a password");
+
+        let verified = hasher.verify(&password, None).await;
+        let hashed = hasher.hash(&password).await;
+
+        assert!(matches!(verified, Err(PasswordHasherError::Busy { .. })), "{verified:?}");
+        assert!(matches!(hashed, Err(PasswordHasherError::Busy { .. })), "{hashed:?}");
     }
 }

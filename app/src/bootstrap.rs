@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use codex_cloud_adapters::{
-    Argon2PasswordHasher, Discovery, HttpJwksKeyProvider, JwksCacheSettings, JwksFetchStats,
-    JwtTokenIssuer, OidcClientSettings, OpenIdConnectProvider, OutboundHttp, SeaOrmStore,
-    SystemClock, ZxcvbnBlocklist, load_or_create_signing_keys,
+    Argon2PasswordHasher, Discovery, HashQueue, HttpJwksKeyProvider, JwksCacheSettings,
+    JwksFetchStats, JwtTokenIssuer, OidcClientSettings, OpenIdConnectProvider, OutboundHttp,
+    SeaOrmStore, SystemClock, ZxcvbnBlocklist, load_or_create_signing_keys,
 };
 use codex_cloud_core::domain::PasswordPolicy;
 use codex_cloud_core::domain::PublishedKey;
@@ -141,7 +141,11 @@ impl Backend {
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let hasher = match overrides.hasher {
             Some(hasher) => hasher,
-            None => Arc::new(Argon2PasswordHasher::new(settings.max_concurrent_hashes)?),
+            None => {
+                let queue =
+                    HashQueue::new(settings.max_concurrent_hashes, settings.hash_queue_timeout);
+                Arc::new(Argon2PasswordHasher::new(Arc::new(queue))?)
+            }
         };
         let keys = load_or_create_signing_keys(&*stores.signing_keys, clock.now())
             .await

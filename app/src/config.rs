@@ -28,6 +28,7 @@ struct Raw {
     token_audience: String,
     log_format: String,
     max_concurrent_hashes: usize,
+    hash_queue_timeout: u64,
     oidc_issuer: Option<String>,
     oidc_client_id: Option<String>,
     oidc_client_secret: Option<String>,
@@ -57,6 +58,7 @@ impl Default for Raw {
             token_audience: "codex-cloud".into(),
             log_format: "text".into(),
             max_concurrent_hashes: 4,
+            hash_queue_timeout: 5,
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
@@ -94,6 +96,8 @@ pub struct Settings {
     pub token_audience: String,
     pub log_format: LogFormat,
     pub max_concurrent_hashes: usize,
+    /// `CODEX_HASH_QUEUE_TIMEOUT`: the longest wait for a hashing slot.
+    pub hash_queue_timeout: std::time::Duration,
     pub oidc: Option<OidcSettings>,
     pub throttle: ThrottlePolicy,
     /// Peers whose `X-Forwarded-For` is believed.
@@ -358,6 +362,9 @@ impl Raw {
         if self.max_concurrent_hashes == 0 {
             return Err(fail("max_concurrent_hashes", "must be at least 1"));
         }
+        if !(1..=300).contains(&self.hash_queue_timeout) {
+            return Err(fail("hash_queue_timeout", "must be between 1 and 300 seconds"));
+        }
         let access_token_ttl = time::Duration::seconds(self.access_token_ttl as i64);
         let public_origin = RedirectUri::parse(&self.oidc_redirect_uri)
             .map_err(|why| fail("oidc_redirect_uri", &why))?;
@@ -388,6 +395,7 @@ impl Raw {
             token_audience: self.token_audience,
             log_format,
             max_concurrent_hashes: self.max_concurrent_hashes,
+            hash_queue_timeout: std::time::Duration::from_secs(self.hash_queue_timeout),
             oidc,
             throttle,
             trusted_proxies,

@@ -11,7 +11,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 use codex_cloud_adapters::memory::{FastTestPasswordHasher, ManualClock};
-use codex_cloud_adapters::{Argon2PasswordHasher, OutboundHttp};
+use codex_cloud_adapters::{Argon2PasswordHasher, HashQueue, OutboundHttp};
 use codex_cloud_backend::bootstrap::{Backend, Overrides, Services};
 use codex_cloud_backend::config::{OidcSettings, Settings};
 use codex_cloud_backend::http::{JwkSet, endpoint};
@@ -41,7 +41,7 @@ pub struct TestAppBuilder {
     backend: StoreBackend,
     settings: Settings,
     outbound_http: Option<OutboundHttp>,
-    argon2: bool,
+    argon2: Option<Arc<HashQueue>>,
     store_ping_fails: bool,
 }
 
@@ -72,8 +72,13 @@ impl TestAppBuilder {
     }
 
     /// Hashes passwords with the product's argon2id hasher instead of the fast test one.
-    pub fn argon2(mut self) -> Self {
-        self.argon2 = true;
+    pub fn argon2(self) -> Self {
+        self.argon2_queue(Arc::new(HashQueue::new(4, std::time::Duration::from_secs(5))))
+    }
+
+    /// Hashes passwords with the product's argon2id hasher, admitted through this queue.
+    pub fn argon2_queue(mut self, queue: Arc<HashQueue>) -> Self {
+        self.argon2 = Some(queue);
         self
     }
 
@@ -97,10 +102,9 @@ impl TestAppBuilder {
             stores.readiness = Arc::new(FailingPing);
         }
         let clock = Arc::new(ManualClock::new(T0));
-        let hasher: Arc<dyn PasswordHasher> = if self.argon2 {
-            Arc::new(Argon2PasswordHasher::new(4).expect("argon2 hasher"))
-        } else {
-            Arc::new(FastTestPasswordHasher)
+        let hasher: Arc<dyn PasswordHasher> = match self.argon2 {
+            Some(queue) => Arc::new(Argon2PasswordHasher::new(queue).expect("argon2 hasher")),
+            None => Arc::new(FastTestPasswordHasher),
         };
         let overrides = Overrides {
             stores: Some(stores),
@@ -132,7 +136,7 @@ impl TestApp {
             backend: StoreBackend::Memory,
             settings: Settings::builtin().expect("the built-in settings are valid"),
             outbound_http: None,
-            argon2: false,
+            argon2: None,
             store_ping_fails: false,
         }
     }

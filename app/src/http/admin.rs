@@ -127,6 +127,7 @@ statuses!(ResetErrors:
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
     500 "Internal error (`internal_error`).",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
 );
 statuses!(WriteErrors:
     400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`, `invalid_identity`).",
@@ -137,6 +138,16 @@ statuses!(WriteErrors:
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
     500 "Internal error (`internal_error`).",
+);
+statuses!(CreateUserErrors:
+    400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`).",
+    401 "Missing or invalid access token (`invalid_token`).",
+    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
+    409 "The e-mail address is taken (`email_taken`).",
+    413 "The body is too large (`payload_too_large`).",
+    415 "The body is not `application/json` (`unsupported_media_type`).",
+    500 "Internal error (`internal_error`).",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
 );
 
 pub struct AdminApi {
@@ -168,7 +179,7 @@ impl AdminApi {
         &self,
         credentials: Credentials,
         body: Json<NewUserRequest>,
-    ) -> Result<Created<UserView>, ApiError<WriteErrors>> {
+    ) -> Result<Created<UserView>, ApiError<CreateUserErrors>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let request = CreateUser {
             email: &body.email,

@@ -84,6 +84,7 @@ statuses!(LoginErrors:
     415 "The body is not `application/json` (`unsupported_media_type`).",
     429 "Too many failed attempts for this account or from this address (`too_many_attempts`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
 );
 statuses!(RefreshErrors:
     400 "The body is not valid JSON or lacks a field (`invalid_request`).",

@@ -163,7 +163,14 @@ impl<S: ErrorStatuses> ApiResponse for ApiError<S> {
                     content_type: PROBLEM_CONTENT_TYPE,
                     schema: Problem::schema_ref(),
                 }],
-                headers: if *status == 429 { vec![retry_after_header()] } else { vec![] },
+                // 429 always says how long to wait, and so does 503 `server_busy`.
+                headers: if *status == 429
+                    || (*status == 503 && description.contains("`server_busy`"))
+                {
+                    vec![retry_after_header()]
+                } else {
+                    vec![]
+                },
             })
             .collect();
         MetaResponses { responses }

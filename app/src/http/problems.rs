@@ -99,6 +99,16 @@ fn too_many_attempts(retry_after: time::Duration) -> Problem {
     .retry_after(seconds)
 }
 
+/// Password hashing is saturated: nothing was checked; try again in a moment.
+fn server_busy(retry_after: std::time::Duration) -> Problem {
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_busy",
+        "the server is busy checking passwords; try again shortly",
+    )
+    .retry_after(retry_after.as_secs().max(1))
+}
+
 fn invalid_credentials() -> Problem {
     problem(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid e-mail or password")
 }
@@ -108,6 +118,7 @@ impl From<LoginError> for Problem {
         match error {
             LoginError::InvalidCredentials => invalid_credentials(),
             LoginError::Throttled { retry_after } => too_many_attempts(retry_after),
+            LoginError::Busy { retry_after } => server_busy(retry_after),
             LoginError::Internal(e) => Problem::internal(&e),
         }
     }
@@ -141,6 +152,7 @@ impl From<PasswordChangeError> for Problem {
                 "the current password is wrong",
             ),
             PasswordChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
+            PasswordChangeError::Busy { retry_after } => server_busy(retry_after),
             PasswordChangeError::InvalidPassword(e) => {
                 problem(StatusCode::BAD_REQUEST, "invalid_password", e)
             }
@@ -191,6 +203,7 @@ impl From<CreateUserError> for Problem {
                 "email_taken",
                 "a user with this e-mail address already exists",
             ),
+            CreateUserError::Busy { retry_after } => server_busy(retry_after),
             CreateUserError::Internal(e) => Problem::internal(&e),
         }
     }
@@ -215,6 +228,7 @@ impl From<ManageUsersError> for Problem {
             ManageUsersError::InvalidPassword(e) => {
                 problem(StatusCode::BAD_REQUEST, "invalid_password", e)
             }
+            ManageUsersError::Busy { retry_after } => server_busy(retry_after),
             ManageUsersError::Internal(e) => Problem::internal(&e),
         }
     }

@@ -85,6 +85,7 @@ statuses!(PasswordErrors:
     415 "The body is not `application/json` (`unsupported_media_type`).",
     429 "Too many wrong current passwords (`too_many_attempts`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
 );
 
 pub struct SessionsApi {

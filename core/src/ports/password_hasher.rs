@@ -7,6 +7,10 @@ use crate::domain::{Password, PasswordHash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordHasherError {
+    /// The hashing queue is full, or the caller waited in it longer than allowed: nothing was
+    /// hashed; try again after `retry_after`.
+    #[error("password hashing is busy; try again in {} seconds", retry_after.as_secs())]
+    Busy { retry_after: std::time::Duration },
     #[error(transparent)]
     Internal(BoxError),
 }
@@ -21,7 +25,7 @@ pub trait PasswordHasher: Send + Sync {
     /// Hashes a new password.
     ///
     /// # Errors
-    /// `Internal` when hashing fails.
+    /// `Busy` when the queue is full or the wait too long; `Internal` when hashing fails.
     async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHasherError>;
 
     /// Whether `password` matches `hash`. A malformed stored hash is a mismatch, not an error.
@@ -29,7 +33,8 @@ pub trait PasswordHasher: Send + Sync {
     /// a fixed dummy hash) and return `false`, so that unknown users take as long as known ones.
     ///
     /// # Errors
-    /// `Internal` when the work cannot be scheduled.
+    /// `Busy` when the queue is full or the wait too long; `Internal` when the work cannot be
+    /// scheduled.
     async fn verify(
         &self,
         password: &Password,

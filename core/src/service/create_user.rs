@@ -13,8 +13,21 @@ pub enum CreateUserError {
     InvalidPassword(#[from] PasswordError),
     #[error("a user with this e-mail address already exists")]
     DuplicateEmail,
+    /// Password hashing is saturated (the queue is full or the wait too long): nothing was
+    /// checked or changed; try again after `retry_after`.
+    #[error("the server is busy; try again in {} seconds", retry_after.as_secs())]
+    Busy { retry_after: std::time::Duration },
     #[error(transparent)]
     Internal(BoxError),
+}
+
+impl From<crate::ports::PasswordHasherError> for CreateUserError {
+    fn from(error: crate::ports::PasswordHasherError) -> Self {
+        match error {
+            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
+            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
+        }
+    }
 }
 
 /// The request to create a user. Without a password the user can only sign in through a linked
@@ -45,12 +58,7 @@ impl Accounts {
         let email = Email::parse(request.email)?;
         let password = request.password.map(|raw| self.passwords.check(raw, &email)).transpose()?;
         let password_hash = match password {
-            Some(password) => Some(
-                self.hasher
-                    .hash(&password)
-                    .await
-                    .map_err(|e| CreateUserError::Internal(e.into()))?,
-            ),
+            Some(password) => Some(self.hasher.hash(&password).await?),
             None => None,
         };
         let now = self.clock.now();

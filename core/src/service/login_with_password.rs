@@ -23,8 +23,21 @@ pub enum LoginError {
     /// (whole seconds), the same for every account, known or not.
     #[error("too many failed attempts; try again in {} seconds", retry_after.whole_seconds())]
     Throttled { retry_after: time::Duration },
+    /// Password hashing is saturated (the queue is full or the wait too long): nothing was
+    /// checked or changed; try again after `retry_after`.
+    #[error("the server is busy; try again in {} seconds", retry_after.as_secs())]
+    Busy { retry_after: std::time::Duration },
     #[error(transparent)]
     Internal(BoxError),
+}
+
+impl From<crate::ports::PasswordHasherError> for LoginError {
+    fn from(error: crate::ports::PasswordHasherError) -> Self {
+        match error {
+            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
+            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
+        }
+    }
 }
 
 /// The long-lived credential a new session hands out besides its access token.
@@ -102,7 +115,15 @@ impl Auth {
                 return Err(LoginError::Throttled { retry_after });
             }
         };
-        match self.check_password(email, password).await? {
+        let checked = match self.check_password(email, password).await {
+            Ok(checked) => checked,
+            Err(error) => {
+                // Not the client's failure (a busy or broken hasher): the attempt is taken back.
+                throttle::abandoned(&*self.throttles, attempt).await.map_err(internal)?;
+                return Err(error);
+            }
+        };
+        match checked {
             Checked::Accepted(user) => {
                 throttle::succeeded(&*self.throttles, attempt).await.map_err(internal)?;
                 let started = StartSession {
@@ -135,11 +156,7 @@ impl Auth {
             Err(_) => None,
         };
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let matches = self
-            .hasher
-            .verify(&password, hash.as_ref())
-            .await
-            .map_err(|e| LoginError::Internal(e.into()))?;
+        let matches = self.hasher.verify(&password, hash.as_ref()).await?;
         let account = user.as_ref().map(|u| u.id);
         let (Some(user), Some(hash), true) = (user, hash, matches) else {
             return Ok(Checked::Refused(account));
@@ -148,8 +165,7 @@ impl Auth {
             return Ok(Checked::Refused(account));
         }
         if self.hasher.needs_rehash(&hash) {
-            let rehashed =
-                self.hasher.hash(&password).await.map_err(|e| LoginError::Internal(e.into()))?;
+            let rehashed = self.hasher.hash(&password).await?;
             let at = self.clock.now();
             self.users
                 .set_password_hash(user.id, &rehashed, at, None, None)

@@ -15,8 +15,21 @@ pub enum ManageUsersError {
     CannotDisableSelf,
     #[error(transparent)]
     InvalidPassword(#[from] PasswordError),
+    /// Password hashing is saturated (the queue is full or the wait too long): nothing was
+    /// checked or changed; try again after `retry_after`.
+    #[error("the server is busy; try again in {} seconds", retry_after.as_secs())]
+    Busy { retry_after: std::time::Duration },
     #[error(transparent)]
     Internal(BoxError),
+}
+
+impl From<crate::ports::PasswordHasherError> for ManageUsersError {
+    fn from(error: crate::ports::PasswordHasherError) -> Self {
+        match error {
+            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
+            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
+        }
+    }
 }
 
 impl From<StoreError> for ManageUsersError {
@@ -99,8 +112,7 @@ impl Accounts {
     ) -> Result<(), ManageUsersError> {
         let user = self.user(admin, id).await?;
         let password = self.passwords.check(password, &user.email)?;
-        let hash =
-            self.hasher.hash(&password).await.map_err(|e| ManageUsersError::Internal(e.into()))?;
+        let hash = self.hasher.hash(&password).await?;
         let now = self.clock.now();
         let changed = admin.audit(AuditKind::PasswordChanged, id, now).detail("reason", "reset");
         let all = RevokeScope::User { user: id, except: None };

@@ -14,10 +14,23 @@ pub enum PasswordChangeError {
     InvalidCredentials,
     #[error("too many failed attempts; try again in {} seconds", retry_after.whole_seconds())]
     Throttled { retry_after: time::Duration },
+    /// Password hashing is saturated (the queue is full or the wait too long): nothing was
+    /// checked or changed; try again after `retry_after`.
+    #[error("the server is busy; try again in {} seconds", retry_after.as_secs())]
+    Busy { retry_after: std::time::Duration },
     #[error(transparent)]
     InvalidPassword(#[from] PasswordError),
     #[error(transparent)]
     Internal(BoxError),
+}
+
+impl From<crate::ports::PasswordHasherError> for PasswordChangeError {
+    fn from(error: crate::ports::PasswordHasherError) -> Self {
+        match error {
+            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
+            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
+        }
+    }
 }
 
 impl From<StoreError> for PasswordChangeError {
@@ -58,11 +71,13 @@ impl Auth {
         let current = Password::candidate(current).ok();
         let hash = user.password_hash.as_ref();
         let matches = match &current {
-            Some(current) => self
-                .hasher
-                .verify(current, hash)
-                .await
-                .map_err(|e| PasswordChangeError::Internal(e.into()))?,
+            Some(current) => match self.hasher.verify(current, hash).await {
+                Ok(matches) => matches,
+                Err(error) => {
+                    throttle::abandoned(&*self.throttles, attempt).await?;
+                    return Err(error.into());
+                }
+            },
             None => false,
         };
         if !(matches && hash.is_some()) {
@@ -73,8 +88,7 @@ impl Auth {
         }
         throttle::succeeded(&*self.throttles, attempt).await?;
         let new = self.passwords.check(new, &user.email)?;
-        let hash =
-            self.hasher.hash(&new).await.map_err(|e| PasswordChangeError::Internal(e.into()))?;
+        let hash = self.hasher.hash(&new).await?;
         let changed = event(AuditKind::PasswordChanged, AuditOutcome::Success);
         let others = RevokeScope::User { user: user.id, except: Some(principal.session) };
         self.users.set_password_hash(user.id, &hash, now, Some(&others), Some(&changed)).await?;

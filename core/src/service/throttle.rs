@@ -78,6 +78,18 @@ async fn undo(store: &dyn ThrottleStore, attempt: &Attempt) -> Result<(), StoreE
     Ok(())
 }
 
+/// The attempt was never judged (the password could not be checked): it is taken back from
+/// every key, failures and all.
+pub(crate) async fn abandoned(
+    store: &dyn ThrottleStore,
+    attempt: Attempt,
+) -> Result<(), StoreError> {
+    for (key, _, _) in attempt.counted {
+        store.forgive_attempt(&key).await?;
+    }
+    Ok(())
+}
+
 /// The attempt succeeded: the account's failures are forgotten, the address's attempt is taken
 /// back.
 pub(crate) async fn succeeded(

@@ -31,6 +31,7 @@ mod oidc_transport;
 mod openapi_snapshot;
 mod security_accounts;
 mod security_audit;
+mod security_hash_queue;
 mod security_sessions;
 mod security_throttling;
 mod seed;
