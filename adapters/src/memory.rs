@@ -643,8 +643,17 @@ impl PendingLoginStore for InMemoryStore {
         Ok(self.with(|s| s.pending.remove(state)))
     }
 
-    async fn count_pending_logins_since(&self, since: OffsetDateTime) -> Result<u64, StoreError> {
-        Ok(self.with(|s| s.pending.values().filter(|l| l.created_at >= since).count() as u64))
+    async fn count_pending_logins_of(
+        &self,
+        client_key: &str,
+        since: OffsetDateTime,
+        at_most: u64,
+    ) -> Result<u64, StoreError> {
+        Ok(self.with(|s| {
+            let of_client = s.pending.values().filter(|l| l.client_key == client_key);
+            let young = of_client.filter(|l| l.created_at >= since);
+            young.take(usize::try_from(at_most).unwrap_or(usize::MAX)).count() as u64
+        }))
     }
 
     async fn purge_pending_logins(

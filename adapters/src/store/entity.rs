@@ -108,6 +108,7 @@ pub(crate) mod pending_logins {
         pub issuer: String,
         pub return_to: Option<String>,
         pub created_at: TimeDateTimeWithTimeZone,
+        pub client_key: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::Query;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 use time::OffsetDateTime;
 
 use codex_cloud_core::domain::{Issuer, PendingLogin, ReturnTo, SecretString, StateDigest};
@@ -29,6 +31,7 @@ fn login_from_row(state: &StateDigest, row: Model) -> Result<PendingLogin, Store
         issuer: Issuer::new(row.issuer).map_err(|_| corrupt("pending_logins", "issuer"))?,
         return_to,
         created_at: row.created_at,
+        client_key: row.client_key,
     })
 }
 
@@ -42,6 +45,7 @@ impl PendingLoginStore for SeaOrmStore {
             issuer: Set(login.issuer.as_str().to_owned()),
             return_to: Set(login.return_to.as_ref().map(|r| r.as_str().to_owned())),
             created_at: Set(login.created_at),
+            client_key: Set(login.client_key.clone()),
         };
         Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(&e) {
             Some(Violation::Unique(_)) => PendingLoginStoreError::DuplicateState,
@@ -61,8 +65,21 @@ impl PendingLoginStore for SeaOrmStore {
         row.map(|row| login_from_row(state, row)).transpose()
     }
 
-    async fn count_pending_logins_since(&self, since: OffsetDateTime) -> Result<u64, StoreError> {
-        Entity::find().filter(Column::CreatedAt.gte(since)).count(&self.db).await.map_err(internal)
+    async fn count_pending_logins_of(
+        &self,
+        client_key: &str,
+        since: OffsetDateTime,
+        at_most: u64,
+    ) -> Result<u64, StoreError> {
+        // `SELECT COUNT(*) FROM (SELECT … LIMIT at_most)` through the (client_key, created_at)
+        // index: bounded work, whatever the table holds.
+        Entity::find()
+            .filter(Column::ClientKey.eq(client_key))
+            .filter(Column::CreatedAt.gte(since))
+            .limit(at_most)
+            .count(&self.db)
+            .await
+            .map_err(internal)
     }
 
     async fn purge_pending_logins(

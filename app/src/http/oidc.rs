@@ -43,8 +43,9 @@ pub enum CallbackResponse {
 statuses!(BeginErrors:
     400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`).",
     404 "OpenID Connect is not configured (`oidc_not_configured`).",
+    429 "This client (address, IPv6 per /64) has 1000 logins in progress, begun in the last 10 minutes (`too_many_pending_logins`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
-    503 "The provider is not discovered (`provider_unavailable`), its discovery document is refused (`provider_misconfigured`), or too many logins are in progress (`too_many_pending_logins`).",
+    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`).",
 );
 statuses!(CallbackErrors:
     400 "Missing, unknown, expired, replayed or foreign state (`invalid_state`); the provider reported an error (`provider_denied`, with `provider_error`); `iss` is not the configured issuer (`issuer_mismatch`); no code (`invalid_request`).",
@@ -89,7 +90,7 @@ impl OidcApi {
             .oidc
             .as_ref()
             .ok_or_else(problems::oidc_not_configured)?
-            .begin(return_to.0.as_deref())
+            .begin(return_to.0.as_deref(), ClientAddress::current())
             .await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
         cookies.add(self.cookie(self.state_cookie(), start.state.expose(), max_age));

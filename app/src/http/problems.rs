@@ -267,13 +267,16 @@ impl From<BeginOidcLoginError> for Problem {
             }
             BeginOidcLoginError::ProviderUnavailable(why) => provider_unavailable(&why),
             BeginOidcLoginError::ProviderMisconfigured(why) => provider_misconfigured(&why),
-            BeginOidcLoginError::TooManyPendingLogins => {
-                tracing::warn!("login refused: too many logins are in progress");
+            BeginOidcLoginError::TooManyPendingLogins { retry_after } => {
+                // A flood would flood the log at a higher level.
+                tracing::debug!("login refused: the client has too many logins in progress");
+                let seconds = u64::try_from(retry_after.whole_seconds()).unwrap_or(1).max(1);
                 problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                    StatusCode::TOO_MANY_REQUESTS,
                     "too_many_pending_logins",
-                    "too many logins are in progress; try again in a few minutes",
+                    "too many logins from this client are in progress; try again later",
                 )
+                .retry_after(seconds)
             }
             BeginOidcLoginError::Internal(e) => Problem::internal(&e),
         }

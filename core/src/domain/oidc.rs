@@ -75,6 +75,16 @@ pub struct PendingLogin {
     pub issuer: Issuer,
     pub return_to: Option<ReturnTo>,
     pub created_at: OffsetDateTime,
+    /// Who began it: the client's address as the throttles group it (IPv6 per /64), or empty
+    /// when unknown. Each client may have only so many logins pending.
+    pub client_key: String,
+}
+
+impl PendingLogin {
+    /// The `client_key` of a login begun by `client`.
+    pub fn client_key_of(client: Option<std::net::IpAddr>) -> String {
+        client.map(|c| super::ThrottleKey::address(c).as_key()).unwrap_or_default()
+    }
 }
 
 /// The query of the provider's redirect back to us.

@@ -34,11 +34,17 @@ pub trait PendingLoginStore: Send + Sync {
         state: &StateDigest,
     ) -> Result<Option<PendingLogin>, StoreError>;
 
-    /// How many stored logins were created at or after `since`.
+    /// How many stored logins of this client were created at or after `since`, counting no
+    /// further than `at_most` (the work stays bounded whatever the table holds).
     ///
     /// # Errors
     /// When the store fails.
-    async fn count_pending_logins_since(&self, since: OffsetDateTime) -> Result<u64, StoreError>;
+    async fn count_pending_logins_of(
+        &self,
+        client_key: &str,
+        since: OffsetDateTime,
+        at_most: u64,
+    ) -> Result<u64, StoreError>;
 
     /// Deletes at most `batch` logins created before `before`; how many.
     ///

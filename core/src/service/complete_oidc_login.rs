@@ -225,11 +225,11 @@ mod tests {
     async fn a_linked_identity_logs_in_once_per_state_and_only_in_the_browser_that_began() {
         let w = World::new();
         let user = linked(&w, "subject-1").await;
-        let start = w.oidc.begin(Some("/app")).await.unwrap();
+        let start = w.oidc.begin(Some("/app"), None).await.unwrap();
 
         let foreign = w.oidc.complete(callback(&start), Some("another state"), None).await;
         assert!(matches!(foreign, Err(Error::InvalidState)), "{foreign:?}");
-        let start = w.oidc.begin(Some("/app")).await.unwrap();
+        let start = w.oidc.begin(Some("/app"), None).await.unwrap();
         let done =
             w.oidc.complete(callback(&start), Some(start.state.expose()), None).await.unwrap();
         assert_eq!(done.login.user.id, user.id);
@@ -243,25 +243,25 @@ mod tests {
         let w = World::new();
         let user = linked(&w, "subject-1").await;
 
-        let start = w.oidc.begin(None).await.unwrap();
+        let start = w.oidc.begin(None, None).await.unwrap();
         w.clock.advance(super::PENDING_LOGIN_MAX_AGE);
         let stale = w.oidc.complete(callback(&start), Some(start.state.expose()), None).await;
         assert!(matches!(stale, Err(Error::InvalidState)), "{stale:?}");
 
-        let start = w.oidc.begin(None).await.unwrap();
+        let start = w.oidc.begin(None, None).await.unwrap();
         let params =
             CallbackParams { iss: Some("https://evil.example".into()), ..callback(&start) };
         let foreign = w.oidc.complete(params, Some(start.state.expose()), None).await;
         assert!(matches!(foreign, Err(Error::IssuerMismatch)), "{foreign:?}");
 
         *w.provider.subject.lock().unwrap() = "nobody".to_owned();
-        let start = w.oidc.begin(None).await.unwrap();
+        let start = w.oidc.begin(None, None).await.unwrap();
         let unlinked = w.oidc.complete(callback(&start), Some(start.state.expose()), None).await;
         assert!(matches!(unlinked, Err(Error::IdentityNotLinked)), "{unlinked:?}");
 
         *w.provider.subject.lock().unwrap() = "subject-1".to_owned();
         w.accounts.disable_user(&Admin::operator(), user.id).await.unwrap();
-        let start = w.oidc.begin(None).await.unwrap();
+        let start = w.oidc.begin(None, None).await.unwrap();
         let disabled = w.oidc.complete(callback(&start), Some(start.state.expose()), None).await;
         assert!(matches!(disabled, Err(Error::IdentityNotLinked)), "{disabled:?}");
     }

@@ -566,8 +566,16 @@ impl PendingLoginStore for FakeStore {
         Ok(lock(&self.0).pending.remove(state))
     }
 
-    async fn count_pending_logins_since(&self, since: OffsetDateTime) -> Result<u64, StoreError> {
-        Ok(lock(&self.0).pending.values().filter(|l| l.created_at >= since).count() as u64)
+    async fn count_pending_logins_of(
+        &self,
+        client_key: &str,
+        since: OffsetDateTime,
+        at_most: u64,
+    ) -> Result<u64, StoreError> {
+        let state = lock(&self.0);
+        let young = state.pending.values().filter(|l| l.client_key == client_key);
+        let young = young.filter(|l| l.created_at >= since);
+        Ok(young.take(usize::try_from(at_most).unwrap_or(usize::MAX)).count() as u64)
     }
 
     async fn purge_pending_logins(

@@ -37,7 +37,8 @@ pub use admin::{Admin, NotAnAdmin};
 pub use audit_trail::AuditTrailError;
 pub use authenticate_token::{AuthenticateError, Principal};
 pub use begin_oidc_login::{
-    BeginOidcLoginError, MAX_PENDING_LOGINS, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
+    BeginOidcLoginError, MAX_PENDING_LOGINS_PER_CLIENT, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
+    PENDING_LOGINS_RETRY_AFTER,
 };
 pub use complete_oidc_login::{CompleteOidcLoginError, OidcLoginDone};
 pub use create_user::{CreateUser, CreateUserError};

@@ -252,3 +252,38 @@ async fn an_https_redirect_uri_with_a_capitalised_scheme_gets_secure_cookies_too
 
     assert!(is_secure(&cookie) && cookie.starts_with("__Host-"), "{cookie}");
 }
+
+#[tokio::test]
+async fn a_flood_of_begun_logins_from_one_address_leaves_logins_from_another_working() {
+    use codex_cloud_core::service::MAX_PENDING_LOGINS_PER_CLIENT;
+
+    let op = FakeOp::start().await;
+    let dir = TempDir::new();
+    printed_id(&run(&dir, &["create-admin", "admin@example.com", PASSWORD]));
+    let link = ["link-identity", "--issuer", &op.issuer, "--subject", "subject-1"];
+    printed_id(&run(&dir, &[&link[..], &["--user-email", "admin@example.com"]].concat()));
+    let mut env = oidc_env(&op, CLIENT_SECRET).to_vec();
+    env.push(("CODEX_TRUSTED_PROXIES", "127.0.0.1/32"));
+    let client = http_client();
+    let mut server = Server::start_with_env(&dir, &env);
+    server.wait_until_ready(&client).await;
+    let begin_from = |address: &'static str| {
+        let request = client.get(server.url("/auth/oidc/login"));
+        async move { request.header("x-forwarded-for", address).send().await.expect("begin") }
+    };
+
+    for n in 0..MAX_PENDING_LOGINS_PER_CLIENT {
+        let begun = begin_from("203.0.113.7").await;
+        assert_eq!(begun.status(), 302, "begin {n} from the flooding address");
+    }
+    let refused = begin_from("203.0.113.7").await;
+    assert_eq!(refused.status(), 429, "{}", server.log());
+    assert_eq!(refused.headers()["retry-after"], "60");
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+    let another = begin_from("2001:db8::1").await;
+    assert_eq!(another.status(), 302, "another address begins");
+
+    // A whole login from another client (the proxy itself, without X-Forwarded-For).
+    let (status, body) = browser_login(&server, &op).await;
+    assert_eq!(status, 200, "{body}\n{}", server.log());
+}

@@ -106,27 +106,42 @@ async fn without_secure_cookies_the_state_cookie_is_still_at_the_root_path() {
 }
 
 #[tokio::test]
-async fn when_too_many_logins_are_pending_a_new_one_is_503_and_redirects_nowhere() {
+async fn a_client_with_too_many_pending_logins_gets_429_while_other_clients_log_in() {
     use codex_cloud_core::domain::{Issuer, PendingLogin, SecretString, StateDigest};
-    use codex_cloud_core::service::MAX_PENDING_LOGINS;
+    use codex_cloud_core::service::MAX_PENDING_LOGINS_PER_CLIENT;
 
     let h = OidcHarness::start().await;
     let store = h.app.store.store();
     let issuer = Issuer::new(h.op.issuer.clone()).unwrap();
-    for i in 0..MAX_PENDING_LOGINS {
-        let login = PendingLogin {
-            state: StateDigest::of(&i.to_string()),
-            nonce: SecretString::new("n"),
-            pkce_verifier: SecretString::new("v"),
-            issuer: issuer.clone(),
-            return_to: None,
-            created_at: h.app.now(),
-        };
-        store.save_pending_login(&login).await.unwrap();
-    }
+    let fill = |client_key: &str, count: u64| {
+        let (store, issuer, client_key) = (store.clone(), issuer.clone(), client_key.to_owned());
+        let now = h.app.now();
+        async move {
+            for i in 0..count {
+                let login = PendingLogin {
+                    state: StateDigest::of(&format!("{client_key}/{i}")),
+                    nonce: SecretString::new("n"),
+                    pkce_verifier: SecretString::new("v"),
+                    issuer: issuer.clone(),
+                    return_to: None,
+                    created_at: now,
+                    client_key: client_key.clone(),
+                };
+                store.save_pending_login(&login).await.unwrap();
+            }
+        }
+    };
+    // Another client's flood, ten times over its share, stops nobody else.
+    fill("address:203.0.113.7", 10 * MAX_PENDING_LOGINS_PER_CLIENT).await;
+    assert_eq!(h.begin_reply(None).await.status, 302);
+
+    // This harness's client (no socket address) reaching its own share is refused.
+    fill("", MAX_PENDING_LOGINS_PER_CLIENT - 1).await;
     let reply = h.begin_reply(None).await;
-    reply.assert_problem(503, "too_many_pending_logins");
+    reply.assert_problem(429, "too_many_pending_logins");
+    assert_eq!(reply.header("retry-after"), Some("60"));
     assert!(reply.header("location").is_none());
+    assert!(reply.header("set-cookie").is_none(), "no state cookie");
     // They expire after ten minutes, and logins can begin again.
     h.app.advance(time::Duration::minutes(10) + time::Duration::seconds(1));
     assert_eq!(h.begin_reply(None).await.status, 302);

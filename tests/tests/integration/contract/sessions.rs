@@ -16,6 +16,7 @@ contract_tests!(
     a_session_for_an_unknown_user_is_unknown_user,
     a_pending_login_can_be_taken_only_once,
     purging_pending_logins_removes_only_those_created_before_the_cutoff,
+    pending_logins_are_counted_per_client_and_no_further_than_asked,
     of_two_concurrent_takes_at_most_one_gets_the_pending_login,
     a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user,
     a_second_pending_login_with_the_same_state_is_a_duplicate,
@@ -45,6 +46,7 @@ fn pending(state: &str, return_to: Option<&str>, second: i64) -> PendingLogin {
         issuer: issuer("https://op.example.com"),
         return_to: return_to.map(|r| ReturnTo::parse(r).expect("return_to")),
         created_at: at(second),
+        client_key: "address:192.0.2.1".to_owned(),
     }
 }
 
@@ -64,6 +66,7 @@ fn assert_same_login(taken: &PendingLogin, saved: &PendingLogin) {
     assert_eq!(taken.issuer, saved.issuer);
     assert_eq!(taken.return_to, saved.return_to);
     assert_eq!(taken.created_at, saved.created_at);
+    assert_eq!(taken.client_key, saved.client_key);
 }
 
 async fn a_created_session_is_read_back_as_stored(t: TestStore) {
@@ -130,6 +133,24 @@ async fn a_pending_login_can_be_taken_only_once(t: TestStore) {
     assert!(unknown.expect("take unknown").is_none());
 }
 
+async fn pending_logins_are_counted_per_client_and_no_further_than_asked(t: TestStore) {
+    let store = t.store();
+    for n in 0..5 {
+        let mut login = pending(&format!("a{n}"), None, 100);
+        login.client_key = "address:203.0.113.7".to_owned();
+        store.save_pending_login(&login).await.expect("save");
+    }
+    store.save_pending_login(&pending("other", None, 100)).await.expect("save");
+
+    let flood = "address:203.0.113.7";
+    assert_eq!(store.count_pending_logins_of(flood, at(0), 100).await.expect("count"), 5);
+    assert_eq!(store.count_pending_logins_of(flood, at(0), 3).await.expect("bounded"), 3);
+    assert_eq!(store.count_pending_logins_of(flood, at(101), 100).await.expect("young"), 0);
+    let other = "address:192.0.2.1";
+    assert_eq!(store.count_pending_logins_of(other, at(0), 100).await.expect("count"), 1);
+    assert_eq!(store.count_pending_logins_of("", at(0), 100).await.expect("unknown"), 0);
+}
+
 async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: TestStore) {
     let store = t.store();
     let (old, boundary, young) =
@@ -138,9 +159,10 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
         store.save_pending_login(login).await.expect("save");
     }
 
-    assert_eq!(store.count_pending_logins_since(at(0)).await.expect("count"), 3);
-    assert_eq!(store.count_pending_logins_since(at(300)).await.expect("count"), 2);
-    assert_eq!(store.count_pending_logins_since(at(601)).await.expect("count"), 0);
+    let count = |since| store.count_pending_logins_of("address:192.0.2.1", since, 100);
+    assert_eq!(count(at(0)).await.expect("count"), 3);
+    assert_eq!(count(at(300)).await.expect("count"), 2);
+    assert_eq!(count(at(601)).await.expect("count"), 0);
     assert_eq!(store.purge_pending_logins(at(300), 10).await.expect("purge"), 1);
     assert_eq!(store.purge_pending_logins(at(300), 10).await.expect("again"), 0);
     let more: Vec<PendingLogin> =
@@ -154,7 +176,7 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
         "batches are bounded"
     );
     assert_eq!(store.purge_pending_logins(at(300), 2).await.expect("the rest"), 1);
-    assert_eq!(store.count_pending_logins_since(at(0)).await.expect("count"), 2);
+    assert_eq!(count(at(0)).await.expect("count"), 2);
 
     for (login, kept) in [(&old, false), (&boundary, true), (&young, true)] {
         let taken = store.take_pending_login(&login.state).await.expect("take");
