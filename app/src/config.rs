@@ -29,6 +29,7 @@ struct Raw {
     log_format: String,
     max_concurrent_hashes: usize,
     hash_queue_timeout: u64,
+    max_connections: usize,
     oidc_issuer: Option<String>,
     oidc_client_id: Option<String>,
     oidc_client_secret: Option<String>,
@@ -59,6 +60,7 @@ impl Default for Raw {
             log_format: "text".into(),
             max_concurrent_hashes: 4,
             hash_queue_timeout: 5,
+            max_connections: 10_000,
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
@@ -98,6 +100,8 @@ pub struct Settings {
     pub max_concurrent_hashes: usize,
     /// `CODEX_HASH_QUEUE_TIMEOUT`: the longest wait for a hashing slot.
     pub hash_queue_timeout: std::time::Duration,
+    /// `CODEX_MAX_CONNECTIONS`: connections open at once.
+    pub max_connections: usize,
     pub oidc: Option<OidcSettings>,
     pub throttle: ThrottlePolicy,
     /// Peers whose `X-Forwarded-For` is believed.
@@ -365,6 +369,9 @@ impl Raw {
         if !(1..=300).contains(&self.hash_queue_timeout) {
             return Err(fail("hash_queue_timeout", "must be between 1 and 300 seconds"));
         }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(fail("max_connections", "must be between 1 and 1000000"));
+        }
         let access_token_ttl = time::Duration::seconds(self.access_token_ttl as i64);
         let public_origin = RedirectUri::parse(&self.oidc_redirect_uri)
             .map_err(|why| fail("oidc_redirect_uri", &why))?;
@@ -396,6 +403,7 @@ impl Raw {
             log_format,
             max_concurrent_hashes: self.max_concurrent_hashes,
             hash_queue_timeout: std::time::Duration::from_secs(self.hash_queue_timeout),
+            max_connections: self.max_connections,
             oidc,
             throttle,
             trusted_proxies,

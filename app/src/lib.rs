@@ -6,4 +6,5 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod server;
 pub mod telemetry;

@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser as _;
-use poem::Server;
-use poem::listener::TcpListener;
 
 use codex_cloud_backend::bootstrap::{Backend, Overrides};
 use codex_cloud_backend::cli::{self, Cli, Command};
 use codex_cloud_backend::config::Settings;
+use codex_cloud_backend::server::{self, Limits};
 use codex_cloud_backend::{http, telemetry};
 
 #[tokio::main]
@@ -39,15 +39,17 @@ async fn main() -> ExitCode {
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let backend = Backend::build(settings, Overrides::default()).await?;
     backend.spawn_background_tasks();
-    let listener = TcpListener::bind(settings.bind);
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (CODEX_BIND)", settings.bind))?;
     tracing::info!(bind = %settings.bind, oidc = settings.oidc.is_some(), "serving");
-    Server::new(listener)
-        .run_with_graceful_shutdown(
-            http::endpoint(backend.services),
-            shutdown_signal(),
-            Some(Duration::from_secs(10)),
-        )
-        .await?;
+    let limits = Limits {
+        max_connections: settings.max_connections,
+        shutdown_grace: Duration::from_secs(10),
+        ..Limits::default()
+    };
+    server::serve(listener, http::endpoint(backend.services), limits, shutdown_signal()).await?;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -53,6 +53,7 @@ fn without_configuration_the_defaults_apply() {
         assert_eq!(settings.log_format, LogFormat::Text);
         assert!(settings.max_concurrent_hashes >= 1);
         assert_eq!(settings.hash_queue_timeout, Duration::from_secs(5));
+        assert_eq!(settings.max_connections, 10_000);
         assert!(settings.oidc.is_none(), "OpenID Connect is off by default");
     });
 }
@@ -218,6 +219,8 @@ fn bad_values_fail_naming_their_variable() {
         ("CODEX_HASH_QUEUE_TIMEOUT", "0", false),
         ("CODEX_HASH_QUEUE_TIMEOUT", "301", false),
         ("CODEX_HASH_QUEUE_TIMEOUT", "soon", false),
+        ("CODEX_MAX_CONNECTIONS", "0", false),
+        ("CODEX_MAX_CONNECTIONS", "many", false),
         ("CODEX_TOKEN_ISSUER", " ", false),
         ("CODEX_OIDC_ISSUER", "ftp://op.example.com", true),
         ("CODEX_OIDC_REDIRECT_URI", "not a url", true),
