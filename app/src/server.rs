@@ -35,6 +35,8 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// How long a keep-alive connection may wait for its next request.
     pub idle_timeout: Duration,
+    /// How long a write may wait for a client that does not read its answer.
+    pub write_timeout: Duration,
     /// Connections open at once (`CODEX_MAX_CONNECTIONS`).
     pub max_connections: usize,
     /// How long shutting down waits for requests in flight.
@@ -47,6 +49,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -259,12 +262,45 @@ struct Guarded {
     stream: TcpStream,
     phase: Arc<Phase>,
     sleep: Pin<Box<Sleep>>,
+    /// Set while a write waits for the client to read: until when it may.
+    write_stalled: Option<Instant>,
+    write_sleep: Pin<Box<Sleep>>,
 }
 
 impl Guarded {
     fn new(stream: TcpStream, phase: Arc<Phase>) -> Self {
         let sleep = Box::pin(tokio::time::sleep(Duration::ZERO));
-        Self { stream, phase, sleep }
+        let write_sleep = Box::pin(tokio::time::sleep(Duration::ZERO));
+        Self { stream, phase, sleep, write_stalled: None, write_sleep }
+    }
+
+    /// A write's outcome, failed once the client has not read for `write_timeout`.
+    fn write_deadline<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.write_stalled = None;
+            return polled;
+        }
+        let deadline = match self.write_stalled {
+            Some(deadline) => deadline,
+            None => {
+                let deadline = Instant::now() + self.phase.limits.write_timeout;
+                self.write_stalled = Some(deadline);
+                self.write_sleep.as_mut().reset(deadline);
+                deadline
+            }
+        };
+        debug_assert_eq!(self.write_sleep.deadline(), deadline);
+        match self.write_sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.phase.kill();
+                Poll::Ready(Err(timed_out("the client does not read its answer")))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -315,11 +351,13 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.write_deadline(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let polled = Pin::new(&mut self.stream).poll_flush(cx);
+        self.write_deadline(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -331,7 +369,8 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.write_deadline(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -432,11 +471,16 @@ mod tests {
         body
     }
 
+    #[handler]
+    fn large() -> Vec<u8> {
+        vec![b'x'; 16 << 20]
+    }
+
     /// A server on a free port with these limits; its address.
     async fn start(limits: Limits) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let app = Route::new().at("/", get(hello)).at("/echo", post(echo));
+        let app = Route::new().at("/", get(hello)).at("/echo", post(echo)).at("/large", get(large));
         tokio::spawn(serve(listener, app, limits, std::future::pending()));
         address
     }
@@ -581,5 +625,19 @@ mod tests {
         drop(open.pop());
 
         assert!(response(&mut third).await.ends_with("ok"), "served once one closed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_does_not_read_its_answer_is_dropped_after_thirty_seconds() {
+        let address = start(Limits::default()).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream.write_all(b"GET /large HTTP/1.1\r\nHost: codex\r\n\r\n").await.unwrap();
+
+        // Reading nothing: the socket buffers fill long before 16 MiB.
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        let mut received = Vec::new();
+        let _ = stream.read_to_end(&mut received).await;
+
+        assert!(received.len() < 16 << 20, "the whole answer was written: {}", received.len());
     }
 }

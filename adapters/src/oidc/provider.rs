@@ -183,8 +183,8 @@ impl OidcProvider for OpenIdConnectProvider {
         self.discovery.status()
     }
 
-    fn requires_iss(&self) -> bool {
-        self.discovery.endpoints().is_some_and(|e| e.iss_parameter_supported)
+    async fn requires_iss(&self) -> Result<bool, OidcProviderError> {
+        Ok(self.endpoints().await?.iss_parameter_supported)
     }
 
     async fn authorization_request(&self) -> Result<AuthorizationRequest, OidcProviderError> {

@@ -46,7 +46,11 @@ pub trait OidcProvider: Send + Sync {
 
     /// Whether the provider's authorization responses must carry `iss` (RFC 9207: its
     /// discovery document says it sends it), so that a callback without one is refused.
-    fn requires_iss(&self) -> bool;
+    /// Waits for discovery when it has not succeeded yet.
+    ///
+    /// # Errors
+    /// As `authorization_request` when the provider is not discovered.
+    async fn requires_iss(&self) -> Result<bool, OidcProviderError>;
 
     /// A new authorization request with fresh state, nonce and PKCE verifier.
     ///

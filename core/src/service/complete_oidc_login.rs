@@ -102,25 +102,31 @@ impl OidcLogin {
         let pending = self.take_pending(&params, browser_state).await?;
         // RFC 9207 §2.4: the issuer of error responses is checked too, and a provider that
         // announces `iss` must send it.
+        let provider_error = |e| match e {
+            OidcProviderError::TokenEndpoint(m) => Error::ProviderError(m),
+            OidcProviderError::Unavailable(m) => Error::ProviderUnavailable(m),
+            OidcProviderError::Misconfigured(m) => Error::ProviderMisconfigured(m),
+            OidcProviderError::Internal(e) => Error::Internal(e),
+        };
         match params.iss.as_deref() {
             Some(iss) if iss != self.provider.issuer().as_str() => {
                 return Err(Error::IssuerMismatch);
             }
-            None if self.provider.requires_iss() => return Err(Error::IssuerMismatch),
+            // Discovery is awaited first: a restart must not open a window without the check.
+            None if self.provider.requires_iss().await.map_err(provider_error)? => {
+                return Err(Error::IssuerMismatch);
+            }
             _ => {}
         }
         if let Some(error) = params.error {
             return Err(Error::ProviderDenied { error, description: params.error_description });
         }
         let code = params.code.ok_or(Error::MissingCode)?;
-        let tokens = self.provider.exchange_code(&code, &pending.pkce_verifier).await.map_err(
-            |e| match e {
-                OidcProviderError::TokenEndpoint(m) => Error::ProviderError(m),
-                OidcProviderError::Unavailable(m) => Error::ProviderUnavailable(m),
-                OidcProviderError::Misconfigured(m) => Error::ProviderMisconfigured(m),
-                OidcProviderError::Internal(e) => Error::Internal(e),
-            },
-        )?;
+        let tokens = self
+            .provider
+            .exchange_code(&code, &pending.pkce_verifier)
+            .await
+            .map_err(provider_error)?;
         let identity = self.verify(&tokens, &pending).await?;
         let user = self.linked_user(&identity).await?;
         // A browser that asked to return to a page gets the session cookie; a client reading

@@ -62,11 +62,18 @@ impl Clock for FakeClock {
 #[derive(Default)]
 pub struct FakeHasher {
     pub verifications: AtomicU32,
+    /// While set, new hashes are refused as `Busy` (verifications still run).
+    pub busy_hashing: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl PasswordHasher for FakeHasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHasherError> {
+        if self.busy_hashing.load(Ordering::SeqCst) {
+            return Err(PasswordHasherError::Busy {
+                retry_after: std::time::Duration::from_secs(5),
+            });
+        }
         Ok(PasswordHash::new(format!("plain:{}", password.expose())))
     }
 
@@ -639,8 +646,8 @@ impl OidcProvider for FakeProvider {
         ProviderStatus::Ready
     }
 
-    fn requires_iss(&self) -> bool {
-        true
+    async fn requires_iss(&self) -> Result<bool, OidcProviderError> {
+        Ok(true)
     }
 
     async fn authorization_request(&self) -> Result<AuthorizationRequest, OidcProviderError> {

@@ -11,7 +11,7 @@ use crate::domain::{
     AccessTokenClaims, AuditEvent, AuditKind, AuditOutcome, Email, IssuedToken, OpaqueToken,
     Password, Session, SessionId, SessionMethod, User, UserId,
 };
-use crate::ports::NewSession;
+use crate::ports::{NewSession, PasswordHasherError};
 use crate::service::{Auth, throttle};
 
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +165,13 @@ impl Auth {
             return Ok(Checked::Refused(account));
         }
         if self.hasher.needs_rehash(&hash) {
-            let rehashed = self.hasher.hash(&password).await?;
+            // The password is right: a busy hasher postpones the upgrade to a later login
+            // rather than refusing this one.
+            let rehashed = match self.hasher.hash(&password).await {
+                Ok(rehashed) => rehashed,
+                Err(PasswordHasherError::Busy { .. }) => return Ok(Checked::Accepted(user)),
+                Err(e) => return Err(e.into()),
+            };
             let at = self.clock.now();
             self.users
                 .set_password_hash(user.id, &rehashed, at, None, None)
@@ -354,6 +360,28 @@ mod tests {
 
         w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
 
+        let stored = w.store.user_by_id(user.id).await.unwrap().unwrap().password_hash.unwrap();
+        assert_eq!(stored.as_str(), format!("plain:{PASSWORD}"));
+    }
+
+    #[tokio::test]
+    async fn a_busy_hasher_postpones_the_upgrade_of_a_weak_hash_and_lets_the_login_through() {
+        use crate::ports::UserStore as _;
+        let w = World::new();
+        let user = w.user("ada@example.com", Some(PASSWORD), false).await;
+        let weak = crate::domain::PasswordHash::new(format!("weak:{PASSWORD}"));
+        w.store
+            .set_password_hash(user.id, &weak, super::OffsetDateTime::UNIX_EPOCH, None, None)
+            .await
+            .unwrap();
+        w.hasher.busy_hashing.store(true, Ordering::SeqCst);
+
+        w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
+
+        let stored = w.store.user_by_id(user.id).await.unwrap().unwrap().password_hash.unwrap();
+        assert_eq!(stored.as_str(), format!("weak:{PASSWORD}"), "upgraded at a later login");
+        w.hasher.busy_hashing.store(false, Ordering::SeqCst);
+        w.auth.login_with_password("ada@example.com", PASSWORD, None).await.unwrap();
         let stored = w.store.user_by_id(user.id).await.unwrap().unwrap().password_hash.unwrap();
         assert_eq!(stored.as_str(), format!("plain:{PASSWORD}"));
     }

@@ -78,14 +78,17 @@ async fn undo(store: &dyn ThrottleStore, attempt: &Attempt) -> Result<(), StoreE
     Ok(())
 }
 
-/// The attempt was never judged (the password could not be checked): it is taken back from
-/// every key, failures and all.
+/// The attempt was never judged (the password could not be checked): every key gets its record
+/// back as it was, wait and window included; where another attempt has counted since, one
+/// failure fewer.
 pub(crate) async fn abandoned(
     store: &dyn ThrottleStore,
     attempt: Attempt,
 ) -> Result<(), StoreError> {
-    for (key, _, _) in attempt.counted {
-        store.forgive_attempt(&key).await?;
+    for (key, before, counted) in attempt.counted {
+        if !store.swap_throttle(&key, Some(&counted), before.as_ref()).await? {
+            store.forgive_attempt(&key).await?;
+        }
     }
     Ok(())
 }

@@ -77,3 +77,33 @@ async fn a_key_bound_to_rs256_does_not_verify_an_rs384_token_and_is_not_refetche
     reply.assert_problem(401, "id_token_rejected");
     assert_eq!(h.op.jwks_requests(), 1, "an algorithm mismatch is no reason to fetch keys");
 }
+
+#[tokio::test]
+async fn a_callback_without_iss_waits_for_discovery_before_deciding_it_may() {
+    use codex_cloud_core::domain::{Issuer, PendingLogin, SecretString, StateDigest};
+
+    // Started while the provider was down: nothing is known of its RFC 9207 promise yet.
+    let h = OidcHarness::start_with(codex_cloud_tests::StoreBackend::Memory, |op| {
+        op.set_down(true);
+        op.set_iss_parameter_supported(true);
+    })
+    .await;
+    h.op.set_down(false);
+    // A login begun before a restart, coming back now without `iss`.
+    let login = PendingLogin {
+        state: StateDigest::of("state-before-restart"),
+        nonce: SecretString::new("nonce"),
+        pkce_verifier: SecretString::new("verifier"),
+        issuer: Issuer::new(h.op.issuer.clone()).unwrap(),
+        return_to: None,
+        created_at: h.app.now(),
+        client_key: String::new(),
+    };
+    h.app.store.store().save_pending_login(&login).await.unwrap();
+
+    let query = [("code", "some-code"), ("state", "state-before-restart")];
+    let reply = Reply::read(h.callback(&query, Some("state-before-restart")).await).await;
+
+    reply.assert_problem(400, "issuer_mismatch");
+    assert!(h.op.token_requests().is_empty(), "no code is redeemed");
+}

@@ -48,3 +48,23 @@ async fn a_saturated_hasher_answers_503_server_busy_changes_nothing_and_throttle
     let created = app.post_json("/admin/users", Some(&root), create).await;
     assert_eq!(created.status, 201, "bob was not created while busy: {}", created.text());
 }
+
+#[tokio::test]
+async fn a_busy_answer_leaves_a_throttled_accounts_wait_as_it_was() {
+    let queue = Arc::new(HashQueue::with_capacity(1, 0, Duration::from_secs(5)));
+    let app = TestApp::builder().argon2_queue(queue.clone()).build().await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        let reply = Reply::read(app.login("ada@example.com", "wrong password").await).await;
+        reply.assert_problem(401, "invalid_credentials");
+    }
+    // The 30 s wait after the fifth failure is over.
+    app.advance(time::Duration::seconds(30));
+
+    let slot = queue.admit().await.expect("the only slot");
+    assert_busy(&Reply::read(app.login("ada@example.com", "wrong password").await).await);
+    drop(slot);
+
+    // Neither a new failure nor a new wait: the right password gets in at once.
+    assert_eq!(Reply::read(app.login("ada@example.com", PASSWORD).await).await.status, 200);
+}
