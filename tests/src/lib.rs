@@ -16,6 +16,7 @@ pub mod http;
 pub mod keys;
 pub mod oidc;
 pub mod process;
+pub mod tls;
 pub mod tokens;
 
 pub use app::{TestApp, TestAppBuilder};

@@ -29,7 +29,7 @@ pub struct CacheSettings {
 pub const DEFAULT_CACHE: CacheSettings = CacheSettings { ttl: JWKS_TTL, refresh: JWKS_REFRESH };
 
 /// How a harness is wired beyond the provider: `HarnessOptions::default()` is what `start` uses.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct HarnessOptions {
     pub backend: StoreBackend,
     pub cache: CacheSettings,
@@ -40,6 +40,8 @@ pub struct HarnessOptions {
     pub https_redirect_uri: bool,
     /// `CODEX_OIDC_ALLOW_INSECURE_HTTP`.
     pub allow_insecure_http: bool,
+    /// `CODEX_OIDC_CA_FILE`'s content.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for HarnessOptions {
@@ -50,6 +52,7 @@ impl Default for HarnessOptions {
             outbound_timeouts: None,
             https_redirect_uri: false,
             allow_insecure_http: false,
+            ca_pem: None,
         }
     }
 }
@@ -118,6 +121,7 @@ impl OidcHarness {
             outbound_timeouts,
             https_redirect_uri,
             allow_insecure_http,
+            ca_pem,
         } = options;
         prepare(&op);
         let redirect_uri = if https_redirect_uri { HTTPS_REDIRECT_URI } else { REDIRECT_URI };
@@ -129,7 +133,7 @@ impl OidcHarness {
             jwks_cache_ttl: cache.ttl,
             jwks_cache_refresh: cache.refresh,
             allow_insecure_http,
-            ca_pem: None,
+            ca_pem,
         };
         let http = outbound_timeouts.map(|(connect, total)| {
             OutboundHttp::with_timeouts(connect, total).expect("http client")

@@ -250,6 +250,19 @@ impl FakeOp {
         Self { issuer, state, server }
     }
 
+    /// Starts a provider reached only over TLS, at `https://127.0.0.1:<port>`, with a server
+    /// certificate from a certificate authority of its own (made with `openssl`); the
+    /// authority's PEM, as `CODEX_OIDC_CA_FILE` would hold it.
+    pub async fn start_tls() -> (Self, crate::tls::TlsFront) {
+        let mut op = Self::start().await;
+        let plain = op.issuer.trim_start_matches("http://").to_owned();
+        let front = crate::tls::TlsFront::start(plain).await;
+        op.issuer = front.origin();
+        let issuer = op.issuer.clone();
+        op.with(|s| s.issuer = issuer);
+        (op, front)
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut OpState) -> T) -> T {
         f(&mut self.state.lock().expect("fake provider lock"))
     }

@@ -107,3 +107,24 @@ async fn a_callback_without_iss_waits_for_discovery_before_deciding_it_may() {
     reply.assert_problem(400, "issuer_mismatch");
     assert!(h.op.token_requests().is_empty(), "no code is redeemed");
 }
+
+#[tokio::test]
+async fn a_provider_on_an_internal_pki_is_trusted_through_the_ca_file_and_only_so() {
+    let (op, front) = FakeOp::start_tls().await;
+    assert!(op.issuer.starts_with("https://127.0.0.1:"));
+    let options = HarnessOptions { ca_pem: Some(front.ca_pem.clone()), ..Default::default() };
+    let h = OidcHarness::start_on(options, op, |_| {}).await;
+    h.linked_user("ada@example.com", "subject-1").await;
+
+    let trusted = h.login().await;
+
+    assert_eq!(trusted.status, 200, "{}", trusted.text());
+
+    let (op, _front) = FakeOp::start_tls().await;
+    let h = OidcHarness::start_on(HarnessOptions::default(), op, |_| {}).await;
+
+    let untrusted = h.begin_reply(None).await;
+
+    untrusted.assert_problem(503, "provider_unavailable");
+    assert_eq!(h.op.discovery_requests(), 0, "no request got through the failed handshake");
+}
