@@ -5,6 +5,7 @@ pub mod blocklist;
 pub mod clock;
 pub mod oidc;
 pub mod password;
+pub mod sealing;
 pub mod store;
 mod sync;
 pub mod token;
@@ -20,5 +21,6 @@ pub use oidc::{
 };
 
 pub use password::{Argon2PasswordHasher, HashQueue, HashSlot, WAITING_PER_SLOT};
+pub use sealing::{KeySealer, SealingError};
 pub use store::SeaOrmStore;
 pub use token::{JwtTokenIssuer, SigningKey, load_or_create_signing_keys};

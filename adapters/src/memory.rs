@@ -737,4 +737,19 @@ impl SigningKeyStore for InMemoryStore {
         });
         Ok(())
     }
+
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        plain: &codex_cloud_core::domain::SecretString,
+        sealed: &codex_cloud_core::domain::SecretString,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = s
+                .signing_keys
+                .iter_mut()
+                .find(|k| k.kid == kid && k.private_key_pem.expose() == plain.expose());
+            key.map(|k| k.private_key_pem = sealed.clone()).is_some()
+        }))
+    }
 }

@@ -19,6 +19,8 @@ use codex_cloud_core::domain::{
 };
 use codex_cloud_core::ports::{SigningKeyStore, TokenIssuer, TokenIssuerError};
 
+use crate::sealing::KeySealer;
+
 /// The JOSE `typ` of Codex access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 const RSA_BITS: usize = 2048;
@@ -109,17 +111,55 @@ impl SigningKey {
 ///
 /// # Errors
 /// When the store fails or a stored key is malformed.
+///
+/// With a `sealer`, a new key is stored sealed, and a key stored plain is sealed in place; a
+/// sealed key that does not open is an error (never replaced by a new key). Without one, a
+/// sealed key is an error too.
 pub async fn load_or_create_signing_keys(
     store: &dyn SigningKeyStore,
     now: OffsetDateTime,
+    sealer: Option<&KeySealer>,
 ) -> Result<Vec<SigningKey>, BoxError> {
     let mut stored = store.signing_keys().await?;
     if stored.is_empty() {
         let key = tokio::task::spawn_blocking(SigningKey::generate).await??;
-        store.add_first_signing_key(&key.to_stored(now)?).await?;
+        let mut first = key.to_stored(now)?;
+        if let Some(sealer) = sealer {
+            first.private_key_pem = sealer.seal(&first.kid, &first.private_key_pem)?;
+        }
+        store.add_first_signing_key(&first).await?;
         stored = store.signing_keys().await?;
     }
-    stored.iter().map(parse_stored).collect()
+    let mut keys = Vec::with_capacity(stored.len());
+    for key in &stored {
+        let plain = match (KeySealer::is_sealed(key.private_key_pem.expose()), sealer) {
+            (true, Some(sealer)) => sealer.open(&key.kid, &key.private_key_pem).map_err(|_| {
+                format!(
+                    "CODEX_KEY_ENCRYPTION_KEY does not open the stored token signing key {}",
+                    key.kid
+                )
+            })?,
+            (true, None) => {
+                return Err(format!(
+                    "the stored token signing key {} is sealed: set CODEX_KEY_ENCRYPTION_KEY \
+                     (or CODEX_KEY_ENCRYPTION_KEY_FILE)",
+                    key.kid
+                )
+                .into());
+            }
+            (false, Some(sealer)) => {
+                let sealed = sealer.seal(&key.kid, &key.private_key_pem)?;
+                if store.seal_signing_key(&key.kid, &key.private_key_pem, &sealed).await? {
+                    tracing::info!(kid = %key.kid, "sealed a stored token signing key");
+                }
+                key.private_key_pem.clone()
+            }
+            (false, None) => key.private_key_pem.clone(),
+        };
+        let opened = StoredSigningKey { private_key_pem: plain, ..key.clone() };
+        keys.push(parse_stored(&opened)?);
+    }
+    Ok(keys)
 }
 
 /// The stored key, which must parse and have the id it is stored under (a corrupt key is an

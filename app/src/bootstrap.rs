@@ -10,8 +10,8 @@ use anyhow::Context as _;
 
 use codex_cloud_adapters::{
     Argon2PasswordHasher, Discovery, HashQueue, HttpJwksKeyProvider, JwksCacheSettings,
-    JwksFetchStats, JwtTokenIssuer, OidcClientSettings, OpenIdConnectProvider, OutboundHttp,
-    SeaOrmStore, SystemClock, ZxcvbnBlocklist, load_or_create_signing_keys,
+    JwksFetchStats, JwtTokenIssuer, KeySealer, OidcClientSettings, OpenIdConnectProvider,
+    OutboundHttp, SeaOrmStore, SystemClock, ZxcvbnBlocklist, load_or_create_signing_keys,
 };
 use codex_cloud_core::domain::PasswordPolicy;
 use codex_cloud_core::domain::PublishedKey;
@@ -147,7 +147,19 @@ impl Backend {
                 Arc::new(Argon2PasswordHasher::new(Arc::new(queue))?)
             }
         };
-        let keys = load_or_create_signing_keys(&*stores.signing_keys, clock.now())
+        let sealer = match &settings.key_encryption_key {
+            Some(key) => {
+                Some(KeySealer::from_base64(key.expose()).context("CODEX_KEY_ENCRYPTION_KEY")?)
+            }
+            None => {
+                tracing::warn!(
+                    "CODEX_KEY_ENCRYPTION_KEY is not set: token signing keys are stored \
+                     unencrypted in the database"
+                );
+                None
+            }
+        };
+        let keys = load_or_create_signing_keys(&*stores.signing_keys, clock.now(), sealer.as_ref())
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
         let tokens = JwtTokenIssuer::new(&settings.token_issuer, &settings.token_audience, &keys)?;

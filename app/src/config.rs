@@ -38,6 +38,8 @@ struct Raw {
     oidc_jwks_cache_refresh: u64,
     oidc_allow_insecure_http: bool,
     oidc_ca_file: Option<String>,
+    key_encryption_key: Option<String>,
+    key_encryption_key_file: Option<String>,
     login_throttle_failures: u64,
     login_throttle_delay: u64,
     login_throttle_max_delay: u64,
@@ -69,6 +71,8 @@ impl Default for Raw {
             oidc_jwks_cache_refresh: 300,
             oidc_allow_insecure_http: false,
             oidc_ca_file: None,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
             login_throttle_failures: 5,
             login_throttle_delay: 30,
             login_throttle_max_delay: 3600,
@@ -102,6 +106,9 @@ pub struct Settings {
     pub hash_queue_timeout: std::time::Duration,
     /// `CODEX_MAX_CONNECTIONS`: connections open at once.
     pub max_connections: usize,
+    /// `CODEX_KEY_ENCRYPTION_KEY` (or the content of `CODEX_KEY_ENCRYPTION_KEY_FILE`): base64
+    /// of the 256-bit key that seals private keys at rest; checked to be one.
+    pub key_encryption_key: Option<SecretString>,
     pub oidc: Option<OidcSettings>,
     pub throttle: ThrottlePolicy,
     /// Peers whose `X-Forwarded-For` is believed.
@@ -234,8 +241,10 @@ fn prefix_eq(network: &[u8], address: &[u8], bits: u8) -> bool {
 pub struct ConfigError(String);
 
 /// Settings whose environment values are text, never parsed: (variable suffix, key).
-const VERBATIM: [(&str, &str); 11] = [
+const VERBATIM: [(&str, &str); 13] = [
     ("OIDC_CA_FILE", "oidc_ca_file"),
+    ("KEY_ENCRYPTION_KEY", "key_encryption_key"),
+    ("KEY_ENCRYPTION_KEY_FILE", "key_encryption_key_file"),
     ("TRUSTED_PROXIES", "trusted_proxies"),
     ("DATABASE_URL", "database_url"),
     ("BIND", "bind"),
@@ -376,6 +385,7 @@ impl Raw {
         let public_origin = RedirectUri::parse(&self.oidc_redirect_uri)
             .map_err(|why| fail("oidc_redirect_uri", &why))?;
         let oidc = self.oidc()?;
+        let key_encryption_key = self.key_encryption_key()?;
         let throttle = self.throttle()?;
         let trusted_proxies = TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|why| fail("trusted_proxies", &why))?;
@@ -404,6 +414,7 @@ impl Raw {
             max_concurrent_hashes: self.max_concurrent_hashes,
             hash_queue_timeout: std::time::Duration::from_secs(self.hash_queue_timeout),
             max_connections: self.max_connections,
+            key_encryption_key,
             oidc,
             throttle,
             trusted_proxies,
@@ -412,6 +423,31 @@ impl Raw {
             audit_retention,
             public_origin,
         })
+    }
+
+    fn key_encryption_key(&self) -> Result<Option<SecretString>, ConfigError> {
+        let fail = |key: &str, why: &str| ConfigError(format!("{}: {why}", variable(key)));
+        let inline = non_empty(self.key_encryption_key.clone());
+        let file = non_empty(self.key_encryption_key_file.clone());
+        let (text, key) = match (inline, file) {
+            (Some(_), Some(_)) => {
+                return Err(fail(
+                    "key_encryption_key",
+                    "and CODEX_KEY_ENCRYPTION_KEY_FILE are both set; set one",
+                ));
+            }
+            (Some(text), None) => (text, "key_encryption_key"),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|_| fail("key_encryption_key_file", "cannot be read"))?;
+                (text, "key_encryption_key_file")
+            }
+            (None, None) => return Ok(None),
+        };
+        codex_cloud_adapters::KeySealer::from_base64(&text).map_err(|_| {
+            fail(key, "must hold a 256-bit key in base64 (openssl rand -base64 32)")
+        })?;
+        Ok(Some(SecretString::new(text.trim().to_owned())))
     }
 
     fn throttle(&self) -> Result<ThrottlePolicy, ConfigError> {

@@ -1,7 +1,8 @@
 //! `SigningKeyStore` over SeaORM.
 
 use async_trait::async_trait;
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use codex_cloud_core::domain::{SecretString, StoredSigningKey};
 use codex_cloud_core::ports::{SigningKeyStore, StoreError};
@@ -49,5 +50,21 @@ impl SigningKeyStore for SeaOrmStore {
             .await
             .map(|_| ())
             .map_err(internal)
+    }
+
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        plain: &SecretString,
+        sealed: &SecretString,
+    ) -> Result<bool, StoreError> {
+        let updated = Entity::update_many()
+            .col_expr(Column::PrivateKeyPem, Expr::value(sealed.expose()))
+            .filter(Column::Kid.eq(kid))
+            .filter(Column::PrivateKeyPem.eq(plain.expose()))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(updated.rows_affected == 1)
     }
 }

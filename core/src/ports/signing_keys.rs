@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::StoredSigningKey;
+use crate::domain::{SecretString, StoredSigningKey};
 use crate::ports::StoreError;
 
 /// Stores token signing keys.
@@ -20,4 +20,16 @@ pub trait SigningKeyStore: Send + Sync {
     /// # Errors
     /// When the store fails.
     async fn add_first_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+
+    /// Replaces the stored private key of `kid` by `sealed` (its encrypted form), if it still
+    /// is `plain`; whether it was replaced (a replica may have sealed it first).
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        plain: &SecretString,
+        sealed: &SecretString,
+    ) -> Result<bool, StoreError>;
 }

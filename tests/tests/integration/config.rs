@@ -221,6 +221,8 @@ fn bad_values_fail_naming_their_variable() {
         ("CODEX_HASH_QUEUE_TIMEOUT", "soon", false),
         ("CODEX_MAX_CONNECTIONS", "0", false),
         ("CODEX_MAX_CONNECTIONS", "many", false),
+        ("CODEX_KEY_ENCRYPTION_KEY", "c2hvcnQ=", false),
+        ("CODEX_KEY_ENCRYPTION_KEY_FILE", "/nonexistent/kek", false),
         ("CODEX_TOKEN_ISSUER", " ", false),
         ("CODEX_OIDC_ISSUER", "ftp://op.example.com", true),
         ("CODEX_OIDC_REDIRECT_URI", "not a url", true),

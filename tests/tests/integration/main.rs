@@ -10,6 +10,7 @@
 
 mod admin;
 mod binary;
+mod binary_keys;
 mod binary_oidc;
 mod binary_replicas;
 mod binary_security;
