@@ -745,10 +745,11 @@ impl SigningKeyStore for InMemoryStore {
         sealed: &codex_cloud_core::domain::SecretString,
     ) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
-            let key = s
-                .signing_keys
-                .iter_mut()
-                .find(|k| k.kid == kid && k.private_key_pem.expose() == plain.expose());
+            let key = s.signing_keys.iter_mut().find(|k| {
+                let same: bool =
+                    k.private_key_pem.expose().as_bytes().ct_eq(plain.expose().as_bytes()).into();
+                k.kid == kid && same
+            });
             key.map(|k| k.private_key_pem = sealed.clone()).is_some()
         }))
     }

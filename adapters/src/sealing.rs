@@ -21,6 +21,8 @@ pub enum SealingError {
     WrongKey(String),
     #[error("no random nonce could be drawn")]
     Random,
+    #[error("the key could not be sealed")]
+    Seal,
 }
 
 /// Seals and opens private keys.
@@ -61,7 +63,7 @@ impl KeySealer {
         let sealed = self
             .cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
-            .map_err(|_| SealingError::Random)?;
+            .map_err(|_| SealingError::Seal)?;
         let mut stored = nonce.to_vec();
         stored.extend_from_slice(&sealed);
         Ok(SecretString::new(format!("{PREFIX}{}", STANDARD.encode(stored))))

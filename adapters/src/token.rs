@@ -130,15 +130,18 @@ pub async fn load_or_create_signing_keys(
         store.add_first_signing_key(&first).await?;
         stored = store.signing_keys().await?;
     }
+    let does_not_open = |kid: &str| {
+        format!(
+            "the key-encryption key (CODEX_KEY_ENCRYPTION_KEY or CODEX_KEY_ENCRYPTION_KEY_FILE) \
+             does not open the stored token signing key {kid}"
+        )
+    };
     let mut keys = Vec::with_capacity(stored.len());
     for key in &stored {
         let plain = match (KeySealer::is_sealed(key.private_key_pem.expose()), sealer) {
-            (true, Some(sealer)) => sealer.open(&key.kid, &key.private_key_pem).map_err(|_| {
-                format!(
-                    "CODEX_KEY_ENCRYPTION_KEY does not open the stored token signing key {}",
-                    key.kid
-                )
-            })?,
+            (true, Some(sealer)) => {
+                sealer.open(&key.kid, &key.private_key_pem).map_err(|_| does_not_open(&key.kid))?
+            }
             (true, None) => {
                 return Err(format!(
                     "the stored token signing key {} is sealed: set CODEX_KEY_ENCRYPTION_KEY \
@@ -148,9 +151,21 @@ pub async fn load_or_create_signing_keys(
                 .into());
             }
             (false, Some(sealer)) => {
+                // Only a key that parses is sealed: a damaged one stops start-up unchanged.
+                parse_stored(key)?;
                 let sealed = sealer.seal(&key.kid, &key.private_key_pem)?;
                 if store.seal_signing_key(&key.kid, &key.private_key_pem, &sealed).await? {
                     tracing::info!(kid = %key.kid, "sealed a stored token signing key");
+                } else {
+                    // Another replica sealed it first: with the same key-encryption key, or
+                    // this one must not run.
+                    let now_stored = store.signing_keys().await?;
+                    let theirs = now_stored.iter().find(|k| k.kid == key.kid);
+                    let opens =
+                        theirs.is_some_and(|k| sealer.open(&k.kid, &k.private_key_pem).is_ok());
+                    if !opens {
+                        return Err(does_not_open(&key.kid).into());
+                    }
                 }
                 key.private_key_pem.clone()
             }

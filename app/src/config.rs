@@ -302,9 +302,13 @@ impl Settings {
         let mut figment = figment.merge(Env::prefixed("CODEX_").ignore(&ignored));
         // Text settings are taken verbatim: figment would read `12345` as a number and strip
         // quotes, changing (or refusing, and printing) a secret.
+        // An empty variable counts as unset: it leaves the file's value in place.
         for (variable, key) in VERBATIM {
-            if let Ok(value) = std::env::var(format!("CODEX_{variable}")) {
-                figment = figment.merge(Serialized::default(key, value));
+            match std::env::var(format!("CODEX_{variable}")) {
+                Ok(value) if !value.is_empty() => {
+                    figment = figment.merge(Serialized::default(key, value));
+                }
+                _ => {}
             }
         }
         figment
@@ -438,8 +442,9 @@ impl Raw {
             }
             (Some(text), None) => (text, "key_encryption_key"),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|_| fail("key_encryption_key_file", "cannot be read"))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    fail("key_encryption_key_file", &format!("cannot be read ({})", e.kind()))
+                })?;
                 (text, "key_encryption_key_file")
             }
             (None, None) => return Ok(None),

@@ -123,6 +123,10 @@ impl OidcHarness {
             allow_insecure_http,
             ca_pem,
         } = options;
+        assert!(
+            ca_pem.is_none() || outbound_timeouts.is_none(),
+            "a client with its own timeouts does not take the CA file"
+        );
         prepare(&op);
         let redirect_uri = if https_redirect_uri { HTTPS_REDIRECT_URI } else { REDIRECT_URI };
         let settings = OidcSettings {

@@ -75,7 +75,7 @@ async fn a_plain_key_is_sealed_on_the_next_start_and_keeps_verifying_its_tokens(
 
     // A wrong key, or none, stops start-up naming the variable and changes nothing.
     let wrong = run_with(&dir, &[("CODEX_KEY_ENCRYPTION_KEY", WRONG_KEY)], &RESET);
-    assert_failure_mentioning(&wrong, "CODEX_KEY_ENCRYPTION_KEY does not open");
+    assert_failure_mentioning(&wrong, "CODEX_KEY_ENCRYPTION_KEY_FILE) does not open the stored");
     assert!(!stderr(&wrong).contains(WRONG_KEY), "the key is never printed");
     let missing = run(&dir, &RESET);
     assert_failure_mentioning(&missing, "is sealed: set CODEX_KEY_ENCRYPTION_KEY");

@@ -401,3 +401,26 @@ fn the_provider_ca_file_must_hold_a_certificate_and_is_read_at_start_up() {
         assert!(!oidc.allow_insecure_http, "plain http off the machine is off by default");
     });
 }
+
+#[test]
+fn an_empty_variable_leaves_the_files_key_encryption_key_in_place() {
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    jail(|jail| {
+        jail.create_file("codex.toml", &format!("key_encryption_key = \"{key}\""))
+            .expect("write the file");
+        jail.set_env("CODEX_KEY_ENCRYPTION_KEY", "");
+
+        let settings = load().expect("valid");
+
+        assert_eq!(settings.key_encryption_key.expect("the file's key").expose(), key);
+    });
+    jail(|jail| {
+        jail.set_env("CODEX_KEY_ENCRYPTION_KEY", key);
+        jail.set_env("CODEX_KEY_ENCRYPTION_KEY_FILE", "kek");
+
+        let message = error();
+
+        assert!(message.contains("both set"), "{message}");
+        assert!(!message.contains(key), "{message}");
+    });
+}
