@@ -20,7 +20,7 @@ pub use oidc::{
     OpenIdConnectProvider, OutboundHttp,
 };
 
-pub use password::{Argon2PasswordHasher, HashQueue, HashSlot, WAITING_PER_SLOT};
+pub use password::{Argon2PasswordHasher, HashQueue, HashSlot};
 pub use sealing::{KeySealer, SealingError};
 pub use store::SeaOrmStore;
 pub use token::{JwtTokenIssuer, SigningKey, load_or_create_signing_keys};

@@ -27,7 +27,9 @@ pub struct HashQueue {
 }
 
 /// A slot: hashing may run while it is held.
-pub struct HashSlot(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct HashSlot {
+    _permit: OwnedSemaphorePermit,
+}
 
 impl HashQueue {
     /// `slots` hashes at once (at least one), `WAITING_PER_SLOT` callers per slot waiting at
@@ -53,7 +55,7 @@ impl HashQueue {
     /// `Busy` when the queue is full or the wait ran out.
     pub async fn admit(&self) -> Result<HashSlot, PasswordHasherError> {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
-            return Ok(HashSlot(permit));
+            return Ok(HashSlot { _permit: permit });
         }
         let busy =
             PasswordHasherError::Busy { retry_after: self.timeout.max(Duration::from_secs(1)) };
@@ -62,7 +64,7 @@ impl HashQueue {
             None => return Err(busy),
         };
         match tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(HashSlot(permit)),
+            Ok(Ok(permit)) => Ok(HashSlot { _permit: permit }),
             Ok(Err(closed)) => Err(PasswordHasherError::Internal(closed.to_string().into())),
             Err(_) => Err(busy),
         }

@@ -1,7 +1,6 @@
 //! The `codex-cloud-backend` binary.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -43,11 +42,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (CODEX_BIND)", settings.bind))?;
     tracing::info!(bind = %settings.bind, oidc = settings.oidc.is_some(), "serving");
-    let limits = Limits {
-        max_connections: settings.max_connections,
-        shutdown_grace: Duration::from_secs(10),
-        ..Limits::default()
-    };
+    let limits = Limits { max_connections: settings.max_connections, ..Limits::default() };
     server::serve(listener, http::endpoint(backend.services), limits, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -18,7 +18,7 @@ pub const PENDING_LOGIN_MAX_AGE: Duration = Duration::minutes(10);
 pub const MAX_PENDING_LOGINS_PER_CLIENT: u64 = 1_000;
 
 /// How long a client with too many pending logins is asked to wait.
-pub const PENDING_LOGINS_RETRY_AFTER: Duration = Duration::seconds(60);
+const PENDING_LOGINS_RETRY_AFTER: Duration = Duration::seconds(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BeginOidcLoginError {

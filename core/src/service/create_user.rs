@@ -21,14 +21,7 @@ pub enum CreateUserError {
     Internal(BoxError),
 }
 
-impl From<crate::ports::PasswordHasherError> for CreateUserError {
-    fn from(error: crate::ports::PasswordHasherError) -> Self {
-        match error {
-            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
-            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
-        }
-    }
-}
+hasher_errors_into!(CreateUserError);
 
 /// The request to create a user. Without a password the user can only sign in through a linked
 /// external identity.

@@ -31,14 +31,7 @@ pub enum LoginError {
     Internal(BoxError),
 }
 
-impl From<crate::ports::PasswordHasherError> for LoginError {
-    fn from(error: crate::ports::PasswordHasherError) -> Self {
-        match error {
-            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
-            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
-        }
-    }
-}
+hasher_errors_into!(LoginError);
 
 /// The long-lived credential a new session hands out besides its access token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

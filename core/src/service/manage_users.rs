@@ -23,14 +23,7 @@ pub enum ManageUsersError {
     Internal(BoxError),
 }
 
-impl From<crate::ports::PasswordHasherError> for ManageUsersError {
-    fn from(error: crate::ports::PasswordHasherError) -> Self {
-        match error {
-            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
-            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
-        }
-    }
-}
+hasher_errors_into!(ManageUsersError);
 
 impl From<StoreError> for ManageUsersError {
     fn from(error: StoreError) -> Self {

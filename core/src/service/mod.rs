@@ -1,6 +1,23 @@
 //! Use cases, one verb per file, grouped into services by the ports they need. Services expose
 //! use cases only, never their ports; the composition root builds them.
 
+/// `From<PasswordHasherError>` for a use case's error with `Busy { retry_after }` and
+/// `Internal(BoxError)` variants: a saturated hasher stays a distinct answer.
+macro_rules! hasher_errors_into {
+    ($error:ty) => {
+        impl From<crate::ports::PasswordHasherError> for $error {
+            fn from(error: crate::ports::PasswordHasherError) -> Self {
+                match error {
+                    crate::ports::PasswordHasherError::Busy { retry_after } => {
+                        Self::Busy { retry_after }
+                    }
+                    crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
+                }
+            }
+        }
+    };
+}
+
 mod admin;
 mod audit_trail;
 mod authenticate_token;
@@ -38,7 +55,6 @@ pub use audit_trail::AuditTrailError;
 pub use authenticate_token::{AuthenticateError, Principal};
 pub use begin_oidc_login::{
     BeginOidcLoginError, MAX_PENDING_LOGINS_PER_CLIENT, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
-    PENDING_LOGINS_RETRY_AFTER,
 };
 pub use complete_oidc_login::{CompleteOidcLoginError, OidcLoginDone};
 pub use create_user::{CreateUser, CreateUserError};

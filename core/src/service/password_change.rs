@@ -24,14 +24,7 @@ pub enum PasswordChangeError {
     Internal(BoxError),
 }
 
-impl From<crate::ports::PasswordHasherError> for PasswordChangeError {
-    fn from(error: crate::ports::PasswordHasherError) -> Self {
-        match error {
-            crate::ports::PasswordHasherError::Busy { retry_after } => Self::Busy { retry_after },
-            crate::ports::PasswordHasherError::Internal(e) => Self::Internal(e),
-        }
-    }
-}
+hasher_errors_into!(PasswordChangeError);
 
 impl From<StoreError> for PasswordChangeError {
     fn from(error: StoreError) -> Self {
