@@ -23,4 +23,4 @@ pub use oidc::{
 pub use password::{Argon2PasswordHasher, HashQueue, HashSlot};
 pub use sealing::{KeySealer, SealingError};
 pub use store::SeaOrmStore;
-pub use token::{JwtTokenIssuer, SigningKey, load_or_create_signing_keys};
+pub use token::{JwtTokenIssuer, KeyRing, SigningKey, UNKNOWN_KID_RELOAD_COOLDOWN};

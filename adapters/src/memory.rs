@@ -738,6 +738,24 @@ impl SigningKeyStore for InMemoryStore {
         Ok(())
     }
 
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.signing_keys.iter().any(|k| k.kid == key.kid) {
+                return Err(StoreError::new("a signing key with this id is stored already"));
+            }
+            s.signing_keys.push(key.clone());
+            Ok(())
+        })
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let before = s.signing_keys.len();
+            s.signing_keys.retain(|k| k.kid != kid);
+            s.signing_keys.len() < before
+        }))
+    }
+
     async fn seal_signing_key(
         &self,
         kid: &str,

@@ -1,6 +1,11 @@
 //! Codex access tokens: RS256-signed JWTs of type `at+jwt` (RFC 9068), and the public JWKS.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use time::Duration;
+use tokio::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +20,8 @@ use uuid::Uuid;
 
 use codex_cloud_core::BoxError;
 use codex_cloud_core::domain::{
-    AccessTokenClaims, IssuedToken, PublishedKey, SecretString, SessionId, StoredSigningKey, UserId,
+    AccessTokenClaims, IssuedToken, PublishedKey, SecretString, SessionId, SigningKeyState,
+    SigningKeyStatus, StoredSigningKey, UserId, signing_key_schedule,
 };
 use codex_cloud_core::ports::{SigningKeyStore, TokenIssuer, TokenIssuerError};
 
@@ -85,12 +91,14 @@ impl SigningKey {
     pub fn to_stored(
         &self,
         created_at: OffsetDateTime,
+        activates_at: OffsetDateTime,
     ) -> Result<StoredSigningKey, SigningKeyError> {
         Ok(StoredSigningKey {
             kid: self.kid.clone(),
             algorithm: "RS256".to_owned(),
             private_key_pem: self.to_pkcs1_pem()?,
             created_at,
+            activates_at,
         })
     }
 
@@ -106,53 +114,34 @@ impl SigningKey {
     }
 }
 
-/// The stored signing keys, newest first; creates and stores the first one if there is none.
-/// Replicas starting together race to store the first key: exactly one wins, and all use it.
-///
-/// # Errors
-/// When the store fails or a stored key is malformed.
+/// The keys as stored, opened and parsed: creates and stores the first key if there is none
+/// (replicas starting together race to store it; exactly one wins, and all use it).
 ///
 /// With a `sealer`, a new key is stored sealed, and a key stored plain is sealed in place; a
 /// sealed key that does not open is an error (never replaced by a new key). Without one, a
 /// sealed key is an error too.
-pub async fn load_or_create_signing_keys(
+async fn load_or_create(
     store: &dyn SigningKeyStore,
     now: OffsetDateTime,
     sealer: Option<&KeySealer>,
-) -> Result<Vec<SigningKey>, BoxError> {
+) -> Result<Vec<(StoredSigningKey, SigningKey)>, BoxError> {
     let mut stored = store.signing_keys().await?;
     if stored.is_empty() {
         let key = tokio::task::spawn_blocking(SigningKey::generate).await??;
-        let mut first = key.to_stored(now)?;
+        let mut first = key.to_stored(now, now)?;
         if let Some(sealer) = sealer {
             first.private_key_pem = sealer.seal(&first.kid, &first.private_key_pem)?;
         }
         store.add_first_signing_key(&first).await?;
         stored = store.signing_keys().await?;
     }
-    let does_not_open = |kid: &str| {
-        format!(
-            "the key-encryption key (CODEX_KEY_ENCRYPTION_KEY or CODEX_KEY_ENCRYPTION_KEY_FILE) \
-             does not open the stored token signing key {kid}"
-        )
-    };
     let mut keys = Vec::with_capacity(stored.len());
-    for key in &stored {
+    for key in stored {
         let plain = match (KeySealer::is_sealed(key.private_key_pem.expose()), sealer) {
-            (true, Some(sealer)) => {
-                sealer.open(&key.kid, &key.private_key_pem).map_err(|_| does_not_open(&key.kid))?
-            }
-            (true, None) => {
-                return Err(format!(
-                    "the stored token signing key {} is sealed: set CODEX_KEY_ENCRYPTION_KEY \
-                     (or CODEX_KEY_ENCRYPTION_KEY_FILE)",
-                    key.kid
-                )
-                .into());
-            }
+            (true, _) => open(&key, sealer)?,
             (false, Some(sealer)) => {
                 // Only a key that parses is sealed: a damaged one stops start-up unchanged.
-                parse_stored(key)?;
+                parse_stored(&key)?;
                 let sealed = sealer.seal(&key.kid, &key.private_key_pem)?;
                 if store.seal_signing_key(&key.kid, &key.private_key_pem, &sealed).await? {
                     tracing::info!(kid = %key.kid, "sealed a stored token signing key");
@@ -171,10 +160,35 @@ pub async fn load_or_create_signing_keys(
             }
             (false, None) => key.private_key_pem.clone(),
         };
-        let opened = StoredSigningKey { private_key_pem: plain, ..key.clone() };
-        keys.push(parse_stored(&opened)?);
+        let parsed = parse_stored(&StoredSigningKey { private_key_pem: plain, ..key.clone() })?;
+        keys.push((key, parsed));
     }
     Ok(keys)
+}
+
+fn does_not_open(kid: &str) -> String {
+    format!(
+        "the key-encryption key (CODEX_KEY_ENCRYPTION_KEY or CODEX_KEY_ENCRYPTION_KEY_FILE) \
+         does not open the stored token signing key {kid}"
+    )
+}
+
+/// The plain PEM of a stored key, opening it if it is sealed.
+fn open(key: &StoredSigningKey, sealer: Option<&KeySealer>) -> Result<SecretString, BoxError> {
+    if !KeySealer::is_sealed(key.private_key_pem.expose()) {
+        return Ok(key.private_key_pem.clone());
+    }
+    match sealer {
+        Some(sealer) => {
+            Ok(sealer.open(&key.kid, &key.private_key_pem).map_err(|_| does_not_open(&key.kid))?)
+        }
+        None => Err(format!(
+            "the stored token signing key {} is sealed: set CODEX_KEY_ENCRYPTION_KEY \
+             (or CODEX_KEY_ENCRYPTION_KEY_FILE)",
+            key.kid
+        )
+        .into()),
+    }
 }
 
 /// The stored key, which must parse and have the id it is stored under (a corrupt key is an
@@ -209,18 +223,304 @@ struct Claims {
     jti: Uuid,
 }
 
-/// Signs with the first key given; verifies with any of them.
+/// A signing key as loaded: parsed once, with everything signing and verifying need.
+struct LoadedKey {
+    kid: String,
+    algorithm: Algorithm,
+    activates_at: OffsetDateTime,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    published: PublishedKey,
+}
+
+impl LoadedKey {
+    fn new(parsed: SigningKey, activates_at: OffsetDateTime) -> Result<Self, SigningKeyError> {
+        let der =
+            parsed.private.to_pkcs1_der().map_err(|e| SigningKeyError::Malformed(e.to_string()))?;
+        let public = parsed.private.to_public_key();
+        Ok(Self {
+            kid: parsed.kid.clone(),
+            algorithm: Algorithm::RS256,
+            activates_at,
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            decoding: DecodingKey::from_rsa_raw_components(
+                &public.n().to_bytes_be(),
+                &public.e().to_bytes_be(),
+            ),
+            published: parsed.published(),
+        })
+    }
+}
+
+/// A loaded key in one set, with when it stops verifying: its successor's activation plus the
+/// retention (none while no successor has activated).
+#[derive(Clone)]
+struct ScheduledKey {
+    key: Arc<LoadedKey>,
+    dropped_at: Option<OffsetDateTime>,
+}
+
+impl ScheduledKey {
+    fn verifies_at(&self, now: OffsetDateTime) -> bool {
+        self.dropped_at.is_none_or(|at| now < at)
+    }
+}
+
+/// The keys of one load, in activation order (oldest first), with their schedule applied.
+struct KeySet {
+    keys: Vec<ScheduledKey>,
+    by_kid: HashMap<String, ScheduledKey>,
+    /// Each key's stored row, for the schedule.
+    stored: Vec<StoredSigningKey>,
+}
+
+impl KeySet {
+    /// `keys` (stored row and parsed key, any order), scheduled at `now`: dropped keys are left
+    /// out and returned apart.
+    fn schedule(
+        keys: Vec<(StoredSigningKey, Arc<LoadedKey>)>,
+        now: OffsetDateTime,
+        keep_retired: Duration,
+    ) -> (Self, Vec<String>) {
+        let stored: Vec<StoredSigningKey> = keys.iter().map(|(s, _)| s.clone()).collect();
+        let mut loaded: HashMap<String, Arc<LoadedKey>> =
+            keys.into_iter().map(|(s, k)| (s.kid, k)).collect();
+        let mut set = Self { keys: Vec::new(), by_kid: HashMap::new(), stored: Vec::new() };
+        let mut dropped = Vec::new();
+        for status in signing_key_schedule(&stored, now, keep_retired) {
+            let Some(key) = loaded.remove(&status.kid) else { continue };
+            if status.state == SigningKeyState::Dropped {
+                dropped.push(status.kid);
+                continue;
+            }
+            let key = ScheduledKey { key, dropped_at: status.dropped_at };
+            set.by_kid.insert(status.kid.clone(), key.clone());
+            set.keys.push(key);
+        }
+        set.stored = stored.into_iter().filter(|s| set.by_kid.contains_key(&s.kid)).collect();
+        (set, dropped)
+    }
+
+    /// The key that signs at `now`: the last one activated, or the first if none has yet.
+    fn signing(&self, now: OffsetDateTime) -> Option<&LoadedKey> {
+        let active = self.keys.iter().rev().find(|k| k.key.activates_at <= now);
+        active.or_else(|| self.keys.first()).map(|k| &*k.key)
+    }
+}
+
+/// Where the keys come from, for a ring that reloads.
+struct KeySource {
+    store: Arc<dyn SigningKeyStore>,
+    sealer: Option<KeySealer>,
+}
+
+/// The token signing keys every replica shares, reloaded from the store: on a schedule
+/// (`reload`), when a token names a key this replica has not loaded (at most once per
+/// `UNKNOWN_KID_RELOAD_COOLDOWN`), and after a rotation made here.
+pub struct KeyRing {
+    source: Option<KeySource>,
+    keep_retired: Duration,
+    current: RwLock<Arc<KeySet>>,
+    /// When the last reload for an unknown key id began; held while one runs.
+    unknown_kid_reload: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The shortest time between two reloads caused by tokens naming unknown keys.
+pub const UNKNOWN_KID_RELOAD_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing").field("keep_retired", &self.keep_retired).finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// Fixed keys that never reload: `keys[0]` signs, every key verifies.
+    ///
+    /// # Errors
+    /// When `keys` is empty or a key cannot be encoded.
+    pub fn fixed(keys: &[SigningKey]) -> Result<Self, SigningKeyError> {
+        if keys.is_empty() {
+            return Err(SigningKeyError::Malformed("no key".into()));
+        }
+        // keys[0] activated last, so it signs; the others are retired, never dropped.
+        let mut loaded = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let activates_at = OffsetDateTime::UNIX_EPOCH - Duration::seconds(i as i64);
+            let key = Arc::new(LoadedKey::new(key.clone(), activates_at)?);
+            loaded.push(ScheduledKey { key, dropped_at: None });
+        }
+        loaded.reverse();
+        let by_kid = loaded.iter().map(|k| (k.key.kid.clone(), k.clone())).collect();
+        let set = KeySet { keys: loaded, by_kid, stored: Vec::new() };
+        Ok(Self {
+            source: None,
+            keep_retired: Duration::MAX,
+            current: RwLock::new(Arc::new(set)),
+            unknown_kid_reload: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Loads the stored keys (creating the first one if there is none, sealing plain ones when
+    /// a `sealer` is given) and deletes those retired for longer than `keep_retired`.
+    ///
+    /// # Errors
+    /// When the store fails, or a stored key is corrupt or does not open.
+    pub async fn load(
+        store: Arc<dyn SigningKeyStore>,
+        sealer: Option<KeySealer>,
+        keep_retired: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Self, BoxError> {
+        let keys = load_or_create(&*store, now, sealer.as_ref()).await?;
+        let mut loaded = Vec::with_capacity(keys.len());
+        for (stored, parsed) in keys {
+            let key = LoadedKey::new(parsed, stored.activates_at)?;
+            loaded.push((stored, Arc::new(key)));
+        }
+        let (set, dropped) = KeySet::schedule(loaded, now, keep_retired);
+        let ring = Self {
+            source: Some(KeySource { store, sealer }),
+            keep_retired,
+            current: RwLock::new(Arc::new(set)),
+            unknown_kid_reload: tokio::sync::Mutex::new(None),
+        };
+        ring.delete(&dropped).await;
+        Ok(ring)
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Reads the stored keys again: new ones are opened and parsed (one that cannot be is
+    /// logged and left out, and the ones loaded before keep working), and keys retired for
+    /// longer than the retention are deleted.
+    ///
+    /// # Errors
+    /// When the store cannot be read (the keys loaded before stay in use).
+    pub async fn reload(&self, now: OffsetDateTime) -> Result<(), BoxError> {
+        let Some(source) = &self.source else { return Ok(()) };
+        let stored = source.store.signing_keys().await?;
+        let current = self.current();
+        let mut loaded = Vec::with_capacity(stored.len());
+        for key in stored {
+            if let Some(known) = current.by_kid.get(&key.kid)
+                && known.key.activates_at == key.activates_at
+            {
+                loaded.push((key, known.key.clone()));
+                continue;
+            }
+            let parsed = open(&key, source.sealer.as_ref()).and_then(|plain| {
+                parse_stored(&StoredSigningKey { private_key_pem: plain, ..key.clone() })
+            });
+            match parsed.and_then(|p| Ok(LoadedKey::new(p, key.activates_at)?)) {
+                Ok(parsed) => {
+                    tracing::info!(kid = %key.kid, "loaded a token signing key");
+                    loaded.push((key, Arc::new(parsed)));
+                }
+                Err(e) => {
+                    tracing::error!(kid = %key.kid, error = %e, "a token signing key is left out");
+                }
+            }
+        }
+        if loaded.is_empty() {
+            return Err("no stored token signing key could be loaded".into());
+        }
+        let (set, dropped) = KeySet::schedule(loaded, now, self.keep_retired);
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        self.delete(&dropped).await;
+        Ok(())
+    }
+
+    async fn delete(&self, kids: &[String]) {
+        let Some(source) = &self.source else { return };
+        for kid in kids {
+            match source.store.delete_signing_key(kid).await {
+                Ok(true) => tracing::info!(%kid, "deleted a retired token signing key"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%kid, error = %e, "deleting a retired signing key failed"),
+            }
+        }
+    }
+
+    /// Reloads because a token named a key not loaded here, at most once per cooldown: callers
+    /// that arrive together share one reload, and a reload that began after `arrived` is the
+    /// one they wait for.
+    async fn reload_for_unknown_kid(&self, arrived: Instant, now: OffsetDateTime) {
+        if self.source.is_none() {
+            return;
+        }
+        let mut last = self.unknown_kid_reload.lock().await;
+        if last.is_some_and(|began| began >= arrived) {
+            return;
+        }
+        if let Some(began) = *last {
+            tokio::time::sleep_until(began + UNKNOWN_KID_RELOAD_COOLDOWN).await;
+        }
+        *last = Some(Instant::now());
+        if let Err(e) = self.reload(now).await {
+            tracing::warn!(error = %e, "reloading the token signing keys failed");
+        }
+    }
+
+    /// Makes a new key, *next* until `publish_delay` has passed (at once for zero), stores it
+    /// (sealed when this ring seals) and loads it here.
+    ///
+    /// # Errors
+    /// When the key cannot be made or stored.
+    pub async fn rotate(
+        &self,
+        now: OffsetDateTime,
+        publish_delay: Duration,
+    ) -> Result<SigningKeyStatus, BoxError> {
+        let Some(source) = &self.source else {
+            return Err("these signing keys are fixed".into());
+        };
+        let key = tokio::task::spawn_blocking(SigningKey::generate).await??;
+        let mut stored = key.to_stored(now, now + publish_delay)?;
+        if let Some(sealer) = &source.sealer {
+            stored.private_key_pem = sealer.seal(&stored.kid, &stored.private_key_pem)?;
+        }
+        source.store.add_signing_key(&stored).await?;
+        self.reload(now).await?;
+        let kid = key.kid;
+        let status = self.schedule(now).into_iter().find(|s| s.kid == kid);
+        status.ok_or_else(|| "the new signing key was not loaded".into())
+    }
+
+    /// Every loaded key's state at `now`, in activation order.
+    pub fn schedule(&self, now: OffsetDateTime) -> Vec<SigningKeyStatus> {
+        signing_key_schedule(&self.current().stored, now, self.keep_retired)
+    }
+
+    /// The public keys at `now`: every key that still verifies, the newest first.
+    pub fn published(&self, now: OffsetDateTime) -> Vec<PublishedKey> {
+        let set = self.current();
+        set.keys
+            .iter()
+            .rev()
+            .filter(|k| k.verifies_at(now))
+            .map(|k| k.key.published.clone())
+            .collect()
+    }
+}
+
+/// Whether a `kid` could be one of this deployment's (an RFC 7638 SHA-256 thumbprint), before
+/// anything is reloaded for it.
+fn plausible_kid(kid: &str) -> bool {
+    kid.len() == 43 && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Signs with the ring's active key; verifies with any key the ring holds.
 pub struct JwtTokenIssuer {
     issuer: String,
     audience: String,
-    signing_kid: String,
-    signing: EncodingKey,
-    verifying: HashMap<String, DecodingKey>,
-    published: Vec<PublishedKey>,
+    ring: Arc<KeyRing>,
 }
 
 impl JwtTokenIssuer {
-    /// `keys[0]` signs; every key verifies (so tokens survive a key rotation).
+    /// Fixed keys: `keys[0]` signs; every key verifies.
     ///
     /// # Errors
     /// When `keys` is empty or a key cannot be encoded.
@@ -229,33 +529,16 @@ impl JwtTokenIssuer {
         audience: impl Into<String>,
         keys: &[SigningKey],
     ) -> Result<Self, SigningKeyError> {
-        let first = keys.first().ok_or_else(|| SigningKeyError::Malformed("no key".into()))?;
-        let der =
-            first.private.to_pkcs1_der().map_err(|e| SigningKeyError::Malformed(e.to_string()))?;
-        let verifying = keys
-            .iter()
-            .map(|key| {
-                let public = key.private.to_public_key();
-                let decoding = DecodingKey::from_rsa_raw_components(
-                    &public.n().to_bytes_be(),
-                    &public.e().to_bytes_be(),
-                );
-                (key.kid.clone(), decoding)
-            })
-            .collect();
-        Ok(Self {
-            issuer: issuer.into(),
-            audience: audience.into(),
-            signing_kid: first.kid.clone(),
-            signing: EncodingKey::from_rsa_der(der.as_bytes()),
-            verifying,
-            published: keys.iter().map(SigningKey::published).collect(),
-        })
+        Ok(Self::with_ring(issuer, audience, Arc::new(KeyRing::fixed(keys)?)))
     }
 
-    /// The public keys, for `/.well-known/jwks.json`.
-    pub fn published_keys(&self) -> &[PublishedKey] {
-        &self.published
+    /// Over a shared, reloading key ring.
+    pub fn with_ring(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        ring: Arc<KeyRing>,
+    ) -> Self {
+        Self { issuer: issuer.into(), audience: audience.into(), ring }
     }
 
     pub fn issuer(&self) -> &str {
@@ -265,52 +548,26 @@ impl JwtTokenIssuer {
     pub fn audience(&self) -> &str {
         &self.audience
     }
-}
 
-impl TokenIssuer for JwtTokenIssuer {
-    fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError> {
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some(ACCESS_TOKEN_TYPE.into());
-        header.kid = Some(self.signing_kid.clone());
-        let body = Claims {
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            sub: claims.subject.as_uuid(),
-            sid: claims.session.as_uuid(),
-            iat: claims.issued_at.unix_timestamp(),
-            exp: claims.expires_at.unix_timestamp(),
-            jti: claims.token_id,
-        };
-        let token = jsonwebtoken::encode(&header, &body, &self.signing)
-            .map_err(|e| TokenIssuerError::Internal(e.into()))?;
-        Ok(IssuedToken {
-            token: SecretString::new(token),
-            issued_at: claims.issued_at,
-            expires_at: claims.expires_at,
-        })
-    }
-
-    fn verify(
+    fn check(
         &self,
         token: &str,
+        scheduled: &ScheduledKey,
+        alg: Algorithm,
         now: OffsetDateTime,
     ) -> Result<AccessTokenClaims, TokenIssuerError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenIssuerError::Invalid)?;
-        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        let key = &scheduled.key;
+        // The key is bound to its algorithm (RFC 8725 §3.1): nothing else is tried with it.
+        if alg != key.algorithm || !scheduled.verifies_at(now) {
             return Err(TokenIssuerError::Invalid);
         }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.verifying.get(kid))
-            .ok_or(TokenIssuerError::Invalid)?;
-        let mut validation = Validation::new(Algorithm::RS256);
+        let mut validation = Validation::new(key.algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["iss", "aud", "sub", "exp"]);
         // Expiry is checked below against the injected clock, not the system time.
         validation.validate_exp = false;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .map_err(|_| TokenIssuerError::Invalid)?;
         let claims = data.claims;
         if claims.exp <= now.unix_timestamp() {
@@ -328,6 +585,63 @@ impl TokenIssuer for JwtTokenIssuer {
     }
 }
 
+#[async_trait]
+impl TokenIssuer for JwtTokenIssuer {
+    fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError> {
+        let set = self.ring.current();
+        let key = set
+            .signing(claims.issued_at)
+            .ok_or_else(|| TokenIssuerError::Internal("no signing key is loaded".into()))?;
+        let mut header = Header::new(key.algorithm);
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        header.kid = Some(key.kid.clone());
+        let body = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: claims.subject.as_uuid(),
+            sid: claims.session.as_uuid(),
+            iat: claims.issued_at.unix_timestamp(),
+            exp: claims.expires_at.unix_timestamp(),
+            jti: claims.token_id,
+        };
+        let token = jsonwebtoken::encode(&header, &body, &key.encoding)
+            .map_err(|e| TokenIssuerError::Internal(e.into()))?;
+        Ok(IssuedToken {
+            token: SecretString::new(token),
+            issued_at: claims.issued_at,
+            expires_at: claims.expires_at,
+        })
+    }
+
+    async fn verify(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<AccessTokenClaims, TokenIssuerError> {
+        let arrived = Instant::now();
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenIssuerError::Invalid)?;
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(TokenIssuerError::Invalid);
+        }
+        let kid = header.kid.as_deref().ok_or(TokenIssuerError::Invalid)?;
+        if let Some(key) = self.ring.current().by_kid.get(kid) {
+            return self.check(token, key, header.alg, now);
+        }
+        // A key another replica may have rotated in since this one last loaded.
+        if !plausible_kid(kid) {
+            return Err(TokenIssuerError::Invalid);
+        }
+        self.ring.reload_for_unknown_kid(arrived, now).await;
+        let set = self.ring.current();
+        let key = set.by_kid.get(kid).ok_or(TokenIssuerError::Invalid)?;
+        self.check(token, key, header.alg, now)
+    }
+
+    fn published_keys(&self, now: OffsetDateTime) -> Vec<PublishedKey> {
+        self.ring.published(now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,17 +656,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_token_verifies_until_it_expires_and_only_for_its_audience() {
+    #[tokio::test]
+    async fn a_token_verifies_until_it_expires_and_only_for_its_audience() {
         let key = SigningKey::generate().unwrap();
         let issuer = JwtTokenIssuer::new("iss", "aud", std::slice::from_ref(&key)).unwrap();
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let claims = claims(now);
         let token = issuer.issue(&claims).unwrap();
-        assert_eq!(issuer.verify(token.token.expose(), now).unwrap(), claims);
-        assert!(issuer.verify(token.token.expose(), claims.expires_at).is_err());
+        assert_eq!(issuer.verify(token.token.expose(), now).await.unwrap(), claims);
+        assert!(issuer.verify(token.token.expose(), claims.expires_at).await.is_err());
         let other = JwtTokenIssuer::new("iss", "other", &[key]).unwrap();
-        assert!(other.verify(token.token.expose(), now).is_err());
+        assert!(other.verify(token.token.expose(), now).await.is_err());
     }
 
     #[test]

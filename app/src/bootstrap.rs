@@ -10,11 +10,10 @@ use anyhow::Context as _;
 
 use codex_cloud_adapters::{
     Argon2PasswordHasher, Discovery, HashQueue, HttpJwksKeyProvider, JwksCacheSettings,
-    JwksFetchStats, JwtTokenIssuer, KeySealer, OidcClientSettings, OpenIdConnectProvider,
-    OutboundHttp, SeaOrmStore, SystemClock, ZxcvbnBlocklist, load_or_create_signing_keys,
+    JwksFetchStats, JwtTokenIssuer, KeyRing, KeySealer, OidcClientSettings, OpenIdConnectProvider,
+    OutboundHttp, SeaOrmStore, SystemClock, ZxcvbnBlocklist,
 };
-use codex_cloud_core::domain::PasswordPolicy;
-use codex_cloud_core::domain::PublishedKey;
+use codex_cloud_core::domain::{PasswordPolicy, SigningKeyStatus};
 use codex_cloud_core::ports::{
     AuditLog, Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
     RefreshTokenStore, SessionStore, SigningKeyStore, ThrottleStore, UserStore,
@@ -96,8 +95,6 @@ pub struct Services {
     /// `None` when OpenID Connect is off.
     pub oidc: Option<OidcLogin>,
     pub readiness: ReadinessCheck,
-    /// The public keys of Codex access tokens.
-    pub published_keys: Vec<PublishedKey>,
     /// Whether cookies get the `Secure` attribute and `__Host-` names.
     pub secure_cookies: bool,
     /// The origin browsers reach this service at (scheme, host, port).
@@ -108,11 +105,17 @@ pub struct Services {
 
 /// How often stale pending logins are purged.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
+/// How far replicas' clocks may disagree: a retired key verifies this much longer.
+const CLOCK_SKEW: time::Duration = time::Duration::seconds(60);
 
 /// A wired-up backend.
 pub struct Backend {
     pub services: Services,
     housekeeping: Housekeeping,
+    signing_keys: Arc<KeyRing>,
+    clock: Arc<dyn Clock>,
+    signing_key_publish_delay: time::Duration,
+    signing_key_reload_interval: Duration,
     discovery: Option<Arc<Discovery>>,
     provider_keys: Option<Arc<HttpJwksKeyProvider>>,
 }
@@ -159,11 +162,21 @@ impl Backend {
                 None
             }
         };
-        let keys = load_or_create_signing_keys(&*stores.signing_keys, clock.now(), sealer.as_ref())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
-        let tokens = JwtTokenIssuer::new(&settings.token_issuer, &settings.token_audience, &keys)?;
-        let published_keys = tokens.published_keys().to_vec();
+        // A retired key verifies as long as a token it signed can be valid: the token lifetime,
+        // plus a replica's delay in seeing its successor, plus clock skew.
+        let reload = time::Duration::try_from(settings.signing_key_reload_interval)
+            .context("CODEX_SIGNING_KEY_RELOAD_INTERVAL")?;
+        let keep_retired = settings.access_token_ttl + reload + CLOCK_SKEW;
+        let signing_keys =
+            KeyRing::load(stores.signing_keys.clone(), sealer, keep_retired, clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?;
+        let signing_keys = Arc::new(signing_keys);
+        let tokens = JwtTokenIssuer::with_ring(
+            &settings.token_issuer,
+            &settings.token_audience,
+            signing_keys.clone(),
+        );
         let ports = AuthPorts {
             users: stores.users.clone(),
             sessions: stores.sessions.clone(),
@@ -212,7 +225,6 @@ impl Backend {
             links,
             oidc: wired.as_ref().map(|w| w.login.clone()),
             readiness: ReadinessCheck::new(stores.readiness.clone(), provider),
-            published_keys,
             secure_cookies: settings.secure_cookies(),
             public_origin: settings.public_origin.origin().to_owned(),
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -221,6 +233,10 @@ impl Backend {
         Ok(Self {
             services,
             housekeeping,
+            signing_keys,
+            clock,
+            signing_key_publish_delay: settings.signing_key_publish_delay,
+            signing_key_reload_interval: settings.signing_key_reload_interval,
             discovery: wired.as_ref().map(|w| w.discovery.clone()),
             provider_keys: wired.map(|w| w.keys),
         })
@@ -239,6 +255,36 @@ impl Backend {
         Ok(purged)
     }
 
+    /// Makes a new token signing key, *next* for `CODEX_SIGNING_KEY_PUBLISH_DELAY` and active
+    /// after that.
+    ///
+    /// # Errors
+    /// When the key cannot be made or stored.
+    pub async fn rotate_signing_key(&self) -> anyhow::Result<SigningKeyStatus> {
+        let now = self.clock.now();
+        self.signing_keys
+            .rotate(now, self.signing_key_publish_delay)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot rotate the token signing key: {e}"))
+    }
+
+    /// Every token signing key with its state and dates, in activation order.
+    pub fn signing_keys(&self) -> Vec<SigningKeyStatus> {
+        self.signing_keys.schedule(self.clock.now())
+    }
+
+    /// Reads the token signing keys again now (the background task does every
+    /// `CODEX_SIGNING_KEY_RELOAD_INTERVAL`).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn reload_signing_keys(&self) -> anyhow::Result<()> {
+        self.signing_keys
+            .reload(self.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reload the token signing keys: {e}"))
+    }
+
     /// How often the provider's keys were fetched, and how often that failed (`None` with
     /// OpenID Connect off).
     pub fn provider_key_stats(&self) -> Option<JwksFetchStats> {
@@ -246,13 +292,27 @@ impl Backend {
     }
 
     /// Starts what a serving process runs besides requests: discovery retried until it
-    /// succeeds, and housekeeping once a minute (ended sessions, spent refresh tokens, stale
+    /// succeeds, the token signing keys read again every `CODEX_SIGNING_KEY_RELOAD_INTERVAL`,
+    /// and housekeeping once a minute (ended sessions, spent refresh tokens, stale
     /// throttle counts, pending logins that never came back), in bounded batches that any
     /// number of replicas may run at once.
     pub fn spawn_background_tasks(&self) {
         if let Some(discovery) = &self.discovery {
             discovery.spawn_retry();
         }
+        let (keys, clock) = (self.signing_keys.clone(), self.clock.clone());
+        let every = self.signing_key_reload_interval;
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                if let Err(e) = keys.reload(clock.now()).await {
+                    tracing::warn!(error = %e, "reloading the token signing keys failed");
+                }
+            }
+        });
         let housekeeping = self.housekeeping.clone();
         let oidc = self.services.oidc.clone();
         tokio::spawn(async move {

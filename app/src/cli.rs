@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `create-admin`, `set-password`, `migrate`,
-//! `openapi`, `link-identity`, `unlink-identity`.
+//! `openapi`, `link-identity`, `unlink-identity`, `rotate-signing-key`, `list-signing-keys`.
 
 use std::io::{BufRead as _, Read as _};
 
@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
-use codex_cloud_core::domain::UserId;
+use codex_cloud_core::domain::{SigningKeyState, SigningKeyStatus, UserId};
 use codex_cloud_core::service::{Admin, CreateUser, LinkIdentity};
 
 use crate::bootstrap::{Backend, Overrides, Services};
@@ -59,6 +59,11 @@ pub enum Command {
         #[arg(long)]
         subject: String,
     },
+    /// Make a new token signing key: published at once, signing after
+    /// CODEX_SIGNING_KEY_PUBLISH_DELAY seconds; prints its key id.
+    RotateSigningKey,
+    /// List the token signing keys: key id, state (next, active, retired) and dates.
+    ListSigningKeys,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +137,25 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             eprintln!("linked ({}, {}) to user {}", identity.issuer, identity.subject, user_id);
             println!("{}", identity.id);
         }
+        Command::RotateSigningKey => {
+            let backend = Backend::build(settings, Overrides::default()).await?;
+            let key = backend.rotate_signing_key().await?;
+            match key.state {
+                SigningKeyState::Active => {
+                    eprintln!("signing key {} is active now", key.kid);
+                }
+                _ => eprintln!(
+                    "signing key {} is published now and signs from {}",
+                    key.kid,
+                    rfc3339(key.activates_at)
+                ),
+            }
+            println!("{}", key.kid);
+        }
+        Command::ListSigningKeys => {
+            let backend = Backend::build(settings, Overrides::default()).await?;
+            print!("{}", key_table(&backend.signing_keys()));
+        }
         Command::UnlinkIdentity { issuer, subject } => {
             let links = services(settings).await?.links;
             links.unlink_identity(&operator, &issuer, &subject).await?;
@@ -139,6 +163,40 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The keys as a table with a header line, one key per line, columns separated by spaces: kid,
+/// state, created, activates (starts signing), retired (a newer key took over) and drops (stops
+/// verifying and is deleted); `-` where a date does not apply.
+fn key_table(keys: &[SigningKeyStatus]) -> String {
+    let date = |at: Option<time::OffsetDateTime>| at.map_or_else(|| "-".to_owned(), rfc3339);
+    let mut rows =
+        vec![["kid", "state", "created", "activates", "retired", "drops"].map(String::from)];
+    for key in keys {
+        rows.push([
+            key.kid.clone(),
+            key.state.as_str().to_owned(),
+            rfc3339(key.created_at),
+            rfc3339(key.activates_at),
+            date(key.retired_at),
+            date(key.dropped_at),
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..6).map(|i| rows.iter().map(|row| row[i].len()).max().unwrap_or(0)).collect();
+    let mut table = String::new();
+    for row in rows {
+        let cells: Vec<String> =
+            row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        table.push_str(cells.join("  ").trim_end());
+        table.push('\n');
+    }
+    table
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(at);
+    utc.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
 async fn services(settings: &Settings) -> anyhow::Result<Services> {

@@ -30,6 +30,8 @@ struct Raw {
     max_concurrent_hashes: usize,
     hash_queue_timeout: u64,
     max_connections: usize,
+    signing_key_publish_delay: u64,
+    signing_key_reload_interval: u64,
     oidc_issuer: Option<String>,
     oidc_client_id: Option<String>,
     oidc_client_secret: Option<String>,
@@ -63,6 +65,8 @@ impl Default for Raw {
             max_concurrent_hashes: 4,
             hash_queue_timeout: 5,
             max_connections: 10_000,
+            signing_key_publish_delay: 3600,
+            signing_key_reload_interval: 60,
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
@@ -106,6 +110,11 @@ pub struct Settings {
     pub hash_queue_timeout: std::time::Duration,
     /// `CODEX_MAX_CONNECTIONS`: connections open at once.
     pub max_connections: usize,
+    /// `CODEX_SIGNING_KEY_PUBLISH_DELAY`: how long a rotated-in key is published before it
+    /// signs.
+    pub signing_key_publish_delay: time::Duration,
+    /// `CODEX_SIGNING_KEY_RELOAD_INTERVAL`: how often each replica reads the signing keys again.
+    pub signing_key_reload_interval: std::time::Duration,
     /// `CODEX_KEY_ENCRYPTION_KEY` (or the content of `CODEX_KEY_ENCRYPTION_KEY_FILE`): base64
     /// of the 256-bit key that seals private keys at rest; checked to be one.
     pub key_encryption_key: Option<SecretString>,
@@ -385,6 +394,15 @@ impl Raw {
         if !(1..=1_000_000).contains(&self.max_connections) {
             return Err(fail("max_connections", "must be between 1 and 1000000"));
         }
+        if self.signing_key_publish_delay > 31_536_000 {
+            return Err(fail(
+                "signing_key_publish_delay",
+                "must be between 0 and 31536000 seconds",
+            ));
+        }
+        if !(1..=86_400).contains(&self.signing_key_reload_interval) {
+            return Err(fail("signing_key_reload_interval", "must be between 1 and 86400 seconds"));
+        }
         let access_token_ttl = time::Duration::seconds(self.access_token_ttl as i64);
         let public_origin = RedirectUri::parse(&self.oidc_redirect_uri)
             .map_err(|why| fail("oidc_redirect_uri", &why))?;
@@ -418,6 +436,12 @@ impl Raw {
             max_concurrent_hashes: self.max_concurrent_hashes,
             hash_queue_timeout: std::time::Duration::from_secs(self.hash_queue_timeout),
             max_connections: self.max_connections,
+            signing_key_publish_delay: time::Duration::seconds(
+                self.signing_key_publish_delay as i64,
+            ),
+            signing_key_reload_interval: std::time::Duration::from_secs(
+                self.signing_key_reload_interval,
+            ),
             key_encryption_key,
             oidc,
             throttle,

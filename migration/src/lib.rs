@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_initial;
 mod m20261130_000001_account_security;
 mod m20261130_000002_pending_login_clients;
+mod m20261130_000003_signing_key_rotation;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261130_000001_account_security::Migration),
             Box::new(m20261130_000002_pending_login_clients::Migration),
+            Box::new(m20261130_000003_signing_key_rotation::Migration),
         ]
     }
 }

@@ -95,7 +95,7 @@ impl TestAppBuilder {
     pub async fn build(self) -> TestApp {
         let store = self.backend.open().await;
         // Every app signs with the shared test key, so tests can forge tokens with it.
-        let key = signing_key().to_stored(T0).expect("encode the test signing key");
+        let key = signing_key().to_stored(T0, T0).expect("encode the test signing key");
         store.store().add_first_signing_key(&key).await.expect("store the test signing key");
         let mut stores = store.stores();
         if self.store_ping_fails {
@@ -115,7 +115,7 @@ impl TestAppBuilder {
         let backend = Backend::build(&self.settings, overrides).await.expect("build the backend");
         let services = backend.services.clone();
         let client = TestClient::new(endpoint(services.clone()).map_to_response().boxed());
-        let jwks = JwkSet::of(&services.published_keys);
+        let jwks = JwkSet::of(&services.auth.published_keys());
         TestApp { client, services, clock, jwks, store, backend }
     }
 }

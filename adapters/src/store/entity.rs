@@ -129,6 +129,8 @@ pub(crate) mod signing_keys {
         pub algorithm: String,
         pub private_key_pem: String,
         pub created_at: TimeDateTimeWithTimeZone,
+        /// `None` for keys stored before rotation existed: they sign from `created_at`.
+        pub activates_at: Option<TimeDateTimeWithTimeZone>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

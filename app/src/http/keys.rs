@@ -1,9 +1,11 @@
-//! The public keys of Codex access tokens, for other Codex services to verify them.
+//! The public keys of Codex access tokens, for other Codex services to verify them: the keys
+//! that may have signed a token still valid, and the key that signs next.
 
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use codex_cloud_core::domain::PublishedKey;
+use codex_cloud_core::service::Auth;
 
 use crate::http::ApiTags;
 
@@ -42,7 +44,7 @@ impl JwkSet {
 }
 
 pub struct KeysApi {
-    pub jwks: JwkSet,
+    pub auth: Auth,
 }
 
 #[OpenApi(tag = "ApiTags::Keys")]
@@ -50,6 +52,6 @@ impl KeysApi {
     /// The public keys that verify Codex access tokens
     #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "getJwks")]
     async fn jwks(&self) -> Json<JwkSet> {
-        Json(self.jwks.clone())
+        Json(JwkSet::of(&self.auth.published_keys()))
     }
 }

@@ -66,8 +66,8 @@ pub fn api(services: Services) -> OpenApiService<Apis, ()> {
             accounts: services.accounts,
             links: services.links,
         },
-        health::HealthApi { readiness: services.readiness, auth: services.auth },
-        keys::KeysApi { jwks: JwkSet::of(&services.published_keys) },
+        health::HealthApi { readiness: services.readiness, auth: services.auth.clone() },
+        keys::KeysApi { auth: services.auth },
     );
     describe(OpenApiService::new(apis, TITLE, env!("CARGO_PKG_VERSION")))
 }

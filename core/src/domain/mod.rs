@@ -25,5 +25,8 @@ pub use session::{
     OpaqueToken, RandomnessError, Session, SessionId, SessionMethod, SessionPolicy, TokenDigest,
 };
 pub use throttle::{ThrottleKey, ThrottlePolicy, ThrottleRecord};
-pub use token::{AccessTokenClaims, IssuedToken, PublishedKey, StoredSigningKey};
+pub use token::{
+    AccessTokenClaims, IssuedToken, PublishedKey, SigningKeyState, SigningKeyStatus,
+    StoredSigningKey, signing_key_schedule,
+};
 pub use user::{NewUser, User, UserId};

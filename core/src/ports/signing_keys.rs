@@ -21,6 +21,18 @@ pub trait SigningKeyStore: Send + Sync {
     /// When the store fails.
     async fn add_first_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
 
+    /// Stores `key` after every stored key (a rotation); concurrent calls all succeed.
+    ///
+    /// # Errors
+    /// When the store fails (a key with the same id is a failure too).
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+
+    /// Deletes the key `kid` (once no token it signed can still be valid); whether it was there.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError>;
+
     /// Replaces the stored private key of `kid` by `sealed` (its encrypted form), if it still
     /// is `plain`; whether it was replaced (a replica may have sealed it first).
     ///

@@ -1,7 +1,10 @@
 //! Codex access tokens.
 
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
 use crate::BoxError;
-use crate::domain::{AccessTokenClaims, IssuedToken};
+use crate::domain::{AccessTokenClaims, IssuedToken, PublishedKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenIssuerError {
@@ -12,12 +15,13 @@ pub enum TokenIssuerError {
     Internal(BoxError),
 }
 
-/// Signs and verifies Codex access tokens.
+/// Signs and verifies Codex access tokens, and publishes the keys that verify them.
 ///
 /// Implementations MUST sign with an asymmetric key shared by every replica, put `typ` `at+jwt`
 /// (RFC 9068) in the header and `iss`, `aud`, `sub`, `sid`, `iat`, `exp`, `jti` in the claims,
 /// and on verification check the signature, `typ`, `iss`, `aud` and `exp` (against `now`), so
 /// that no other kind of token (an ID token, say) ever passes.
+#[async_trait]
 pub trait TokenIssuer: Send + Sync {
     /// Signs a token with these claims.
     ///
@@ -25,13 +29,18 @@ pub trait TokenIssuer: Send + Sync {
     /// `Internal` when signing fails.
     fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError>;
 
-    /// Verifies a token presented by a client, at time `now`.
+    /// Verifies a token presented by a client, at time `now`. A token signed with a key this
+    /// replica has not seen yet (rotated in by another) may make it look for new keys first.
     ///
     /// # Errors
     /// `Invalid` for any token that is not acceptable.
-    fn verify(
+    async fn verify(
         &self,
         token: &str,
-        now: time::OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<AccessTokenClaims, TokenIssuerError>;
+
+    /// The public keys other services verify tokens with at `now`: every key that may have
+    /// signed a token still valid, and the key that will sign next.
+    fn published_keys(&self, now: OffsetDateTime) -> Vec<PublishedKey>;
 }

@@ -26,6 +26,11 @@ pub struct Principal {
 }
 
 impl Auth {
+    /// The public keys of Codex access tokens, as other services should see them now.
+    pub fn published_keys(&self) -> Vec<crate::domain::PublishedKey> {
+        self.tokens.published_keys(self.clock.now())
+    }
+
     /// Verifies the token, then reads its session and user at once: the session must be live
     /// and belong to the token's subject, and the user must be enabled.
     ///
@@ -37,7 +42,7 @@ impl Auth {
         address: Option<IpAddr>,
     ) -> Result<Principal, AuthenticateError> {
         let now = self.clock.now();
-        let claims = self.tokens.verify(token, now).map_err(|e| match e {
+        let claims = self.tokens.verify(token, now).await.map_err(|e| match e {
             TokenIssuerError::Invalid => AuthenticateError::InvalidToken,
             TokenIssuerError::Internal(e) => AuthenticateError::Internal(e),
         })?;

@@ -168,6 +168,7 @@ impl FakeTokens {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenIssuer for FakeTokens {
     fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError> {
         let mut issued = lock(&self.0);
@@ -179,7 +180,7 @@ impl TokenIssuer for FakeTokens {
         })
     }
 
-    fn verify(
+    async fn verify(
         &self,
         token: &str,
         _now: OffsetDateTime,
@@ -189,6 +190,10 @@ impl TokenIssuer for FakeTokens {
             .and_then(|n| n.parse().ok())
             .ok_or(TokenIssuerError::Invalid)?;
         lock(&self.0).get(index).cloned().ok_or(TokenIssuerError::Invalid)
+    }
+
+    fn published_keys(&self, _now: OffsetDateTime) -> Vec<crate::domain::PublishedKey> {
+        Vec::new()
     }
 }
 

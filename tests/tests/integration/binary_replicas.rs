@@ -44,6 +44,15 @@ async fn two_replicas_started_at_once_on_an_empty_database_both_serve_and_share_
             .output()
             .expect("create-admin");
         printed_id(&created);
+        let keys = backend_command(&dir)
+            .env("CODEX_DATABASE_URL", database.url())
+            .arg("list-signing-keys")
+            .output()
+            .expect("list-signing-keys");
+        let listed = String::from_utf8_lossy(&keys.stdout).into_owned();
+        let states: Vec<&str> =
+            listed.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1)).collect();
+        assert_eq!(states, ["active"], "one key between them:\n{listed}");
         let login = json!({ "email": "admin@example.com", "password": PASSWORD });
         let (status, body) = post(&a, "/auth/login", None, login).await;
         assert_eq!(status, 200, "{body}");

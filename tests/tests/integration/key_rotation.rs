@@ -1,0 +1,136 @@
+//! Token signing keys over their life, through the adapters every replica runs: a rotated-in
+//! key is published before it signs, the key it replaces verifies until its tokens have expired
+//! and is then deleted, a replica verifies a key rotated in elsewhere before its next scheduled
+//! reload, rotated keys are sealed, and a key verifies only tokens of its own algorithm.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use codex_cloud_adapters::memory::InMemoryStore;
+use codex_cloud_adapters::{JwtTokenIssuer, KeyRing, KeySealer};
+use codex_cloud_core::domain::{
+    AccessTokenClaims, IssuedToken, PublishedKey, SessionId, SigningKeyState, UserId,
+};
+use codex_cloud_core::ports::{SigningKeyStore, TokenIssuer};
+use codex_cloud_tests::app::T0;
+use codex_cloud_tests::keys::signing_key;
+
+const KEEP: Duration = Duration::seconds(100);
+
+fn claims(issued_at: OffsetDateTime) -> AccessTokenClaims {
+    AccessTokenClaims {
+        subject: UserId::new(),
+        session: SessionId::random(),
+        issued_at,
+        expires_at: issued_at + Duration::minutes(1),
+        token_id: Uuid::new_v4(),
+    }
+}
+
+fn kid_of(token: &IssuedToken) -> String {
+    jsonwebtoken::decode_header(token.token.expose()).unwrap().kid.unwrap()
+}
+
+fn kids(keys: &[PublishedKey]) -> Vec<String> {
+    keys.iter().map(|k| k.kid.clone()).collect()
+}
+
+/// A replica: its own key ring over the shared store.
+async fn replica(store: &Arc<InMemoryStore>) -> (Arc<KeyRing>, JwtTokenIssuer) {
+    let ring = Arc::new(KeyRing::load(store.clone(), None, KEEP, T0).await.unwrap());
+    (ring.clone(), JwtTokenIssuer::with_ring("iss", "aud", ring))
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_verifies_until_dropped() {
+    let store = Arc::new(InMemoryStore::new());
+    let (ring, issuer) = replica(&store).await;
+    let long_lived = AccessTokenClaims { expires_at: T0 + Duration::hours(1), ..claims(T0) };
+    let old_token = issuer.issue(&long_lived).unwrap();
+    let old = kid_of(&old_token);
+
+    let status = ring.rotate(T0, Duration::seconds(50)).await.unwrap();
+    assert_eq!(status.state, SigningKeyState::Next);
+    assert_eq!(status.activates_at, T0 + Duration::seconds(50));
+    let new = status.kid;
+    assert_eq!(kids(&issuer.published_keys(T0)), [new.clone(), old.clone()]);
+    let before = claims(T0 + Duration::seconds(49));
+    assert_eq!(kid_of(&issuer.issue(&before).unwrap()), old, "a next key does not sign yet");
+    let new_token = issuer.issue(&claims(T0 + Duration::seconds(50))).unwrap();
+    assert_eq!(kid_of(&new_token), new, "it signs from its activation");
+
+    let later = T0 + Duration::seconds(149);
+    ring.reload(later).await.unwrap();
+    assert!(issuer.verify(old_token.token.expose(), later).await.is_ok(), "retired verifies");
+    let states: Vec<_> = ring.schedule(later).iter().map(|s| s.state).collect();
+    assert_eq!(states, [SigningKeyState::Retired, SigningKeyState::Active]);
+    assert_eq!(ring.schedule(later)[0].dropped_at, Some(T0 + Duration::seconds(150)));
+
+    let dropped = T0 + Duration::seconds(150);
+    assert!(issuer.verify(old_token.token.expose(), dropped).await.is_err(), "dropped");
+    assert_eq!(kids(&issuer.published_keys(dropped)), std::slice::from_ref(&new));
+    ring.reload(dropped).await.unwrap();
+    let stored: Vec<String> =
+        store.signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(stored, std::slice::from_ref(&new), "a dropped key is deleted");
+    let fresh = issuer.issue(&claims(dropped)).unwrap();
+    assert!(issuer.verify(fresh.token.expose(), dropped).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_replica_verifies_a_key_rotated_in_elsewhere_before_its_next_reload() {
+    let store = Arc::new(InMemoryStore::new());
+    let ((ring_a, a), (_, b)) = (replica(&store).await, replica(&store).await);
+    ring_a.rotate(T0, Duration::ZERO).await.unwrap();
+    let token = a.issue(&claims(T0)).unwrap();
+    assert_ne!(kid_of(&token), kid_of(&b.issue(&claims(T0)).unwrap()), "b has not reloaded");
+
+    assert!(b.verify(token.token.expose(), T0).await.is_ok());
+    assert_eq!(kid_of(&b.issue(&claims(T0)).unwrap()), kid_of(&token), "and now signs with it");
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_stored_sealed_and_opens_on_another_replica() {
+    const KEK: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let store = Arc::new(InMemoryStore::new());
+    let sealer = || Some(KeySealer::from_base64(KEK).unwrap());
+    let a = KeyRing::load(store.clone(), sealer(), KEEP, T0).await.unwrap();
+    let status = a.rotate(T0, Duration::ZERO).await.unwrap();
+    let stored = store.signing_keys().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|k| KeySealer::is_sealed(k.private_key_pem.expose())));
+
+    let b = KeyRing::load(store.clone(), sealer(), KEEP, T0).await.unwrap();
+    let active = b.schedule(T0).into_iter().find(|s| s.state == SigningKeyState::Active);
+    assert_eq!(active.map(|s| s.kid), Some(status.kid));
+    assert!(KeyRing::load(store.clone(), None, KEEP, T0).await.is_err(), "sealed needs the key");
+}
+
+#[tokio::test]
+async fn a_key_verifies_only_tokens_of_its_own_algorithm() {
+    let store = Arc::new(InMemoryStore::new());
+    let key = signing_key();
+    store.add_first_signing_key(&key.to_stored(T0, T0).unwrap()).await.unwrap();
+    let (_, issuer) = replica(&store).await;
+    let encoding = EncodingKey::from_rsa_pem(key.to_pkcs1_pem().unwrap().expose().as_bytes());
+    let encoding = encoding.unwrap();
+    let body = json!({
+        "iss": "iss", "aud": "aud", "sub": Uuid::new_v4(), "sid": Uuid::new_v4(),
+        "iat": T0.unix_timestamp(), "exp": (T0 + Duration::minutes(5)).unix_timestamp(),
+        "jti": Uuid::new_v4(),
+    });
+    let token = |alg| {
+        let mut header = Header::new(alg);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.kid().to_owned());
+        jsonwebtoken::encode(&header, &body, &encoding).unwrap()
+    };
+    assert!(issuer.verify(&token(Algorithm::RS256), T0).await.is_ok(), "its own algorithm");
+    for other in [Algorithm::RS384, Algorithm::RS512, Algorithm::PS256] {
+        assert!(issuer.verify(&token(other), T0).await.is_err(), "{other:?} under an RS256 key");
+    }
+}
