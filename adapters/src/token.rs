@@ -234,13 +234,22 @@ struct LoadedKey {
 }
 
 impl LoadedKey {
-    fn new(parsed: SigningKey, activates_at: OffsetDateTime) -> Result<Self, SigningKeyError> {
+    fn new(
+        parsed: SigningKey,
+        algorithm: &str,
+        activates_at: OffsetDateTime,
+    ) -> Result<Self, SigningKeyError> {
+        // The only algorithm these keys are made for; a key stored for another is not used.
+        let algorithm = match algorithm {
+            "RS256" => Algorithm::RS256,
+            other => return Err(SigningKeyError::Malformed(format!("unsupported alg {other}"))),
+        };
         let der =
             parsed.private.to_pkcs1_der().map_err(|e| SigningKeyError::Malformed(e.to_string()))?;
         let public = parsed.private.to_public_key();
         Ok(Self {
             kid: parsed.kid.clone(),
-            algorithm: Algorithm::RS256,
+            algorithm,
             activates_at,
             encoding: EncodingKey::from_rsa_der(der.as_bytes()),
             decoding: DecodingKey::from_rsa_raw_components(
@@ -321,8 +330,11 @@ pub struct KeyRing {
     source: Option<KeySource>,
     keep_retired: Duration,
     current: RwLock<Arc<KeySet>>,
-    /// When the last reload for an unknown key id began; held while one runs.
+    /// When the last completed reload for an unknown key id began; held while one runs.
     unknown_kid_reload: tokio::sync::Mutex<Option<Instant>>,
+    /// Held by every reload, so that a reload that read the store earlier never replaces the
+    /// keys of one that read it later.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// The shortest time between two reloads caused by tokens naming unknown keys.
@@ -347,7 +359,7 @@ impl KeyRing {
         let mut loaded = Vec::with_capacity(keys.len());
         for (i, key) in keys.iter().enumerate() {
             let activates_at = OffsetDateTime::UNIX_EPOCH - Duration::seconds(i as i64);
-            let key = Arc::new(LoadedKey::new(key.clone(), activates_at)?);
+            let key = Arc::new(LoadedKey::new(key.clone(), "RS256", activates_at)?);
             loaded.push(ScheduledKey { key, dropped_at: None });
         }
         loaded.reverse();
@@ -358,11 +370,13 @@ impl KeyRing {
             keep_retired: Duration::MAX,
             current: RwLock::new(Arc::new(set)),
             unknown_kid_reload: tokio::sync::Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         })
     }
 
     /// Loads the stored keys (creating the first one if there is none, sealing plain ones when
-    /// a `sealer` is given) and deletes those retired for longer than `keep_retired`.
+    /// a `sealer` is given); those retired for longer than `keep_retired` are left out, and
+    /// deleted only by a serving replica's `reload`.
     ///
     /// # Errors
     /// When the store fails, or a stored key is corrupt or does not open.
@@ -375,32 +389,37 @@ impl KeyRing {
         let keys = load_or_create(&*store, now, sealer.as_ref()).await?;
         let mut loaded = Vec::with_capacity(keys.len());
         for (stored, parsed) in keys {
-            let key = LoadedKey::new(parsed, stored.activates_at)?;
+            let key = LoadedKey::new(parsed, &stored.algorithm, stored.activates_at)?;
             loaded.push((stored, Arc::new(key)));
         }
-        let (set, dropped) = KeySet::schedule(loaded, now, keep_retired);
-        let ring = Self {
+        let (set, _dropped) = KeySet::schedule(loaded, now, keep_retired);
+        Ok(Self {
             source: Some(KeySource { store, sealer }),
             keep_retired,
             current: RwLock::new(Arc::new(set)),
             unknown_kid_reload: tokio::sync::Mutex::new(None),
-        };
-        ring.delete(&dropped).await;
-        Ok(ring)
+            reloading: tokio::sync::Mutex::new(()),
+        })
     }
 
     fn current(&self) -> Arc<KeySet> {
         self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Reads the stored keys again: new ones are opened and parsed (one that cannot be is
-    /// logged and left out, and the ones loaded before keep working), and keys retired for
-    /// longer than the retention are deleted.
+    /// What a serving replica runs on a schedule: reads the stored keys again (new ones are
+    /// opened and parsed; one that cannot be is logged and left out, and the ones loaded before
+    /// keep working), and deletes keys retired for longer than the retention. Only serving
+    /// replicas delete, so a command run with other settings never drops a key early.
     ///
     /// # Errors
     /// When the store cannot be read (the keys loaded before stay in use).
     pub async fn reload(&self, now: OffsetDateTime) -> Result<(), BoxError> {
+        self.refresh(now, true).await
+    }
+
+    async fn refresh(&self, now: OffsetDateTime, prune: bool) -> Result<(), BoxError> {
         let Some(source) = &self.source else { return Ok(()) };
+        let _one_at_a_time = self.reloading.lock().await;
         let stored = source.store.signing_keys().await?;
         let current = self.current();
         let mut loaded = Vec::with_capacity(stored.len());
@@ -414,7 +433,7 @@ impl KeyRing {
             let parsed = open(&key, source.sealer.as_ref()).and_then(|plain| {
                 parse_stored(&StoredSigningKey { private_key_pem: plain, ..key.clone() })
             });
-            match parsed.and_then(|p| Ok(LoadedKey::new(p, key.activates_at)?)) {
+            match parsed.and_then(|p| Ok(LoadedKey::new(p, &key.algorithm, key.activates_at)?)) {
                 Ok(parsed) => {
                     tracing::info!(kid = %key.kid, "loaded a token signing key");
                     loaded.push((key, Arc::new(parsed)));
@@ -429,7 +448,9 @@ impl KeyRing {
         }
         let (set, dropped) = KeySet::schedule(loaded, now, self.keep_retired);
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
-        self.delete(&dropped).await;
+        if prune {
+            self.delete(&dropped).await;
+        }
         Ok(())
     }
 
@@ -445,8 +466,9 @@ impl KeyRing {
     }
 
     /// Reloads because a token named a key not loaded here, at most once per cooldown: callers
-    /// that arrive together share one reload, and a reload that began after `arrived` is the
-    /// one they wait for.
+    /// that arrive together share one reload, and a completed reload that began after
+    /// `arrived` is the one they wait for. A reload cut short (its request went away) counts
+    /// for nobody.
     async fn reload_for_unknown_kid(&self, arrived: Instant, now: OffsetDateTime) {
         if self.source.is_none() {
             return;
@@ -458,13 +480,15 @@ impl KeyRing {
         if let Some(began) = *last {
             tokio::time::sleep_until(began + UNKNOWN_KID_RELOAD_COOLDOWN).await;
         }
-        *last = Some(Instant::now());
-        if let Err(e) = self.reload(now).await {
+        let began = Instant::now();
+        if let Err(e) = self.refresh(now, false).await {
             tracing::warn!(error = %e, "reloading the token signing keys failed");
         }
+        *last = Some(began);
     }
 
-    /// Makes a new key, *next* until `publish_delay` has passed (at once for zero), stores it
+    /// Makes a new key, *next* until `publish_delay` has passed (at once for zero, and never
+    /// before the key active now activated, whatever this process's clock says), stores it
     /// (sealed when this ring seals) and loads it here.
     ///
     /// # Errors
@@ -478,15 +502,26 @@ impl KeyRing {
             return Err("these signing keys are fixed".into());
         };
         let key = tokio::task::spawn_blocking(SigningKey::generate).await??;
-        let mut stored = key.to_stored(now, now + publish_delay)?;
+        let active_since = self.current().signing(now).map(|k| k.activates_at);
+        let activates_at =
+            active_since.map_or(now + publish_delay, |at| at.max(now + publish_delay));
+        let mut stored = key.to_stored(now, activates_at)?;
         if let Some(sealer) = &source.sealer {
             stored.private_key_pem = sealer.seal(&stored.kid, &stored.private_key_pem)?;
         }
         source.store.add_signing_key(&stored).await?;
-        self.reload(now).await?;
+        // Stored is done: a failure to read the keys back changes nothing for the replicas.
+        let mut keys = self.current().stored.clone();
+        match self.refresh(now, false).await {
+            Ok(()) => keys = self.current().stored.clone(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the new signing key is stored but was not read back");
+                keys.insert(0, stored);
+            }
+        }
+        let status = signing_key_schedule(&keys, now, self.keep_retired);
         let kid = key.kid;
-        let status = self.schedule(now).into_iter().find(|s| s.kid == kid);
-        status.ok_or_else(|| "the new signing key was not loaded".into())
+        status.into_iter().find(|s| s.kid == kid).ok_or_else(|| "the new key is not stored".into())
     }
 
     /// Every loaded key's state at `now`, in activation order.

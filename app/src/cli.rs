@@ -141,11 +141,14 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let backend = Backend::build(settings, Overrides::default()).await?;
             let key = backend.rotate_signing_key().await?;
             match key.state {
-                SigningKeyState::Active => {
-                    eprintln!("signing key {} is active now", key.kid);
-                }
+                SigningKeyState::Active => eprintln!(
+                    "signing key {} is active now; each replica signs with it within \
+                     CODEX_SIGNING_KEY_RELOAD_INTERVAL",
+                    key.kid
+                ),
                 _ => eprintln!(
-                    "signing key {} is published now and signs from {}",
+                    "signing key {} is published by each replica within \
+                     CODEX_SIGNING_KEY_RELOAD_INTERVAL, and signs from {}",
                     key.kid,
                     rfc3339(key.activates_at)
                 ),
