@@ -99,7 +99,31 @@ impl Readiness for SeaOrmStore {
 }
 
 fn internal(error: DbErr) -> StoreError {
-    StoreError::new(error)
+    if unreachable(&error) { StoreError::unavailable(error) } else { StoreError::new(error) }
+}
+
+/// Whether the database could not be reached (no connection, a connection lost, the server
+/// shutting down or starting up), rather than a statement failing.
+fn unreachable(error: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let sqlx_error = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx_error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutdown, cannot connect
+        // now): the server went away, not the statement.
+        sqlx::Error::Database(e) => {
+            e.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+        }
+        _ => false,
+    }
 }
 
 /// Whether the error is a violation of a unique (naming the constraint, as the database words

@@ -110,6 +110,7 @@ statuses!(ReadErrors:
     403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such user (`user_not_found`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(DisableErrors:
     400 "A malformed user id (`invalid_request`).",
@@ -118,6 +119,7 @@ statuses!(DisableErrors:
     404 "No such user (`user_not_found`).",
     409 "The user is the last enabled administrator (`last_admin`) or the caller (`cannot_disable_self`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(ResetErrors:
     400 "Invalid body (`invalid_request`), or the password breaks a rule, named in `detail` (`invalid_password`).",
@@ -127,7 +129,7 @@ statuses!(ResetErrors:
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
     500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(WriteErrors:
     400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`, `invalid_identity`).",
@@ -138,6 +140,7 @@ statuses!(WriteErrors:
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(CreateUserErrors:
     400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`).",
@@ -147,7 +150,7 @@ statuses!(CreateUserErrors:
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
     500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 
 pub struct AdminApi {

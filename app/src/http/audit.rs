@@ -58,6 +58,7 @@ statuses!(AuditErrors:
     401 "Missing or invalid access token (`invalid_token`).",
     403 "The caller is not an administrator (`forbidden`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 
 pub struct AuditApi {

@@ -84,7 +84,7 @@ statuses!(LoginErrors:
     415 "The body is not `application/json` (`unsupported_media_type`).",
     429 "Too many failed attempts for this account or from this address (`too_many_attempts`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(RefreshErrors:
     400 "The body is not valid JSON or lacks a field (`invalid_request`).",
@@ -92,20 +92,24 @@ statuses!(RefreshErrors:
     413 "The body is too large (`payload_too_large`).",
     415 "The body is not `application/json` (`unsupported_media_type`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(TokenErrors:
     401 "The session cookie is missing, invalid, expired or revoked (`invalid_token`).",
     403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(LogoutErrors:
     401 "The access token is missing, invalid, expired or revoked (`invalid_token`).",
     403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(SessionErrors:
     401 "The access token is missing, invalid, expired or revoked (`invalid_token`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 
 pub struct AuthApi {

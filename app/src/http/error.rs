@@ -12,6 +12,8 @@ use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiResponse, Object};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// How long a client is asked to wait when the database cannot be reached.
+pub const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// An RFC 9457 problem document.
 #[derive(Clone, Debug, Object)]
@@ -78,6 +80,18 @@ impl Problem {
             );
         }
         response
+    }
+
+    /// 503 `database_unavailable` with `Retry-After` when the cause is an unreachable database
+    /// (the same request may work once it is back); otherwise 500, as `internal`.
+    pub fn failed(cause: &(dyn std::error::Error + 'static)) -> Self {
+        if codex_cloud_core::ports::is_store_unavailable(cause) {
+            tracing::warn!(error = %cause, "the database cannot be reached");
+            let detail = "the database cannot be reached; try again shortly".to_owned();
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", detail)
+                .retry_after(DATABASE_RETRY_AFTER_SECONDS);
+        }
+        Self::internal(&cause)
     }
 
     /// 500, without the cause (which is logged here instead).

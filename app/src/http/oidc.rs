@@ -45,7 +45,7 @@ statuses!(BeginErrors:
     404 "OpenID Connect is not configured (`oidc_not_configured`).",
     429 "This client (address, IPv6 per /64) has 1000 logins in progress, begun in the last 10 minutes (`too_many_pending_logins`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
-    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`).",
+    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`). Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(CallbackErrors:
     400 "Missing, unknown, expired, replayed or foreign state (`invalid_state`); the provider reported an error (`provider_denied`, with `provider_error`); `iss` is not the configured issuer (`issuer_mismatch`); no code (`invalid_request`).",
@@ -54,7 +54,7 @@ statuses!(CallbackErrors:
     404 "OpenID Connect is not configured (`oidc_not_configured`).",
     500 "Internal error (`internal_error`).",
     502 "The provider's token endpoint failed or timed out (`provider_error`).",
-    503 "The provider (`provider_unavailable`, `provider_misconfigured`) or its keys (`provider_keys_unavailable`) cannot be used.",
+    503 "The provider (`provider_unavailable`, `provider_misconfigured`) or its keys (`provider_keys_unavailable`) cannot be used. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 
 pub struct OidcApi {

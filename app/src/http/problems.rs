@@ -119,14 +119,14 @@ impl From<LoginError> for Problem {
             LoginError::InvalidCredentials => invalid_credentials(),
             LoginError::Throttled { retry_after } => too_many_attempts(retry_after),
             LoginError::Busy { retry_after } => server_busy(retry_after),
-            LoginError::Internal(e) => Problem::internal(&e),
+            LoginError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
 
 impl From<AuditTrailError> for Problem {
     fn from(error: AuditTrailError) -> Self {
-        Problem::internal(&error)
+        Problem::failed(&*error.0)
     }
 }
 
@@ -138,7 +138,7 @@ impl From<RefreshError> for Problem {
                 "invalid_refresh_token",
                 "the refresh token is invalid, expired, spent or revoked",
             ),
-            RefreshError::Internal(e) => Problem::internal(&e),
+            RefreshError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -156,7 +156,7 @@ impl From<PasswordChangeError> for Problem {
             PasswordChangeError::InvalidPassword(e) => {
                 problem(StatusCode::BAD_REQUEST, "invalid_password", e)
             }
-            PasswordChangeError::Internal(e) => Problem::internal(&e),
+            PasswordChangeError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -167,7 +167,7 @@ impl From<SessionError> for Problem {
             SessionError::UnknownSession => {
                 problem(StatusCode::NOT_FOUND, "session_not_found", "no such session")
             }
-            SessionError::Internal(e) => Problem::internal(&e),
+            SessionError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -176,7 +176,7 @@ impl From<AuthenticateError> for Problem {
     fn from(error: AuthenticateError) -> Self {
         match error {
             AuthenticateError::InvalidToken => invalid_token(),
-            AuthenticateError::Internal(e) => Problem::internal(&e),
+            AuthenticateError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -184,7 +184,7 @@ impl From<AuthenticateError> for Problem {
 impl From<LogoutError> for Problem {
     fn from(error: LogoutError) -> Self {
         match error {
-            LogoutError::Internal(e) => Problem::internal(&e),
+            LogoutError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -204,7 +204,7 @@ impl From<CreateUserError> for Problem {
                 "a user with this e-mail address already exists",
             ),
             CreateUserError::Busy { retry_after } => server_busy(retry_after),
-            CreateUserError::Internal(e) => Problem::internal(&e),
+            CreateUserError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -229,7 +229,7 @@ impl From<ManageUsersError> for Problem {
                 problem(StatusCode::BAD_REQUEST, "invalid_password", e)
             }
             ManageUsersError::Busy { retry_after } => server_busy(retry_after),
-            ManageUsersError::Internal(e) => Problem::internal(&e),
+            ManageUsersError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -254,7 +254,7 @@ impl From<IdentityLinkError> for Problem {
                 "identity_already_linked",
                 "this external identity is already linked to a user",
             ),
-            IdentityLinkError::Internal(e) => Problem::internal(&e),
+            IdentityLinkError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -278,7 +278,7 @@ impl From<BeginOidcLoginError> for Problem {
                 )
                 .retry_after(seconds)
             }
-            BeginOidcLoginError::Internal(e) => Problem::internal(&e),
+            BeginOidcLoginError::Internal(e) => Problem::failed(&*e),
         }
     }
 }
@@ -314,7 +314,7 @@ impl From<CompleteOidcLoginError> for Problem {
             E::KeysUnavailable => {
                 problem(StatusCode::SERVICE_UNAVAILABLE, "provider_keys_unavailable", detail)
             }
-            E::Internal(e) => Problem::internal(&e),
+            E::Internal(e) => Problem::failed(&*e),
         }
     }
 }

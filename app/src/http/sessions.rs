@@ -69,6 +69,7 @@ pub enum Done {
 statuses!(ListErrors:
     401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(RevokeErrors:
     400 "A malformed session id (`invalid_request`).",
@@ -76,6 +77,7 @@ statuses!(RevokeErrors:
     403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
     404 "No such session of the caller (`session_not_found`).",
     500 "Internal error (`internal_error`).",
+    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(PasswordErrors:
     400 "The body is not valid JSON or lacks a field (`invalid_request`), or the new password breaks a rule, named in `detail` (`invalid_password`).",
@@ -85,7 +87,7 @@ statuses!(PasswordErrors:
     415 "The body is not `application/json` (`unsupported_media_type`).",
     429 "Too many wrong current passwords (`too_many_attempts`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds.",
+    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 
 pub struct SessionsApi {

@@ -45,4 +45,53 @@ impl StoreError {
     pub fn new(error: impl Into<BoxError>) -> Self {
         Self(error.into())
     }
+
+    /// The store cannot be reached at all (no connection, or the connection was lost), as
+    /// opposed to a query that failed: the same call may work once it is back.
+    pub fn unavailable(error: impl Into<BoxError>) -> Self {
+        Self(Box::new(StoreUnavailable(error.into())))
+    }
+}
+
+/// Why a store could not be reached; found through `is_store_unavailable`.
+#[derive(Debug, thiserror::Error)]
+#[error("the database cannot be reached: {0}")]
+pub struct StoreUnavailable(BoxError);
+
+/// Whether `error`, or any error it wraps, says a store could not be reached.
+pub fn is_store_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.is::<StoreUnavailable>() {
+            return true;
+        }
+        // `StoreError` is transparent: its own source skips the error it holds.
+        if let Some(store) = error.downcast_ref::<StoreError>()
+            && is_store_unavailable(&*store.0)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("a use case failed")]
+    struct Wrapping(#[source] BoxError);
+
+    #[test]
+    fn an_unreachable_store_is_found_through_any_wrapping_and_nothing_else_is_taken_for_one() {
+        let unavailable = || StoreError::unavailable("connection refused");
+        assert!(is_store_unavailable(&unavailable()));
+        assert!(is_store_unavailable(&*unavailable().0));
+        let boxed: BoxError = Box::new(unavailable());
+        assert!(is_store_unavailable(&Wrapping(boxed)));
+        assert!(!is_store_unavailable(&StoreError::new("syntax error")));
+        assert!(!is_store_unavailable(&Wrapping(Box::new(StoreError::new("no such table")))));
+    }
 }
