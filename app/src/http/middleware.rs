@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use poem::http::{HeaderValue, header};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use tracing::Instrument as _;
 
 use crate::config::TrustedProxies;
 use crate::http::error::Problem;
@@ -184,16 +185,83 @@ impl poem::middleware::PanicHandler for PanicToProblem {
     }
 }
 
-/// One log line per request: method, path (never the query), status, duration.
-pub struct AccessLog;
+/// The route templates of the API (`/admin/users/{user_id}`), for logs and metrics: a path is
+/// named by its template, never by itself, so ids stay out of labels.
+#[derive(Clone, Debug)]
+pub struct RouteTemplates(Vec<Vec<String>>);
 
-pub struct AccessLogEndpoint<E>(E);
+impl RouteTemplates {
+    /// From the paths of an OpenAPI document.
+    pub fn new<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
+        let split = |path: &str| path.split('/').map(str::to_owned).collect();
+        Self(paths.into_iter().map(split).collect())
+    }
+
+    /// The template `path` matches (literal segments preferred over parameters), `/docs` for
+    /// Swagger UI, or `unmatched`.
+    pub fn of(&self, path: &str) -> String {
+        let segments: Vec<&str> = path.split('/').collect();
+        let literal_matches = |template: &Vec<String>| -> Option<usize> {
+            if template.len() != segments.len() {
+                return None;
+            }
+            let mut literal = 0;
+            for (t, s) in template.iter().zip(&segments) {
+                if t.starts_with('{') && t.ends_with('}') && !s.is_empty() {
+                    continue;
+                }
+                if t != s {
+                    return None;
+                }
+                literal += 1;
+            }
+            Some(literal)
+        };
+        let best = self.0.iter().filter_map(|t| Some((literal_matches(t)?, t))).max_by_key(|m| m.0);
+        match best {
+            Some((_, template)) => template.join("/"),
+            None if path == "/openapi.json" => path.to_owned(),
+            None if path == "/docs" || path.starts_with("/docs/") => "/docs".to_owned(),
+            None => "unmatched".to_owned(),
+        }
+    }
+}
+
+/// The request id header: a valid incoming one is kept, otherwise one is made.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// An incoming request id is kept when it is 1 to 128 characters of letters, digits and
+/// `-_.:`; anything else is replaced (it would otherwise reach the logs as the client wrote it).
+fn request_id(req: &Request) -> String {
+    let valid = |id: &&str| {
+        (1..=128).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    };
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(valid)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// Gives each request an id (kept from a valid `X-Request-Id`, else new), returned in the
+/// response header and carried with the method, the route template and, once known, the user id
+/// by every log line of the request (a `request` span); ends with one access-log line with the
+/// status and latency. Query strings are never logged.
+pub struct AccessLog {
+    pub routes: RouteTemplates,
+}
+
+pub struct AccessLogEndpoint<E> {
+    inner: E,
+    routes: RouteTemplates,
+}
 
 impl<E: Endpoint> Middleware<E> for AccessLog {
     type Output = AccessLogEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        AccessLogEndpoint(inner)
+        AccessLogEndpoint { inner, routes: self.routes.clone() }
     }
 }
 
@@ -201,23 +269,34 @@ impl<E: Endpoint> Endpoint for AccessLogEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Response> {
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let started = Instant::now();
-        let response = self.0.call(req).await.map(IntoResponse::into_response);
-        let status = match &response {
-            Ok(r) => r.status(),
-            Err(e) => e.status(),
-        };
-        tracing::info!(
-            %method,
-            path,
-            status = status.as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
+        let id = request_id(&req);
+        let route = self.routes.of(req.uri().path());
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            route = %route,
+            user_id = tracing::field::Empty,
         );
-        response
+        let started = Instant::now();
+        let result = self.inner.call(req).instrument(span.clone()).await;
+        let mut response = match result {
+            Ok(response) => response.into_response(),
+            Err(error) => error.into_response(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        let status = response.status().as_u16();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.in_scope(|| tracing::info!(status, elapsed_ms, "request"));
+        Ok(response)
     }
+}
+
+/// Names the authenticated user on the request's log lines.
+pub fn record_user(user: impl std::fmt::Display) {
+    tracing::Span::current().record("user_id", tracing::field::display(user));
 }
 
 /// The client's address, as the throttles and the audit trail see it.
@@ -343,6 +422,30 @@ mod tests {
 
     fn ip(raw: &str) -> Option<IpAddr> {
         raw.parse().ok()
+    }
+
+    #[test]
+    fn a_path_is_named_by_its_template_literal_segments_first() {
+        let routes = RouteTemplates::new([
+            "/admin/users/{user_id}",
+            "/admin/users/{user_id}/identities",
+            "/auth/sessions/{session_id}",
+            "/auth/sessions/current",
+            "/auth/me",
+        ]);
+        let id = "0b6f8a3e-2d7c-4a51-9a0e-3f1c2b4d5e6f";
+        assert_eq!(routes.of(&format!("/admin/users/{id}")), "/admin/users/{user_id}");
+        assert_eq!(
+            routes.of(&format!("/admin/users/{id}/identities")),
+            "/admin/users/{user_id}/identities"
+        );
+        assert_eq!(routes.of("/auth/sessions/current"), "/auth/sessions/current");
+        assert_eq!(routes.of("/auth/sessions/abc"), "/auth/sessions/{session_id}");
+        assert_eq!(routes.of("/auth/me"), "/auth/me");
+        assert_eq!(routes.of("/admin/users/"), "unmatched", "an empty parameter is no match");
+        assert_eq!(routes.of("/docs/index.css"), "/docs");
+        assert_eq!(routes.of("/openapi.json"), "/openapi.json");
+        assert_eq!(routes.of("/wp-login.php"), "unmatched", "no path becomes a label");
     }
 
     #[test]

@@ -85,8 +85,23 @@ fn describe<T: OpenApi>(service: OpenApiService<T, ()>) -> OpenApiService<T, ()>
     service.description(
         "Authenticates Codex Cloud users locally (e-mail and password) or through an external \
              OpenID Connect provider, and issues Codex sessions and access tokens. Errors are \
-             RFC 9457 `application/problem+json` documents with a stable `code`.",
+             RFC 9457 `application/problem+json` documents with a stable `code`. Every response \
+             carries `X-Request-Id` (the request's own when valid: 1 to 128 letters, digits and \
+             `-_.:`; otherwise a new one), which the server's log lines name.",
     )
+}
+
+/// The route templates of every operation, read from the document once.
+fn route_templates() -> middleware::RouteTemplates {
+    static TEMPLATES: std::sync::OnceLock<middleware::RouteTemplates> = std::sync::OnceLock::new();
+    TEMPLATES
+        .get_or_init(|| {
+            let document: serde_json::Value = serde_json::from_str(&document()).unwrap_or_default();
+            let paths = document["paths"].as_object().map(|p| p.keys().cloned().collect());
+            let paths: Vec<String> = paths.unwrap_or_default();
+            middleware::RouteTemplates::new(paths.iter().map(String::as_str))
+        })
+        .clone()
 }
 
 /// The operations of `T` for the document only: it describes them and routes nothing.
@@ -122,5 +137,5 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
         .with(middleware::SecurityHeaders { https: secure_cookies })
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
-        .with(middleware::AccessLog)
+        .with(middleware::AccessLog { routes: route_templates() })
 }

@@ -80,7 +80,9 @@ impl Credentials {
                 auth.authenticate_cookie(&cookie.0.key, address).await
             }
         };
-        principal.map_err(Problem::from)
+        let principal = principal.map_err(Problem::from)?;
+        crate::http::middleware::record_user(principal.user.id);
+        Ok(principal)
     }
 
     /// Whether a session cookie proved it.

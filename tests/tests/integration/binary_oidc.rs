@@ -16,7 +16,7 @@ use super::binary::{PASSWORD, assert_failure_mentioning, printed_id, run, stderr
 const ISSUER: &str = "https://op.example.com";
 
 /// The variables that turn OpenID Connect on against `op`, with this client secret.
-fn oidc_env<'a>(op: &'a FakeOp, client_secret: &'a str) -> [(&'a str, &'a str); 4] {
+pub(super) fn oidc_env<'a>(op: &'a FakeOp, client_secret: &'a str) -> [(&'a str, &'a str); 4] {
     [
         ("CODEX_OIDC_ISSUER", op.issuer.as_str()),
         ("CODEX_OIDC_CLIENT_ID", CLIENT_ID),
@@ -46,7 +46,7 @@ async fn output_of_exiting(command: &mut Command) -> Output {
 
 /// Begins a provider login at the server: the authorization URL and the whole `Set-Cookie`
 /// value of `codex_oidc_state`.
-async fn begin_login(server: &Server) -> (String, String) {
+pub(super) async fn begin_login(server: &Server) -> (String, String) {
     let begin = http_client().get(server.url("/auth/oidc/login")).send().await.expect("begin");
     assert!(matches!(begin.status().as_u16(), 302 | 303), "login must redirect: {begin:?}");
     let location = begin.headers()[LOCATION].to_str().expect("location").to_owned();
@@ -63,7 +63,7 @@ async fn begin_login(server: &Server) -> (String, String) {
 
 /// A provider login as a browser does it: begin at the server, approve at the provider, come
 /// back with the state cookie. The callback's status and JSON body.
-async fn browser_login(server: &Server, op: &FakeOp) -> (u16, Value) {
+pub(super) async fn browser_login(server: &Server, op: &FakeOp) -> (u16, Value) {
     let (location, set_cookie) = begin_login(server).await;
     assert!(location.starts_with(&format!("{}/authorize?", op.issuer)), "{location}");
     let state_cookie = set_cookie.split(';').next().expect("name=value");

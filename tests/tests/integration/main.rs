@@ -11,6 +11,7 @@
 mod admin;
 mod binary;
 mod binary_keys;
+mod binary_logs;
 mod binary_oidc;
 mod binary_outage;
 mod binary_replicas;
