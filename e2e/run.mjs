@@ -1,0 +1,326 @@
+// End to end with real parts: the release binary (two replicas started at the same moment on a
+// fresh PostgreSQL schema), a certified OpenID Provider (npm `oidc-provider`, development
+// login and consent pages) and Debian's Chromium driven by playwright-core, with every request
+// off this machine blocked. Prints one line per check and exits non-zero on the first failure.
+//
+//   node e2e/run.mjs   (CODEX_BIN: the binary, default target/release/codex-cloud-backend;
+//                       CODEX_E2E_DATABASE_URL: a PostgreSQL database, default
+//                       postgres://postgres@127.0.0.1:5432/test; CHROMIUM: the browser)
+
+import { spawn, execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Provider from 'oidc-provider';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = process.env.CODEX_BIN ?? join(root, 'target/release/codex-cloud-backend');
+const DATABASE = process.env.CODEX_E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(root, 'target/e2e');
+const PASSWORD = 'correct horse battery staple';
+const CLIENT_SECRET = randomBytes(24).toString('hex');
+const started = Date.now();
+const work = mkdtempSync(join(tmpdir(), 'codex-e2e-'));
+const children = [];
+let passed = 0;
+
+function check(condition, what, detail = '') {
+  if (!condition) {
+    throw new Error(`FAILED: ${what}${detail ? `\n${detail}` : ''}`);
+  }
+  passed += 1;
+  console.log(`ok ${passed} - ${what}`);
+}
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// --- A fresh schema of the PostgreSQL database for this run --------------------------------
+const schema = `codex_e2e_${randomBytes(6).toString('hex')}`;
+execFileSync('psql', [DATABASE, '-qAtc', `CREATE SCHEMA ${schema}`]);
+const databaseUrl = new URL(DATABASE);
+databaseUrl.searchParams.set('options', `-c search_path=${schema}`);
+
+// --- The certified provider ----------------------------------------------------------------
+const opPort = await freePort();
+const ISSUER = `http://127.0.0.1:${opPort}`;
+const [portA, portB] = [await freePort(), await freePort()];
+// Both replicas send the provider back to B: a login begun on A completes on B.
+const REDIRECT_URI = `http://127.0.0.1:${portB}/auth/oidc/callback`;
+
+function signingJwk() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { ...jwk, kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
+}
+
+let providerServer;
+async function startProvider(jwk) {
+  const provider = new Provider(ISSUER, {
+    clients: [{
+      client_id: 'codex',
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    }],
+    jwks: { keys: [jwk] },
+    cookies: { keys: [randomBytes(32).toString('hex')] },
+    features: { devInteractions: { enabled: true } },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    async findAccount(_ctx, id) {
+      return {
+        accountId: id,
+        async claims() {
+          return { sub: id, email: `${id}@example.com`, email_verified: true };
+        },
+      };
+    },
+  });
+  provider.on('server_error', (_ctx, error) => console.error('provider error:', error));
+  await new Promise((done) => {
+    providerServer = provider.listen(opPort, '127.0.0.1', done);
+  });
+  return jwk.kid;
+}
+
+async function stopProvider() {
+  providerServer.closeAllConnections?.();
+  await new Promise((done) => providerServer.close(done));
+}
+
+// --- The backend ---------------------------------------------------------------------------
+function backendEnv(port) {
+  return {
+    PATH: process.env.PATH,
+    RUST_LOG: 'info',
+    CODEX_DATABASE_URL: databaseUrl.toString(),
+    CODEX_BIND: `127.0.0.1:${port}`,
+    CODEX_OIDC_ISSUER: ISSUER,
+    CODEX_OIDC_CLIENT_ID: 'codex',
+    CODEX_OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    CODEX_OIDC_REDIRECT_URI: REDIRECT_URI,
+  };
+}
+
+function cli(...args) {
+  return execFileSync(BIN, args, { env: backendEnv(0), cwd: work, encoding: 'utf8' }).trim();
+}
+
+function serve(name, port) {
+  const log = createWriteStream(join(work, `${name}.log`));
+  const child = spawn(BIN, ['serve'], { env: backendEnv(port), cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.pipe(log);
+  children.push(child);
+  child.on('exit', (code, signal) => {
+    if (code !== null && code !== 0) console.error(`${name} exited with ${code}; log in ${join(work, `${name}.log`)}`);
+    void signal;
+  });
+  return { name, url: (path) => `http://127.0.0.1:${port}${path}`, log: () => readFileSync(join(work, `${name}.log`), 'utf8') };
+}
+
+async function ready(replica) {
+  for (let i = 0; i < 300; i += 1) {
+    try {
+      const response = await fetch(replica.url('/readyz'));
+      if (response.status === 200) return;
+    } catch { /* not listening yet */ }
+    await sleep(100);
+  }
+  throw new Error(`${replica.name} not ready:\n${replica.log()}`);
+}
+
+async function api(replica, method, path, { token, body } = {}) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body) headers['content-type'] = 'application/json';
+  const response = await fetch(replica.url(path), { method, headers, body: body && JSON.stringify(body) });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: response.status, json, text };
+}
+
+// --- The browser ---------------------------------------------------------------------------
+const offMachine = [];
+async function newContext(browser) {
+  const context = await browser.newContext();
+  await context.route('**/*', (route) => {
+    const { hostname } = new URL(route.request().url());
+    if (hostname === '127.0.0.1' || hostname === 'localhost') return route.continue();
+    offMachine.push(route.request().url());
+    return route.abort();
+  });
+  return context;
+}
+
+/// Begins a provider login at `begin`, signs in at the provider as `login`, consents, and
+/// returns the page where the browser lands and the callback's status.
+async function providerLogin(context, begin, login) {
+  const page = await context.newPage();
+  let callbackStatus = null;
+  let callbackUrl = null;
+  page.on('response', (response) => {
+    if (response.url().startsWith(REDIRECT_URI)) {
+      callbackStatus = response.status();
+      callbackUrl = new URL(response.url());
+    }
+  });
+  await page.goto(begin);
+  await page.waitForSelector('input[name="login"]');
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', 'any password');
+  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+  if (!page.url().startsWith(`http://127.0.0.1:${portB}`)) {
+    // The consent page: one submit button.
+    await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+  }
+  await page.waitForLoadState('load');
+  return { page, callbackStatus, callbackUrl };
+}
+
+/// A same-origin `fetch` by the browser, as a page of the service makes it (from `/docs`: API
+/// answers forbid every load and connection by their Content-Security-Policy).
+async function pageFetch(page, method, path) {
+  if (!page.url().endsWith('/docs')) {
+    await page.goto(new URL('/docs', page.url()).toString());
+  }
+  return page.evaluate(async ([m, p]) => {
+    const response = await fetch(p, { method: m });
+    return { status: response.status, body: await response.text() };
+  }, [method, path]);
+}
+
+async function main() {
+  const firstKid = await startProvider(signingJwk());
+  check(true, `oidc-provider at ${ISSUER} (first signing key ${firstKid})`);
+
+  const alice = cli('create-admin', 'alice@example.com', PASSWORD);
+  cli('link-identity', '--issuer', ISSUER, '--subject', 'alice', '--user-id', alice, '--email', 'alice@example.com');
+  check(/^[0-9a-f-]{36}$/.test(alice), `link-identity linked the provider's account "alice" to ${alice}`);
+
+  // Two replicas at the same moment on the fresh schema (migrations and the first key race).
+  const a = serve('replica-a', portA);
+  const b = serve('replica-b', portB);
+  await Promise.all([ready(a), ready(b)]);
+  check(true, `two replicas started at once on PostgreSQL schema ${schema} are ready`);
+
+  // Replicas share every state.
+  const login = await api(a, 'POST', '/auth/login', { body: { email: 'alice@example.com', password: PASSWORD } });
+  check(login.status === 200, 'password login on A', login.text);
+  const token = login.json.access_token;
+  check((await api(b, 'GET', '/auth/me', { token })).status === 200, 'a token from A works on B');
+  const created = await api(a, 'POST', '/admin/users', { token, body: { email: 'carol@example.com', password: PASSWORD } });
+  check(created.status === 201, 'a user created through A', created.text);
+  const carol = await api(b, 'POST', '/auth/login', { body: { email: 'carol@example.com', password: PASSWORD } });
+  check(carol.status === 200, 'logs in on B', carol.text);
+  check((await api(a, 'POST', '/auth/logout', { token })).status === 204, 'logout on A');
+  check((await api(b, 'GET', '/auth/me', { token })).status === 401, 'the logged-out token is refused on B');
+
+  mkdirSync(SHOTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-quic'],
+  });
+  try {
+    // A linked account: begun on A, completed on B, lands on return_to with the session cookie.
+    const context = await newContext(browser);
+    const { page, callbackStatus, callbackUrl } = await providerLogin(context, a.url('/auth/oidc/login?return_to=/some/page'), 'alice');
+    check(callbackUrl?.searchParams.get('iss') === ISSUER, 'the provider calls back with an RFC 9207 iss');
+    check(callbackStatus === 303, `the login begun on A completes at B's callback: 303 (got ${callbackStatus})`, b.log());
+    check(page.url() === b.url('/some/page'), `the browser lands on /some/page (${page.url()})`);
+    const cookies = await context.cookies();
+    check(cookies.some((c) => c.name === 'codex_session' && c.httpOnly), 'with the HttpOnly codex_session cookie');
+    await page.screenshot({ path: join(SHOTS, 'oidc-landing.png'), fullPage: true });
+    const me = await page.goto(b.url('/auth/me'));
+    const meBody = await me.text();
+    check(me.status() === 200 && JSON.parse(meBody).id === alice, '/auth/me (the cookie) answers as the linked user', meBody);
+
+    // Logout through the cookie (same origin), then /auth/me is 401.
+    const logout = await pageFetch(page, 'POST', '/auth/logout');
+    check(logout.status === 204, 'logout from the page', logout.body);
+    check((await pageFetch(page, 'GET', '/auth/me')).status === 401, '/auth/me after logout is 401');
+    await context.close();
+
+    // An account the provider knows but nobody linked.
+    const bobContext = await newContext(browser);
+    const bob = await providerLogin(bobContext, a.url('/auth/oidc/login'), 'bob');
+    const bobBody = await bob.page.evaluate(() => document.body.innerText);
+    check(bob.callbackStatus === 403 && bobBody.includes('identity_not_linked'), 'an unlinked account gets 403 identity_not_linked', bobBody);
+    await bobContext.close();
+
+    // The provider rotates its signing key (restarted with a new one): the next login works.
+    await stopProvider();
+    const secondKid = await startProvider(signingJwk());
+    const rotated = await newContext(browser);
+    const again = await providerLogin(rotated, b.url('/auth/oidc/login?return_to=/after/rotation'), 'alice');
+    check(again.callbackStatus === 303 && again.page.url() === b.url('/after/rotation'),
+      `after the provider rotated to key ${secondKid} the next login works`, b.log());
+    await rotated.close();
+
+    // Swagger UI: loads with no console error and nothing off the machine, Authorize takes a
+    // bearer token, and Try it out on /auth/me shows 200 with the user.
+    const fresh = await api(b, 'POST', '/auth/login', { body: { email: 'alice@example.com', password: PASSWORD } });
+    const docsContext = await newContext(browser);
+    const docs = await docsContext.newPage();
+    const consoleErrors = [];
+    docs.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+    docs.on('pageerror', (error) => consoleErrors.push(String(error)));
+    const before = offMachine.length;
+    await docs.goto(b.url('/docs'));
+    await docs.waitForSelector('.swagger-ui .opblock', { timeout: 20000 });
+    await docs.click('button.authorize');
+    await docs.fill('input[aria-label="auth-bearer-value"]', fresh.json.access_token);
+    await docs.click('form:has(input[aria-label="auth-bearer-value"]) button[type="submit"]');
+    await docs.click('.modal-ux button.close-modal');
+    await docs.click('#operations-Auth-getCurrentUser .opblock-summary');
+    await docs.click('#operations-Auth-getCurrentUser button.try-out__btn');
+    await docs.click('#operations-Auth-getCurrentUser button.execute');
+    const live = docs.locator('#operations-Auth-getCurrentUser .live-responses-table tbody');
+    await live.waitFor({ timeout: 10000 });
+    const shown = (await live.locator('.response-col_status').first().innerText()).trim();
+    const responseBody = await live.innerText();
+    const screenshot = join(SHOTS, 'swagger-ui.png');
+    await docs.screenshot({ path: screenshot, fullPage: true });
+    check(shown === '200' && responseBody.includes('alice@example.com'), `Swagger UI "Try it out" on /auth/me shows 200 with the user (screenshot ${screenshot})`, responseBody);
+    check(consoleErrors.length === 0, 'Swagger UI logs no console error', consoleErrors.join('\n'));
+    check(offMachine.length === before, 'Swagger UI requests nothing off this machine', offMachine.slice(before).join('\n'));
+    await docsContext.close();
+  } finally {
+    await browser.close();
+  }
+  console.log(`# ${passed} checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${SHOTS}`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (error) {
+  failed = true;
+  console.error(error.message ?? error);
+  console.error(`logs in ${work}`);
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+  await stopProvider().catch(() => {});
+  try { execFileSync('psql', [DATABASE, '-qAtc', `DROP SCHEMA ${schema} CASCADE`]); } catch { /* best effort */ }
+}
+process.exit(failed ? 1 : 0);
