@@ -41,6 +41,7 @@ impl HashQueue {
 
     /// `slots` hashes at once, at most `capacity` callers waiting (0: none may wait).
     pub fn with_capacity(slots: usize, capacity: usize, timeout: Duration) -> Self {
+        metrics::gauge!(HASH_QUEUE_METRIC).set(0.0);
         Self {
             slots: Arc::new(Semaphore::new(slots.max(1))),
             waiting: AtomicUsize::new(0),
@@ -55,18 +56,28 @@ impl HashQueue {
     /// `Busy` when the queue is full or the wait ran out.
     pub async fn admit(&self) -> Result<HashSlot, PasswordHasherError> {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            metrics::histogram!(HASH_WAIT_METRIC).record(0.0);
             return Ok(HashSlot { _permit: permit });
         }
         let busy =
             PasswordHasherError::Busy { retry_after: self.timeout.max(Duration::from_secs(1)) };
         let _waiting = match Waiting::enter(&self.waiting, self.capacity) {
             Some(waiting) => waiting,
-            None => return Err(busy),
+            None => {
+                metrics::counter!(HASH_REFUSED_METRIC, "reason" => "queue_full").increment(1);
+                return Err(busy);
+            }
         };
-        match tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await {
+        let started = tokio::time::Instant::now();
+        let admitted = tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await;
+        metrics::histogram!(HASH_WAIT_METRIC).record(started.elapsed().as_secs_f64());
+        match admitted {
             Ok(Ok(permit)) => Ok(HashSlot { _permit: permit }),
             Ok(Err(closed)) => Err(PasswordHasherError::Internal(closed.to_string().into())),
-            Err(_) => Err(busy),
+            Err(_) => {
+                metrics::counter!(HASH_REFUSED_METRIC, "reason" => "timeout").increment(1);
+                Err(busy)
+            }
         }
     }
 
@@ -81,18 +92,27 @@ struct Waiting<'a>(&'a AtomicUsize);
 
 impl<'a> Waiting<'a> {
     fn enter(count: &'a AtomicUsize, capacity: usize) -> Option<Self> {
-        count
+        let before = count
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < capacity).then_some(n + 1))
-            .ok()
-            .map(|_| Self(count))
+            .ok()?;
+        metrics::gauge!(HASH_QUEUE_METRIC).set((before + 1) as f64);
+        Some(Self(count))
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let before = self.0.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!(HASH_QUEUE_METRIC).set(before.saturating_sub(1) as f64);
     }
 }
+
+/// Callers waiting for a hashing slot now.
+pub const HASH_QUEUE_METRIC: &str = "codex_password_hash_queue_depth";
+/// Seconds each admitted or refused caller waited for a slot (0 when one was free).
+pub const HASH_WAIT_METRIC: &str = "codex_password_hash_wait_seconds";
+/// Callers turned away (`reason`: `queue_full`, `timeout`).
+pub const HASH_REFUSED_METRIC: &str = "codex_password_hash_refused_total";
 
 /// Argon2id with the crate defaults: m=19456 KiB, t=2, p=1 (OWASP's recommended minimum).
 ///

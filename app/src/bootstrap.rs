@@ -116,6 +116,8 @@ pub struct Backend {
     clock: Arc<dyn Clock>,
     signing_key_publish_delay: time::Duration,
     signing_key_reload_interval: Duration,
+    /// The SeaORM store when the settings chose it (for its pool's usage).
+    pool: Option<Arc<SeaOrmStore>>,
     discovery: Option<Arc<Discovery>>,
     provider_keys: Option<Arc<HttpJwksKeyProvider>>,
 }
@@ -133,13 +135,15 @@ impl Backend {
     /// # Errors
     /// When the database cannot be reached or migrated, or the signing key cannot be loaded.
     pub async fn build(settings: &Settings, overrides: Overrides) -> anyhow::Result<Self> {
-        let stores = match overrides.stores {
-            Some(stores) => stores,
-            None => Stores::sea_orm(
-                crate::db::connect(&settings.database_url)
+        let (stores, pool) = match overrides.stores {
+            Some(stores) => (stores, None),
+            None => {
+                let db = crate::db::connect(&settings.database_url)
                     .await
-                    .context("cannot open the database (CODEX_DATABASE_URL)")?,
-            ),
+                    .context("cannot open the database (CODEX_DATABASE_URL)")?;
+                let store = Arc::new(SeaOrmStore::new(db));
+                (Stores::of(store.clone()), Some(store))
+            }
         };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let hasher = match overrides.hasher {
@@ -237,6 +241,7 @@ impl Backend {
             clock,
             signing_key_publish_delay: settings.signing_key_publish_delay,
             signing_key_reload_interval: settings.signing_key_reload_interval,
+            pool,
             discovery: wired.as_ref().map(|w| w.discovery.clone()),
             provider_keys: wired.map(|w| w.keys),
         })
@@ -283,6 +288,12 @@ impl Backend {
             .reload(self.clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("cannot reload the token signing keys: {e}"))
+    }
+
+    /// The database pool's usage now, for `/metrics`: (open, idle) connections.
+    pub fn pool_usage(&self) -> crate::metrics::PoolUsage {
+        let pool = self.pool.clone();
+        Arc::new(move || pool.as_ref().map(|store| store.pool_usage()))
     }
 
     /// How often the provider's keys were fetched, and how often that failed (`None` with

@@ -30,6 +30,7 @@ struct Raw {
     max_concurrent_hashes: usize,
     hash_queue_timeout: u64,
     max_connections: usize,
+    metrics_bind: Option<String>,
     signing_key_publish_delay: u64,
     signing_key_reload_interval: u64,
     oidc_issuer: Option<String>,
@@ -65,6 +66,7 @@ impl Default for Raw {
             max_concurrent_hashes: 4,
             hash_queue_timeout: 5,
             max_connections: 10_000,
+            metrics_bind: None,
             signing_key_publish_delay: 3600,
             signing_key_reload_interval: 60,
             oidc_issuer: None,
@@ -110,6 +112,8 @@ pub struct Settings {
     pub hash_queue_timeout: std::time::Duration,
     /// `CODEX_MAX_CONNECTIONS`: connections open at once.
     pub max_connections: usize,
+    /// `CODEX_METRICS_BIND`: where `/metrics` is served (none: no metrics listener).
+    pub metrics_bind: Option<SocketAddr>,
     /// `CODEX_SIGNING_KEY_PUBLISH_DELAY`: how long a rotated-in key is published before it
     /// signs.
     pub signing_key_publish_delay: time::Duration,
@@ -250,13 +254,14 @@ fn prefix_eq(network: &[u8], address: &[u8], bits: u8) -> bool {
 pub struct ConfigError(String);
 
 /// Settings whose environment values are text, never parsed: (variable suffix, key).
-const VERBATIM: [(&str, &str); 13] = [
+const VERBATIM: [(&str, &str); 14] = [
     ("OIDC_CA_FILE", "oidc_ca_file"),
     ("KEY_ENCRYPTION_KEY", "key_encryption_key"),
     ("KEY_ENCRYPTION_KEY_FILE", "key_encryption_key_file"),
     ("TRUSTED_PROXIES", "trusted_proxies"),
     ("DATABASE_URL", "database_url"),
     ("BIND", "bind"),
+    ("METRICS_BIND", "metrics_bind"),
     ("TOKEN_ISSUER", "token_issuer"),
     ("TOKEN_AUDIENCE", "token_audience"),
     ("LOG_FORMAT", "log_format"),
@@ -403,6 +408,14 @@ impl Raw {
         if !(1..=86_400).contains(&self.signing_key_reload_interval) {
             return Err(fail("signing_key_reload_interval", "must be between 1 and 86400 seconds"));
         }
+        let metrics_bind = match non_empty(self.metrics_bind.clone()) {
+            Some(raw) => Some(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| fail("metrics_bind", "must be an address like 127.0.0.1:9100"))?,
+            ),
+            None => None,
+        };
         let access_token_ttl = time::Duration::seconds(self.access_token_ttl as i64);
         let public_origin = RedirectUri::parse(&self.oidc_redirect_uri)
             .map_err(|why| fail("oidc_redirect_uri", &why))?;
@@ -436,6 +449,7 @@ impl Raw {
             max_concurrent_hashes: self.max_concurrent_hashes,
             hash_queue_timeout: std::time::Duration::from_secs(self.hash_queue_timeout),
             max_connections: self.max_connections,
+            metrics_bind,
             signing_key_publish_delay: time::Duration::seconds(
                 self.signing_key_publish_delay as i64,
             ),

@@ -9,7 +9,7 @@ use codex_cloud_backend::bootstrap::{Backend, Overrides};
 use codex_cloud_backend::cli::{self, Cli, Command};
 use codex_cloud_backend::config::Settings;
 use codex_cloud_backend::server::{self, Limits};
-use codex_cloud_backend::{http, telemetry};
+use codex_cloud_backend::{http, metrics, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,8 +36,23 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    // The recorder comes first, so that what the backend records while it is built counts.
+    let recorder = settings.metrics_bind.map(|_| metrics::install()).transpose()?;
     let backend = Backend::build(settings, Overrides::default()).await?;
     backend.spawn_background_tasks();
+    if let (Some(bind), Some(handle)) = (settings.metrics_bind, recorder) {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} (CODEX_METRICS_BIND)"))?;
+        let endpoint = metrics::endpoint(handle, backend.pool_usage());
+        tracing::info!(%bind, "serving /metrics");
+        tokio::spawn(async move {
+            let never = std::future::pending::<()>();
+            if let Err(e) = server::serve(listener, endpoint, Limits::default(), never).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
         .with_context(|| format!("cannot listen on {} (CODEX_BIND)", settings.bind))?;

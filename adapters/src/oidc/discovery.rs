@@ -191,6 +191,17 @@ impl Discovery {
     }
 
     async fn fetch(&self) -> Result<Endpoints, State> {
+        let fetched = self.fetch_endpoints().await;
+        let outcome = match &fetched {
+            Ok(_) => "success",
+            Err(State::Misconfigured(_)) => "refused",
+            Err(_) => "failure",
+        };
+        metrics::counter!("codex_oidc_discovery_fetches_total", "outcome" => outcome).increment(1);
+        fetched
+    }
+
+    async fn fetch_endpoints(&self) -> Result<Endpoints, State> {
         // Nothing is sent to an issuer that would be reached without TLS.
         let issuer = Url::parse(self.issuer.as_str())
             .map_err(|_| State::Misconfigured("the issuer is not a URL".into()))?;

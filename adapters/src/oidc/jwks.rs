@@ -236,6 +236,8 @@ impl HttpJwksKeyProvider {
             usable_keys(&response.body)
         }
         .await;
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        metrics::counter!("codex_oidc_jwks_fetches_total", "outcome" => outcome).increment(1);
         match &result {
             Ok(keys) => {
                 tracing::info!(

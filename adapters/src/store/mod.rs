@@ -86,6 +86,21 @@ pub struct SeaOrmStore {
 }
 
 impl SeaOrmStore {
+    /// The pool's (open, idle) connections now.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            sea_orm::DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        }
+    }
+
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }

@@ -68,6 +68,7 @@ impl Problem {
             .status(self.status_code())
             .content_type(PROBLEM_CONTENT_TYPE)
             .body(body);
+        response.extensions_mut().insert(ProblemCode(self.code.clone()));
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
@@ -118,6 +119,10 @@ impl poem::error::ResponseError for Problem {
         self.response()
     }
 }
+
+/// The `code` of the problem a response carries, for the access log and the metrics.
+#[derive(Clone, Debug)]
+pub struct ProblemCode(pub String);
 
 /// The error statuses one operation can answer with, for the OpenAPI document.
 pub trait ErrorStatuses: Send + Sync + 'static {

@@ -9,7 +9,7 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use tracing::Instrument as _;
 
 use crate::config::TrustedProxies;
-use crate::http::error::Problem;
+use crate::http::error::{Problem, ProblemCode};
 use crate::http::problems;
 use crate::http::security::{HOST_SESSION_COOKIE, SESSION_COOKIE};
 
@@ -271,10 +271,11 @@ impl<E: Endpoint> Endpoint for AccessLogEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Response> {
         let id = request_id(&req);
         let route = self.routes.of(req.uri().path());
+        let method = req.method().clone();
         let span = tracing::info_span!(
             "request",
             request_id = %id,
-            method = %req.method(),
+            method = %method,
             route = %route,
             user_id = tracing::field::Empty,
         );
@@ -288,8 +289,14 @@ impl<E: Endpoint> Endpoint for AccessLogEndpoint<E> {
             response.headers_mut().insert(REQUEST_ID, value);
         }
         let status = response.status().as_u16();
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        span.in_scope(|| tracing::info!(status, elapsed_ms, "request"));
+        let elapsed = started.elapsed().as_secs_f64();
+        let code = response.extensions().get::<ProblemCode>().map(|c| c.0.clone());
+        crate::metrics::record_request(&route, method.as_str(), status, elapsed, code.as_deref());
+        let elapsed_ms = elapsed * 1000.0;
+        span.in_scope(|| match &code {
+            Some(code) => tracing::info!(status, code, elapsed_ms, "request"),
+            None => tracing::info!(status, elapsed_ms, "request"),
+        });
         Ok(response)
     }
 }

@@ -12,6 +12,7 @@ mod admin;
 mod binary;
 mod binary_keys;
 mod binary_logs;
+mod binary_metrics;
 mod binary_oidc;
 mod binary_outage;
 mod binary_replicas;
