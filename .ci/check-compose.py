@@ -46,6 +46,14 @@ def main():
                  "CODEX_OIDC_JWKS_CACHE_REFRESH"]:
         assert f"${{{name}:-" in env[name], f"{name} is passed through from .env"
     assert os.path.exists(os.path.join(ROOT, backend["build"]["dockerfile"])), "the Dockerfile"
+    # The development provider: one issuer string for the backend and the browser.
+    dev = services["dev-oidc"]
+    assert dev["profiles"] == ["dev-oidc"] and "8080:8080" in dev["ports"], "dev-oidc on :8080"
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    for promise in ["127.0.0.1 dev-oidc", "CODEX_OIDC_ISSUER=http://dev-oidc:8080/default",
+                    "CODEX_OIDC_ALLOW_INSECURE_HTTP=true", "--profile dev-oidc up"]:
+        assert promise in readme, f"the README tells users {promise!r}"
     print("compose.yaml: valid")
 
 
