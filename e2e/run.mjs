@@ -9,7 +9,7 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, createWriteStream, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +27,8 @@ const CLIENT_SECRET = randomBytes(24).toString('hex');
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'codex-e2e-'));
 const children = [];
+// The page in use, for a screenshot when a check fails.
+const lastPages = [];
 let passed = 0;
 
 function check(condition, what, detail = '') {
@@ -95,8 +97,9 @@ async function startProvider(jwk) {
     },
   });
   provider.on('server_error', (_ctx, error) => console.error('provider error:', error));
-  await new Promise((done) => {
+  await new Promise((done, fail) => {
     providerServer = provider.listen(opPort, '127.0.0.1', done);
+    providerServer.once('error', fail);
   });
   return jwk.kid;
 }
@@ -127,6 +130,7 @@ function cli(...args) {
 function serve(name, port) {
   const log = createWriteStream(join(work, `${name}.log`));
   const child = spawn(BIN, ['serve'], { env: backendEnv(port), cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.on('error', (error) => console.error(`${name} could not start: ${error.message}`));
   child.stderr.pipe(log);
   children.push(child);
   child.on('exit', (code, signal) => {
@@ -175,6 +179,7 @@ async function newContext(browser) {
 /// returns the page where the browser lands and the callback's status.
 async function providerLogin(context, begin, login) {
   const page = await context.newPage();
+  lastPages.splice(0, lastPages.length, page);
   let callbackStatus = null;
   let callbackUrl = null;
   page.on('response', (response) => {
@@ -212,15 +217,18 @@ async function main() {
   const firstKid = await startProvider(signingJwk());
   check(true, `oidc-provider at ${ISSUER} (first signing key ${firstKid})`);
 
-  const alice = cli('create-admin', 'alice@example.com', PASSWORD);
-  cli('link-identity', '--issuer', ISSUER, '--subject', 'alice', '--user-id', alice, '--email', 'alice@example.com');
-  check(/^[0-9a-f-]{36}$/.test(alice), `link-identity linked the provider's account "alice" to ${alice}`);
-
-  // Two replicas at the same moment on the fresh schema (migrations and the first key race).
+  // Two replicas at the same moment on the empty schema: migrations and the first signing key
+  // race, and both must come up with one key between them.
   const a = serve('replica-a', portA);
   const b = serve('replica-b', portB);
   await Promise.all([ready(a), ready(b)]);
-  check(true, `two replicas started at once on PostgreSQL schema ${schema} are ready`);
+  check(true, `two replicas started at once on the empty PostgreSQL schema ${schema} are ready`);
+  const keys = cli('list-signing-keys').split('\n').slice(1).map((line) => line.split(/\s+/)[1]);
+  check(keys.length === 1 && keys[0] === 'active', `they share one signing key (${keys.join(', ')})`);
+
+  const alice = cli('create-admin', 'alice@example.com', PASSWORD);
+  cli('link-identity', '--issuer', ISSUER, '--subject', 'alice', '--user-id', alice, '--email', 'alice@example.com');
+  check(/^[0-9a-f-]{36}$/.test(alice), `link-identity linked the provider's account "alice" to ${alice}`);
 
   // Replicas share every state.
   const login = await api(a, 'POST', '/auth/login', { body: { email: 'alice@example.com', password: PASSWORD } });
@@ -282,6 +290,7 @@ async function main() {
     const fresh = await api(b, 'POST', '/auth/login', { body: { email: 'alice@example.com', password: PASSWORD } });
     const docsContext = await newContext(browser);
     const docs = await docsContext.newPage();
+    lastPages.splice(0, lastPages.length, docs);
     const consoleErrors = [];
     docs.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
     docs.on('pageerror', (error) => consoleErrors.push(String(error)));
@@ -305,10 +314,29 @@ async function main() {
     check(consoleErrors.length === 0, 'Swagger UI logs no console error', consoleErrors.join('\n'));
     check(offMachine.length === before, 'Swagger UI requests nothing off this machine', offMachine.slice(before).join('\n'));
     await docsContext.close();
+  } catch (error) {
+    // The page as it was when the check failed.
+    const path = join(SHOTS, 'failure.png');
+    for (const page of lastPages) {
+      await page.screenshot({ path, fullPage: true }).then(() => console.error(`screenshot ${path}`), () => {});
+    }
+    throw error;
   } finally {
     await browser.close();
   }
   console.log(`# ${passed} checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${SHOTS}`);
+}
+
+// Whatever happens, no replica outlives this process.
+process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+
+async function stopReplicas() {
+  await Promise.all(children.map((child) => new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    const timer = setTimeout(() => { child.kill('SIGKILL'); done(); }, 10000);
+    child.once('exit', () => { clearTimeout(timer); done(); });
+    child.kill('SIGTERM');
+  })));
 }
 
 let failed = false;
@@ -319,8 +347,9 @@ try {
   console.error(error.message ?? error);
   console.error(`logs in ${work}`);
 } finally {
-  for (const child of children) child.kill('SIGTERM');
-  await stopProvider().catch(() => {});
-  try { execFileSync('psql', [DATABASE, '-qAtc', `DROP SCHEMA ${schema} CASCADE`]); } catch { /* best effort */ }
+  await stopReplicas();
+  if (providerServer) await stopProvider().catch(() => {});
+  try { execFileSync('psql', [DATABASE, '-qAtc', `DROP SCHEMA ${schema} CASCADE`], { stdio: 'ignore' }); } catch { /* best effort */ }
+  if (!failed) rmSync(work, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

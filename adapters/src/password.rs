@@ -92,18 +92,18 @@ struct Waiting<'a>(&'a AtomicUsize);
 
 impl<'a> Waiting<'a> {
     fn enter(count: &'a AtomicUsize, capacity: usize) -> Option<Self> {
-        let before = count
+        count
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < capacity).then_some(n + 1))
             .ok()?;
-        metrics::gauge!(HASH_QUEUE_METRIC).set((before + 1) as f64);
+        metrics::gauge!(HASH_QUEUE_METRIC).increment(1.0);
         Some(Self(count))
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let before = self.0.fetch_sub(1, Ordering::SeqCst);
-        metrics::gauge!(HASH_QUEUE_METRIC).set(before.saturating_sub(1) as f64);
+        self.0.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!(HASH_QUEUE_METRIC).decrement(1.0);
     }
 }
 

@@ -24,7 +24,11 @@ const BUCKETS: [f64; 14] =
 /// The Prometheus text format.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Installs the process-wide recorder (once: later calls get the same handle).
+/// How often histograms are compacted when nobody scrapes (the recorder's upkeep).
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Installs the process-wide recorder (once: later calls get the same handle), with a task
+/// that keeps its memory bounded between scrapes.
 ///
 /// # Errors
 /// When another recorder is installed already.
@@ -38,7 +42,16 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .context("metric buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    let handle = HANDLE.get_or_init(|| handle).clone();
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(UPKEEP_INTERVAL);
+        loop {
+            interval.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
 }
 
 /// What a scrape reads at the moment it happens: the database pool's (open, idle)
@@ -64,6 +77,11 @@ pub fn endpoint(handle: PrometheusHandle, pool: PoolUsage) -> impl Endpoint + us
 
 /// Counts one finished request.
 pub fn record_request(route: &str, method: &str, status: u16, seconds: f64, code: Option<&str>) {
+    // Any token is a method to HTTP: only the standard ones become labels.
+    let method = match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+        _ => "other",
+    };
     let labels = [
         ("route", route.to_owned()),
         ("method", method.to_owned()),

@@ -49,11 +49,11 @@ fn identity_row(identity: &NewExternalIdentity) -> external_identities::ActiveMo
     }
 }
 
-fn link_error(error: sea_orm::DbErr) -> LinkStoreError {
+pub(super) fn link_error(error: sea_orm::DbErr) -> LinkStoreError {
     match violation(&error) {
         Some(Violation::Unique(_)) => LinkStoreError::AlreadyLinked,
         Some(Violation::ForeignKey) => LinkStoreError::UnknownUser,
-        None => LinkStoreError::Internal(Box::new(error)),
+        None => LinkStoreError::Internal(internal(error).0),
     }
 }
 

@@ -163,3 +163,40 @@ fn corrupt(table: &'static str, column: &'static str) -> StoreError {
     tracing::error!(table, column, "a stored value is corrupt");
     StoreError::new(format!("the stored {table}.{column} is not valid"))
 }
+
+#[cfg(test)]
+mod unreachable_tests {
+    use codex_cloud_core::ports::{
+        IdentityLinkStore as _, SessionStoreError, UserStoreError, is_store_unavailable,
+    };
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_failed_statement_is_not() {
+        let lost = || DbErr::Conn(RuntimeErr::Internal("connection refused".into()));
+        assert!(is_store_unavailable(&*internal(lost()).0));
+        let pool = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        assert!(is_store_unavailable(&*internal(pool).0));
+        assert!(!is_store_unavailable(&*internal(DbErr::Custom("no such column".into())).0));
+        // The ports' own errors keep the mark, as the adapters build them.
+        let session = SessionStoreError::Internal(internal(lost()).0);
+        assert!(is_store_unavailable(&session));
+        let user = UserStoreError::Internal(internal(lost()).0);
+        assert!(is_store_unavailable(&user));
+        assert!(is_store_unavailable(&identity_links::link_error(lost())));
+    }
+
+    #[tokio::test]
+    async fn a_closed_pool_makes_every_port_answer_unavailable() {
+        let db = connect("sqlite::memory:").await.expect("open");
+        migrate(&db).await.expect("migrate");
+        let store = SeaOrmStore::new(db.clone());
+        db.close_by_ref().await.expect("close");
+        let subject = codex_cloud_core::domain::Subject::new("s").expect("subject");
+        let issuer = codex_cloud_core::domain::Issuer::new("https://op.example.com").expect("iss");
+        let error = store.user_by_identity(&issuer, &subject).await.expect_err("closed");
+        assert!(is_store_unavailable(&error), "{error}");
+    }
+}

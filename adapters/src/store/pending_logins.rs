@@ -49,7 +49,7 @@ impl PendingLoginStore for SeaOrmStore {
         };
         Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(&e) {
             Some(Violation::Unique(_)) => PendingLoginStoreError::DuplicateState,
-            _ => PendingLoginStoreError::Internal(Box::new(e)),
+            _ => PendingLoginStoreError::Internal(internal(e).0),
         })
     }
 

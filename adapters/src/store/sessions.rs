@@ -79,7 +79,7 @@ impl SessionStore for SeaOrmStore {
         let fail = |e: sea_orm::DbErr| match violation(&e) {
             Some(Violation::Unique(_)) => SessionStoreError::DuplicateId,
             Some(Violation::ForeignKey) => SessionStoreError::UnknownUser,
-            None => SessionStoreError::Internal(Box::new(e)),
+            None => SessionStoreError::Internal(internal(e).0),
         };
         let txn = self.db.begin().await.map_err(fail)?;
         sessions::Entity::insert(row).exec(&txn).await.map_err(fail)?;

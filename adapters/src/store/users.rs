@@ -65,7 +65,7 @@ impl UserStore for SeaOrmStore {
                     UserStoreError::DuplicateEmail
                 }
                 Some(Violation::Unique(_)) => UserStoreError::DuplicateId,
-                _ => UserStoreError::Internal(Box::new(e)),
+                _ => UserStoreError::Internal(internal(e).0),
             }
         })?;
         audit::write(&txn, audit).await?;

@@ -11,7 +11,7 @@ use codex_cloud_core::service::{Auth, LoginSuccess};
 
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
-use crate::http::middleware::ClientAddress;
+use crate::http::middleware::{ClientAddress, record_user};
 use crate::http::security::{self, BrowserSession, Credentials};
 use crate::statuses;
 
@@ -131,6 +131,7 @@ impl AuthApi {
         let request = body.0;
         let (password, client) = (request.password.as_str(), ClientAddress::current());
         let login = self.auth.login_with_password(&request.email, password, client).await?;
+        record_user(login.user.id);
         Ok(Json(TokenResponse::from_login(&login)))
     }
 
@@ -144,6 +145,7 @@ impl AuthApi {
         body: Json<RefreshRequest>,
     ) -> Result<Json<TokenResponse>, ApiError<RefreshErrors>> {
         let login = self.auth.refresh(&body.0.refresh_token, ClientAddress::current()).await?;
+        record_user(login.user.id);
         Ok(Json(TokenResponse::from_login(&login)))
     }
 

@@ -86,7 +86,7 @@ impl Problem {
     /// 503 `database_unavailable` with `Retry-After` when the cause is an unreachable database
     /// (the same request may work once it is back); otherwise 500, as `internal`.
     pub fn failed(cause: &(dyn std::error::Error + 'static)) -> Self {
-        if codex_cloud_core::ports::is_store_unavailable(cause) {
+        if codex_cloud_core::service::is_store_unavailable(cause) {
             tracing::warn!(error = %cause, "the database cannot be reached");
             let detail = "the database cannot be reached; try again shortly".to_owned();
             return Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", detail)
@@ -182,9 +182,12 @@ impl<S: ErrorStatuses> ApiResponse for ApiError<S> {
                     content_type: PROBLEM_CONTENT_TYPE,
                     schema: Problem::schema_ref(),
                 }],
-                // 429 always says how long to wait, and so does 503 `server_busy`.
+                // 429 always says how long to wait, and so do 503 `server_busy` and
+                // `database_unavailable`.
                 headers: if *status == 429
-                    || (*status == 503 && description.contains("`server_busy`"))
+                    || (*status == 503
+                        && (description.contains("`server_busy`")
+                            || description.contains("`database_unavailable`")))
                 {
                     vec![retry_after_header()]
                 } else {

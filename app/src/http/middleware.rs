@@ -272,7 +272,8 @@ impl<E: Endpoint> Endpoint for AccessLogEndpoint<E> {
         let id = request_id(&req);
         let route = self.routes.of(req.uri().path());
         let method = req.method().clone();
-        let span = tracing::info_span!(
+        // At ERROR level, so that the span (and its id) is there whatever level lines pass.
+        let span = tracing::error_span!(
             "request",
             request_id = %id,
             method = %method,

@@ -125,6 +125,7 @@ impl OidcApi {
         };
         let done =
             oidc.complete(params, browser_state.as_deref(), ClientAddress::current()).await?;
+        crate::http::middleware::record_user(done.login.user.id);
         let token = TokenResponse::from_login(&done.login);
         match done.return_to {
             None => Ok(CallbackResponse::Token(Json(token))),

@@ -14,8 +14,8 @@ pub enum LinkStoreError {
     AlreadyLinked,
     #[error("no such user")]
     UnknownUser,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 impl From<StoreError> for LinkStoreError {

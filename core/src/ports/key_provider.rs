@@ -10,8 +10,8 @@ pub enum KeyProviderError {
     /// No keys young enough to trust could be had.
     #[error("the provider's signing keys are unavailable")]
     Unavailable,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// Supplies the provider's RSA signing keys from a cache.

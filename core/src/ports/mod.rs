@@ -91,6 +91,12 @@ mod tests {
         assert!(is_store_unavailable(&*unavailable().0));
         let boxed: BoxError = Box::new(unavailable());
         assert!(is_store_unavailable(&Wrapping(boxed)));
+        // A port's error enum holding it, boxed whole by a use case.
+        let session: BoxError = Box::new(SessionStoreError::Internal(unavailable().0));
+        assert!(is_store_unavailable(&Wrapping(session)));
+        let login =
+            crate::service::LoginError::Internal(Box::new(UserStoreError::from(unavailable())));
+        assert!(is_store_unavailable(&login));
         assert!(!is_store_unavailable(&StoreError::new("syntax error")));
         assert!(!is_store_unavailable(&Wrapping(Box::new(StoreError::new("no such table")))));
     }

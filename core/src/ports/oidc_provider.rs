@@ -19,8 +19,8 @@ pub enum OidcProviderError {
     /// The token endpoint failed, refused the code, or timed out.
     #[error("the identity provider's token endpoint failed: {0}")]
     TokenEndpoint(String),
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// Whether the provider's discovery document has been loaded and trusted.

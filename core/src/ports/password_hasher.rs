@@ -11,8 +11,8 @@ pub enum PasswordHasherError {
     /// hashed; try again after `retry_after`.
     #[error("password hashing is busy; try again in {} seconds", retry_after.as_secs())]
     Busy { retry_after: std::time::Duration },
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// Hashes and verifies passwords.

@@ -11,8 +11,8 @@ use crate::ports::StoreError;
 pub enum PendingLoginStoreError {
     #[error("a pending login with this state exists already")]
     DuplicateState,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// Stores pending logins under the digest of their state.

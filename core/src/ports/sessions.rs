@@ -13,8 +13,8 @@ pub enum SessionStoreError {
     DuplicateId,
     #[error("no such user")]
     UnknownUser,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// A session to store, with the digests of its first refresh token and of its browser

@@ -11,8 +11,8 @@ pub enum TokenIssuerError {
     /// The token is not a valid, unexpired Codex access token of this deployment.
     #[error("the access token is invalid")]
     Invalid,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// Signs and verifies Codex access tokens, and publishes the keys that verify them.

@@ -13,8 +13,8 @@ pub enum UserStoreError {
     DuplicateEmail,
     #[error("a user with this id already exists")]
     DuplicateId,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 impl From<StoreError> for UserStoreError {

@@ -12,8 +12,8 @@ pub enum AuthenticateError {
     /// Bad signature, wrong kind of token, expired, revoked session, disabled or deleted user.
     #[error("the access token is invalid")]
     InvalidToken,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// Who is calling, and from where.

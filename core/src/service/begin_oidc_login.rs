@@ -30,8 +30,8 @@ pub enum BeginOidcLoginError {
     ProviderMisconfigured(String),
     #[error("this client has too many logins in progress")]
     TooManyPendingLogins { retry_after: Duration },
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// Where to send the browser, and the state to bind to it (in a cookie).

@@ -39,8 +39,8 @@ pub enum CompleteOidcLoginError {
     /// Also for identities linked to a disabled user.
     #[error("this identity is not linked to a Codex user")]
     IdentityNotLinked,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// A finished login: the session and token, and where the browser wanted to go.

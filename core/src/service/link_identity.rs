@@ -20,8 +20,8 @@ pub enum IdentityLinkError {
     AlreadyLinked,
     #[error("no such external identity")]
     UnknownIdentity,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 impl From<LinkStoreError> for IdentityLinkError {

@@ -27,8 +27,8 @@ pub enum LoginError {
     /// checked or changed; try again after `retry_after`.
     #[error("the server is busy; try again in {} seconds", retry_after.as_secs())]
     Busy { retry_after: std::time::Duration },
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 hasher_errors_into!(LoginError);

@@ -6,8 +6,8 @@ use crate::service::{Auth, Principal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogoutError {
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 impl Auth {

@@ -11,8 +11,8 @@ pub enum SessionError {
     /// Also for someone else's session.
     #[error("no such session")]
     UnknownSession,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 /// A live session as its owner sees it.

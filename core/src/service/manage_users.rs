@@ -19,8 +19,8 @@ pub enum ManageUsersError {
     /// checked or changed; try again after `retry_after`.
     #[error("the server is busy; try again in {} seconds", retry_after.as_secs())]
     Busy { retry_after: std::time::Duration },
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 hasher_errors_into!(ManageUsersError);

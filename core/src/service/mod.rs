@@ -50,6 +50,7 @@ use crate::ports::{
     PendingLoginStore, RefreshTokenStore, SessionStore, ThrottleStore, TokenIssuer, UserStore,
 };
 
+pub use crate::ports::is_store_unavailable;
 pub use admin::{Admin, NotAnAdmin};
 pub use audit_trail::AuditTrailError;
 pub use authenticate_token::{AuthenticateError, Principal};

@@ -20,8 +20,8 @@ pub enum PasswordChangeError {
     Busy { retry_after: std::time::Duration },
     #[error(transparent)]
     InvalidPassword(#[from] PasswordError),
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 hasher_errors_into!(PasswordChangeError);

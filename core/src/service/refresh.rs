@@ -12,8 +12,8 @@ pub enum RefreshError {
     /// Unknown, spent, expired or revoked: all alike. A spent token also revokes its session.
     #[error("the refresh token is invalid")]
     InvalidRefreshToken,
-    #[error(transparent)]
-    Internal(BoxError),
+    #[error("{0}")]
+    Internal(#[source] BoxError),
 }
 
 impl Auth {

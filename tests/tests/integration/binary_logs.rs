@@ -3,6 +3,7 @@
 //! route template and, once known, the user id; and a whole session of password login,
 //! refresh, provider login, admin call and logout leaves no secret in the log.
 
+use base64::Engine as _;
 use reqwest::header::COOKIE;
 use serde_json::{Value, json};
 
@@ -112,17 +113,30 @@ async fn every_request_is_logged_with_its_id_route_and_user_and_no_secret_is_log
     let line = access_line(&server, &admin_id);
     assert_eq!(line["span"]["route"], "/admin/users/{user_id}", "a template, not the path");
     assert_eq!(line["span"]["user_id"], admin.to_string(), "the caller, once known");
-    for line in lines(&server).iter().filter(|l| l["span"]["name"] == "request") {
-        assert!(line["span"]["request_id"].is_string(), "{line}");
+    // Every line the HTTP layer writes belongs to a request.
+    let http_lines: Vec<Value> = lines(&server)
+        .into_iter()
+        .filter(|l| {
+            l["target"].as_str().is_some_and(|t| t.starts_with("codex_cloud_backend::http"))
+        })
+        .collect();
+    assert!(http_lines.len() >= 6, "{http_lines:?}");
+    for line in &http_lines {
+        assert!(line["span"]["request_id"].is_string(), "a line without its request: {line}");
     }
+    let line = access_line(&server, "client-chosen.id:1");
+    assert_eq!(line["span"]["user_id"], admin.to_string(), "a password login names its user");
 
     let pkce_verifiers: Vec<String> =
         op.token_requests().iter().filter_map(|r| r.form.get("code_verifier").cloned()).collect();
     assert_eq!(pkce_verifiers.len(), 1);
     let log = server.log();
+    let basic_credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{CLIENT_SECRET}", codex_cloud_tests::fake_op::CLIENT_ID));
     let mut secrets = vec![
         ("password", PASSWORD.to_owned()),
         ("client secret", CLIENT_SECRET.to_owned()),
+        ("client_secret_basic header", basic_credentials),
         ("authorization code", code),
         ("state", state),
         ("PKCE verifier", pkce_verifiers[0].clone()),
