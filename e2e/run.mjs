@@ -7,7 +7,8 @@
 //                       CODEX_E2E_DATABASE_URL: a PostgreSQL database, default
 //                       postgres://postgres@127.0.0.1:5432/test; CHROMIUM: the browser)
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, createWriteStream, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,6 +26,7 @@ const SHOTS = join(root, 'target/e2e');
 const PASSWORD = 'correct horse battery staple';
 const CLIENT_SECRET = randomBytes(24).toString('hex');
 const started = Date.now();
+const execFileAsync = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'codex-e2e-'));
 const children = [];
 // The page in use, for a screenshot when a check fails.
@@ -229,6 +231,17 @@ async function main() {
   const alice = cli('create-admin', 'alice@example.com', PASSWORD);
   cli('link-identity', '--issuer', ISSUER, '--subject', 'alice', '--user-id', alice, '--email', 'alice@example.com');
   check(/^[0-9a-f-]{36}$/.test(alice), `link-identity linked the provider's account "alice" to ${alice}`);
+  // Asynchronously: the provider answers from this very process.
+  let report;
+  try {
+    const { stdout } = await execFileAsync(BIN, ['oidc-check', '--json'], { env: backendEnv(0), cwd: work });
+    report = JSON.parse(stdout);
+  } catch (error) {
+    throw new Error(`FAILED: oidc-check against oidc-provider\n${error.stdout ?? error}`);
+  }
+  const counts = report.checks.reduce((c, f) => ({ ...c, [f.outcome]: (c[f.outcome] ?? 0) + 1 }), {});
+  check(report.ok && !JSON.stringify(report).includes(CLIENT_SECRET),
+    `oidc-check passes against oidc-provider (${JSON.stringify(counts)}) and never shows the secret`);
 
   // Replicas share every state.
   const login = await api(a, 'POST', '/auth/login', { body: { email: 'alice@example.com', password: PASSWORD } });

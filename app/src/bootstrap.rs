@@ -352,6 +352,16 @@ struct WiredOidc {
     keys: Arc<HttpJwksKeyProvider>,
 }
 
+/// The relying party's registration, as the settings give it.
+pub fn oidc_client_settings(settings: &OidcSettings) -> OidcClientSettings {
+    OidcClientSettings {
+        issuer: settings.issuer.clone(),
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        redirect_uri: settings.redirect_uri.as_str().to_owned(),
+    }
+}
+
 /// The OpenID Connect adapters around one provider.
 fn wire_oidc(
     settings: &OidcSettings,
@@ -366,12 +376,7 @@ fn wire_oidc(
         clock.clone(),
         settings.allow_insecure_http,
     ));
-    let client = OidcClientSettings {
-        issuer: settings.issuer.clone(),
-        client_id: settings.client_id.clone(),
-        client_secret: settings.client_secret.clone(),
-        redirect_uri: settings.redirect_uri.as_str().to_owned(),
-    };
+    let client = oidc_client_settings(settings);
     let provider: Arc<dyn OidcProvider> =
         Arc::new(OpenIdConnectProvider::new(client, discovery.clone(), http.clone()));
     let cache = JwksCacheSettings {

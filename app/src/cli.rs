@@ -10,6 +10,10 @@ use uuid::Uuid;
 use codex_cloud_core::domain::{SigningKeyState, SigningKeyStatus, UserId};
 use codex_cloud_core::service::{Admin, CreateUser, LinkIdentity};
 
+use codex_cloud_adapters::OutboundHttp;
+use codex_cloud_adapters::oidc::check::check_provider;
+pub use codex_cloud_adapters::oidc::check::{Finding, Outcome};
+
 use crate::bootstrap::{Backend, Overrides, Services};
 use crate::config::Settings;
 
@@ -64,6 +68,13 @@ pub enum Command {
     RotateSigningKey,
     /// List the token signing keys: key id, state (next, active, retired) and dates.
     ListSigningKeys,
+    /// Check the OpenID Connect settings against the provider: one line per check (ok, warn or
+    /// FAIL, what was seen, how to fix it); exits 1 when a check failed.
+    OidcCheck {
+        /// Print the results as one JSON document instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +166,7 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             }
             println!("{}", key.kid);
         }
+        Command::OidcCheck { json } => oidc_check(settings, json).await?,
         Command::ListSigningKeys => {
             let backend = Backend::build(settings, Overrides::default()).await?;
             print!("{}", key_table(&backend.signing_keys()));
@@ -166,6 +178,56 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs `oidc-check` and prints its findings.
+async fn oidc_check(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let findings = match &settings.oidc {
+        Some(oidc) => {
+            let http = OutboundHttp::with_extra_roots(oidc.ca_pem.as_deref())
+                .context("cannot build the HTTP client (CODEX_OIDC_CA_FILE)")?;
+            let client = crate::bootstrap::oidc_client_settings(oidc);
+            let clock = codex_cloud_adapters::SystemClock;
+            check_provider(&client, &http, oidc.allow_insecure_http, &clock).await
+        }
+        None => vec![missing_variables()],
+    };
+    print_findings(&findings, json);
+    let failed = findings.iter().filter(|f| f.outcome == Outcome::Fail).count();
+    if failed > 0 {
+        bail!("{failed} of {} checks failed", findings.len());
+    }
+    Ok(())
+}
+
+/// The finding when OpenID Connect is off (no variable set; some set stops at the settings).
+pub fn missing_variables() -> Finding {
+    Finding {
+        check: "variables",
+        outcome: Outcome::Fail,
+        seen: "CODEX_OIDC_ISSUER, CODEX_OIDC_CLIENT_ID and CODEX_OIDC_CLIENT_SECRET are not set"
+            .to_owned(),
+        fix: "set all three (see README: OpenID Connect)".to_owned(),
+    }
+}
+
+/// One line per finding (`ok`, `warn`, `FAIL`, the check, what was seen, `fix: …`), or one
+/// JSON document `{"ok": bool, "checks": [...]}`.
+pub fn print_findings(findings: &[Finding], json: bool) {
+    if json {
+        let ok = findings.iter().all(|f| f.outcome != Outcome::Fail);
+        let document = serde_json::json!({ "ok": ok, "checks": findings });
+        println!("{document}");
+        return;
+    }
+    for finding in findings {
+        let fix = if finding.fix.is_empty() {
+            String::new()
+        } else {
+            format!(" — fix: {}", finding.fix)
+        };
+        println!("{:<4}  {:<18}  {}{fix}", finding.outcome.label(), finding.check, finding.seen);
+    }
 }
 
 /// The keys as a table with a header line, one key per line, columns separated by spaces: kid,

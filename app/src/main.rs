@@ -16,6 +16,18 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load() {
         Ok(settings) => settings,
+        // `oidc-check` reports bad settings as its first failed check.
+        Err(e) if matches!(cli.command, Some(Command::OidcCheck { .. })) => {
+            let json = matches!(cli.command, Some(Command::OidcCheck { json: true }));
+            let finding = cli::Finding {
+                check: "variables",
+                outcome: cli::Outcome::Fail,
+                seen: e.to_string(),
+                fix: "fix the variable named above".to_owned(),
+            };
+            cli::print_findings(&[finding], json);
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

@@ -65,7 +65,7 @@ impl std::fmt::Debug for Discovery {
 const MIN_ATTEMPT_SPACING: time::Duration = time::Duration::seconds(1);
 
 /// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `[::1]`).
-fn is_loopback(url: &Url) -> bool {
+pub(super) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -75,7 +75,11 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// https, or http on a loopback host or with the development flag; the reason otherwise.
-fn transport_allowed(url: &Url, name: &str, allow_insecure_http: bool) -> Result<(), String> {
+pub(super) fn transport_allowed(
+    url: &Url,
+    name: &str,
+    allow_insecure_http: bool,
+) -> Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http || is_loopback(url) => Ok(()),

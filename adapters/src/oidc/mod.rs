@@ -1,6 +1,7 @@
 //! The OpenID Connect relying party: discovery, the authorization-code flow with PKCE, ID-token
 //! verification (openidconnect crate), and the provider's JWKS behind a cache.
 
+pub mod check;
 mod discovery;
 mod http;
 mod jwks;

@@ -14,6 +14,7 @@ mod binary_keys;
 mod binary_logs;
 mod binary_metrics;
 mod binary_oidc;
+mod binary_oidc_check;
 mod binary_outage;
 mod binary_replicas;
 mod binary_rotation;

@@ -1,0 +1,137 @@
+//! `oidc-check` through the real binary against the fake provider: every check passes with the
+//! right settings (exit 0), a wrong client secret and an issuer with a trailing slash are named
+//! as failures with their fix (exit 1), `--json` gives the same findings as one document, and
+//! the client secret is never printed.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use codex_cloud_tests::fake_op::{CLIENT_SECRET, FakeOp};
+use codex_cloud_tests::process::{TempDir, backend_command};
+
+use super::binary::{stderr, stdout};
+use super::binary_oidc::oidc_env;
+
+async fn oidc_check(env: Vec<(String, String)>, json: bool) -> Output {
+    let dir = TempDir::new();
+    tokio::task::spawn_blocking(move || {
+        let mut command = backend_command(&dir);
+        command.envs(env).arg("oidc-check");
+        if json {
+            command.arg("--json");
+        }
+        command.output().expect("run oidc-check")
+    })
+    .await
+    .expect("the check ran")
+}
+
+fn env_of(op: &FakeOp, secret: &str) -> Vec<(String, String)> {
+    oidc_env(op, secret).iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// The (outcome, check) of every printed line.
+fn lines(output: &Output) -> Vec<(String, String, String)> {
+    stdout(output)
+        .lines()
+        .map(|line| {
+            let mut parts = line.split_whitespace();
+            let outcome = parts.next().unwrap_or_default().to_owned();
+            let check = parts.next().unwrap_or_default().to_owned();
+            (outcome, check, line.to_owned())
+        })
+        .collect()
+}
+
+fn assert_secret_not_printed(output: &Output, secret: &str) {
+    assert!(!stdout(output).contains(secret) && !stderr(output).contains(secret), "secret printed");
+}
+
+#[tokio::test]
+async fn with_the_right_settings_every_check_passes() {
+    let op = FakeOp::start().await;
+    let output = oidc_check(env_of(&op, CLIENT_SECRET), false).await;
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let lines = lines(&output);
+    for check in [
+        "variables",
+        "redirect_uri",
+        "discovery",
+        "clock",
+        "issuer",
+        "https",
+        "response_type",
+        "pkce",
+        "client_auth",
+        "id_token_alg",
+        "jwks",
+        "client_credentials",
+    ] {
+        assert!(lines.iter().any(|(_, c, _)| c == check), "no {check} line:\n{}", stdout(&output));
+    }
+    assert!(lines.iter().all(|(outcome, _, line)| outcome != "FAIL" || line.is_empty()));
+    let credentials = lines.iter().find(|(_, c, _)| c == "client_credentials").expect("line");
+    assert_eq!(credentials.0, "ok", "{}", credentials.2);
+    assert!(credentials.2.contains("invalid_grant"));
+    let https = lines.iter().filter(|(_, c, _)| c == "https");
+    assert!(https.clone().all(|(o, _, _)| o == "warn"), "loopback http is allowed, with a warning");
+    assert_secret_not_printed(&output, CLIENT_SECRET);
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_fails_naming_the_variables_to_fix() {
+    let op = FakeOp::start().await;
+    let wrong = "not-the-secret-7f3a9c";
+    let output = oidc_check(env_of(&op, wrong), false).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let lines = lines(&output);
+    let credentials = lines.iter().find(|(_, c, _)| c == "client_credentials").expect("line");
+    assert_eq!(credentials.0, "FAIL");
+    assert!(credentials.2.contains("invalid_client"), "{}", credentials.2);
+    assert!(credentials.2.contains("CODEX_OIDC_CLIENT_SECRET"), "{}", credentials.2);
+    assert_secret_not_printed(&output, wrong);
+}
+
+#[tokio::test]
+async fn an_issuer_with_a_trailing_slash_is_named_as_the_difference() {
+    let op = FakeOp::start().await;
+    let mut env = env_of(&op, CLIENT_SECRET);
+    env[0].1 = format!("{}/", op.issuer);
+    let output = oidc_check(env, false).await;
+    assert_eq!(output.status.code(), Some(1));
+    let lines = lines(&output);
+    let issuer = lines.iter().find(|(_, c, _)| c == "issuer").expect("an issuer line");
+    assert_eq!(issuer.0, "FAIL");
+    assert!(issuer.2.contains("trailing slash"), "{}", issuer.2);
+}
+
+#[tokio::test]
+async fn json_gives_the_same_findings_as_one_document() {
+    let op = FakeOp::start().await;
+    let output = oidc_check(env_of(&op, "wrong-secret-123456"), true).await;
+    assert_eq!(output.status.code(), Some(1));
+    let document: Value = serde_json::from_str(&stdout(&output)).expect("one JSON document");
+    assert_eq!(document["ok"], false);
+    let checks = document["checks"].as_array().expect("checks");
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["outcome"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "{document}");
+    assert_eq!(failed[0]["check"], "client_credentials");
+    assert!(failed[0]["fix"].as_str().is_some_and(|f| f.contains("CODEX_OIDC_CLIENT_ID")));
+    assert!(checks.iter().any(|c| c["check"] == "discovery" && c["outcome"] == "ok"));
+}
+
+#[tokio::test]
+async fn without_the_variables_the_first_check_fails() {
+    let none = oidc_check(Vec::new(), false).await;
+    assert_eq!(none.status.code(), Some(1));
+    assert!(stdout(&none).starts_with("FAIL  variables"), "{}", stdout(&none));
+    let partial = vec![("CODEX_OIDC_ISSUER".to_owned(), "https://op.example.com".to_owned())];
+    let partial = oidc_check(partial, true).await;
+    assert_eq!(partial.status.code(), Some(1));
+    let document: Value = serde_json::from_str(&stdout(&partial)).expect("JSON");
+    assert_eq!(document["checks"][0]["check"], "variables");
+    assert!(
+        document["checks"][0]["seen"].as_str().is_some_and(|s| s.contains("CODEX_OIDC_CLIENT_ID"))
+    );
+}
