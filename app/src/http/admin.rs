@@ -42,8 +42,10 @@ impl From<User> for UserView {
     }
 }
 
-/// (No `Debug`: it holds a password.)
+// No `Debug`: it holds a password.
+/// A user to create.
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 pub struct NewUserRequest {
     pub email: String,
     /// Must meet the password policy (`CODEX_PASSWORD_MIN_LENGTH`, not a common password, not
@@ -77,6 +79,7 @@ impl From<ExternalIdentity> for IdentityView {
 }
 
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 pub struct LinkRequest {
     /// The provider's issuer, exactly as configured in `CODEX_OIDC_ISSUER`.
     pub issuer: String,
@@ -98,8 +101,10 @@ pub enum Unlinked {
     Unlinked,
 }
 
-/// (No `Debug`: it holds a password.)
+// No `Debug`: it holds a password.
+/// A new password, set by an administrator.
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 pub struct PasswordReset {
     pub password: Password,
 }

@@ -15,16 +15,20 @@ use crate::http::middleware::{ClientAddress, record_user};
 use crate::http::security::{self, BrowserSession, Credentials};
 use crate::statuses;
 
-/// (No `Debug`: it holds a password.)
+// No `Debug`: it holds a password.
+/// An e-mail address and password to log in with.
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The user's e-mail address (compared without regard to case).
     pub email: String,
     pub password: Password,
 }
 
-/// (No `Debug`: it holds a refresh token.)
+// No `Debug`: it holds a refresh token.
+/// A refresh token to spend.
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }

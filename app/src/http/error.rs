@@ -224,6 +224,15 @@ macro_rules! statuses {
     };
 }
 
+/// A payload parser's reason without the type it was parsing.
+fn plain_reason(reason: &str) -> String {
+    let reason = match reason.strip_prefix("failed to parse \"") {
+        Some(rest) => rest.split_once("\": ").map_or(rest, |(_, why)| why),
+        None => reason,
+    };
+    reason.trim_end_matches('.').to_owned()
+}
+
 /// Turns every error that escapes an endpoint (unknown route, wrong method, unreadable body,
 /// missing credentials, …) into a problem document. Problems pass through unchanged.
 pub fn problem_for(error: poem::Error) -> Response {
@@ -247,7 +256,12 @@ pub fn problem_for(error: poem::Error) -> Response {
     let detail = match status {
         StatusCode::UNAUTHORIZED => "a valid bearer access token is required".to_owned(),
         StatusCode::NOT_FOUND => "no such resource".to_owned(),
-        _ => error.to_string(),
+        _ => match error.downcast_ref::<poem_openapi::error::ParseRequestPayloadError>() {
+            // `failed to parse "LoginRequest": unknown field `x`.` says what, without the
+            // parser's type names.
+            Some(payload) => format!("the body is not valid: {}", plain_reason(&payload.reason)),
+            None => error.to_string(),
+        },
     };
     Problem::new(status, code, detail).response()
 }

@@ -187,14 +187,35 @@ impl poem::middleware::PanicHandler for PanicToProblem {
 
 /// The route templates of the API (`/admin/users/{user_id}`), for logs and metrics: a path is
 /// named by its template, never by itself, so ids stay out of labels.
-#[derive(Clone, Debug)]
-pub struct RouteTemplates(Vec<Vec<String>>);
+#[derive(Clone, Debug, Default)]
+pub struct RouteTemplates {
+    templates: Vec<Vec<String>>,
+    /// The methods of each template, as an `Allow` header value.
+    allowed: std::collections::HashMap<String, String>,
+}
 
 impl RouteTemplates {
     /// From the paths of an OpenAPI document.
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
         let split = |path: &str| path.split('/').map(str::to_owned).collect();
-        Self(paths.into_iter().map(split).collect())
+        Self { templates: paths.into_iter().map(split).collect(), allowed: Default::default() }
+    }
+
+    /// With the methods each template answers (for `Allow` on 405 answers).
+    pub fn with_methods<'a>(routes: impl IntoIterator<Item = (&'a str, Vec<String>)>) -> Self {
+        let routes: Vec<(&str, Vec<String>)> = routes.into_iter().collect();
+        let mut templates = Self::new(routes.iter().map(|(path, _)| *path));
+        for (path, methods) in routes {
+            let mut methods: Vec<String> = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+            methods.sort();
+            templates.allowed.insert(path.to_owned(), methods.join(", "));
+        }
+        templates
+    }
+
+    /// The `Allow` value of a template: its methods.
+    pub fn allow(&self, template: &str) -> Option<&str> {
+        self.allowed.get(template).map(String::as_str)
     }
 
     /// The template `path` matches (literal segments preferred over parameters), `/docs` for
@@ -217,7 +238,11 @@ impl RouteTemplates {
             }
             Some(literal)
         };
-        let best = self.0.iter().filter_map(|t| Some((literal_matches(t)?, t))).max_by_key(|m| m.0);
+        let best = self
+            .templates
+            .iter()
+            .filter_map(|t| Some((literal_matches(t)?, t)))
+            .max_by_key(|m| m.0);
         match best {
             Some((_, template)) => template.join("/"),
             None if path == "/openapi.json" => path.to_owned(),
@@ -288,6 +313,13 @@ impl<E: Endpoint> Endpoint for AccessLogEndpoint<E> {
         };
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
+        }
+        // RFC 9110 §15.5.6: a 405 says which methods the resource answers.
+        if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+            && let Some(allow) = self.routes.allow(&route)
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.headers_mut().insert(header::ALLOW, value);
         }
         let status = response.status().as_u16();
         let elapsed = started.elapsed().as_secs_f64();

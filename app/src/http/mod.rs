@@ -97,9 +97,14 @@ fn route_templates() -> middleware::RouteTemplates {
     TEMPLATES
         .get_or_init(|| {
             let document: serde_json::Value = serde_json::from_str(&document()).unwrap_or_default();
-            let paths = document["paths"].as_object().map(|p| p.keys().cloned().collect());
-            let paths: Vec<String> = paths.unwrap_or_default();
-            middleware::RouteTemplates::new(paths.iter().map(String::as_str))
+            let Some(paths) = document["paths"].as_object() else {
+                return middleware::RouteTemplates::default();
+            };
+            let routes = paths.iter().map(|(path, operations)| {
+                let methods = operations.as_object().map(|o| o.keys().cloned().collect());
+                (path.as_str(), methods.unwrap_or_default())
+            });
+            middleware::RouteTemplates::with_methods(routes)
         })
         .clone()
 }

@@ -52,8 +52,10 @@ impl From<SessionView> for SessionInfo {
     }
 }
 
-/// (No `Debug`: it holds passwords.)
+// No `Debug`: it holds passwords.
+/// The caller's current password and the new one.
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: Password,
     pub new_password: Password,

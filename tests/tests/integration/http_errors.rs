@@ -129,6 +129,50 @@ async fn a_known_route_with_the_wrong_method_is_405_method_not_allowed() {
 }
 
 #[tokio::test]
+async fn a_405_says_which_methods_the_route_answers_in_allow() {
+    let app = TestApp::spawn().await;
+
+    for (method, path, allow) in [
+        (Method::GET, LOGIN, "POST"),
+        (Method::PUT, "/auth/me", "GET"),
+        (Method::DELETE, "/admin/users", "GET, POST"),
+        (
+            Method::PATCH,
+            "/admin/users/0b6f8a3e-2d7c-4a51-9a0e-3f1c2b4d5e6f/identities",
+            "DELETE, GET, POST",
+        ),
+    ] {
+        let reply = Reply::read(app.client.request(method.clone(), path).send().await).await;
+        reply.assert_problem(405, "method_not_allowed");
+        assert_eq!(
+            reply.headers.get("allow").map(|v| v.to_str().unwrap()),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_400_naming_it_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_admin("root@example.com", PASSWORD).await;
+    let token = app.token("root@example.com", PASSWORD).await;
+
+    let body =
+        serde_json::json!({ "email": "ada@example.com", "password": PASSWORD, "remember": true });
+    let problem = app.post_json(LOGIN, None, body).await.assert_problem(400, "invalid_request");
+    assert_eq!(problem["detail"], "the body is not valid: unknown field `remember`");
+
+    let sneaky =
+        serde_json::json!({ "email": "eve@example.com", "password": PASSWORD, "is_admn": true });
+    let problem = app.post_json("/admin/users", Some(&token), sneaky).await;
+    let problem = problem.assert_problem(400, "invalid_request");
+    assert!(problem["detail"].as_str().unwrap().contains("`is_admn`"), "{problem}");
+    let users = app.send(Method::GET, "/admin/users", Some(&token), None).await.json();
+    assert!(!users.to_string().contains("eve@example.com"), "no user was created: {users}");
+}
+
+#[tokio::test]
 async fn error_responses_carry_the_security_headers() {
     let app = TestApp::spawn().await;
     let replies = [
