@@ -101,6 +101,9 @@ pub struct Services {
     pub public_origin: String,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Origins whose pages may call the API (CORS), and whether with credentials.
+    pub cors_allowed_origins: Vec<String>,
+    pub cors_allow_credentials: bool,
 }
 
 /// How often stale pending logins are purged.
@@ -232,6 +235,8 @@ impl Backend {
             secure_cookies: settings.secure_cookies(),
             public_origin: settings.public_origin.origin().to_owned(),
             trusted_proxies: settings.trusted_proxies.clone(),
+            cors_allowed_origins: settings.cors_allowed_origins.clone(),
+            cors_allow_credentials: settings.cors_allow_credentials,
         };
         let housekeeping = Housekeeping::new(&ports, settings.sessions, settings.audit_retention);
         Ok(Self {

@@ -48,6 +48,8 @@ struct Raw {
     login_throttle_max_delay: u64,
     login_throttle_address_failures: u64,
     trusted_proxies: String,
+    cors_allowed_origins: String,
+    cors_allow_credentials: bool,
     password_min_length: usize,
     session_idle_timeout: u64,
     session_max_age: u64,
@@ -84,6 +86,8 @@ impl Default for Raw {
             login_throttle_max_delay: 3600,
             login_throttle_address_failures: 100,
             trusted_proxies: String::new(),
+            cors_allowed_origins: String::new(),
+            cors_allow_credentials: false,
             password_min_length: 12,
             session_idle_timeout: 86_400,
             session_max_age: 1_209_600,
@@ -126,6 +130,11 @@ pub struct Settings {
     pub throttle: ThrottlePolicy,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// `CODEX_CORS_ALLOWED_ORIGINS`: origins (`https://app.example.com`) whose pages may call
+    /// the API from another origin; none by default.
+    pub cors_allowed_origins: Vec<String>,
+    /// `CODEX_CORS_ALLOW_CREDENTIALS`: whether those pages may send and read cookies too.
+    pub cors_allow_credentials: bool,
     pub password_min_length: usize,
     pub sessions: SessionPolicy,
     /// How long audit events are kept.
@@ -254,11 +263,12 @@ fn prefix_eq(network: &[u8], address: &[u8], bits: u8) -> bool {
 pub struct ConfigError(String);
 
 /// Settings whose environment values are text, never parsed: (variable suffix, key).
-const VERBATIM: [(&str, &str); 14] = [
+const VERBATIM: [(&str, &str); 15] = [
     ("OIDC_CA_FILE", "oidc_ca_file"),
     ("KEY_ENCRYPTION_KEY", "key_encryption_key"),
     ("KEY_ENCRYPTION_KEY_FILE", "key_encryption_key_file"),
     ("TRUSTED_PROXIES", "trusted_proxies"),
+    ("CORS_ALLOWED_ORIGINS", "cors_allowed_origins"),
     ("DATABASE_URL", "database_url"),
     ("BIND", "bind"),
     ("METRICS_BIND", "metrics_bind"),
@@ -359,6 +369,24 @@ impl Settings {
     }
 }
 
+/// Comma-separated origins, each exactly `scheme://host[:port]` as browsers send `Origin`
+/// (http or https, no path, query or fragment), kept in that serialisation.
+fn cors_origins(raw: &str) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = || format!("{entry:?} is not an origin like https://app.example.com");
+        let url = Url::parse(entry).map_err(|_| bad())?;
+        let origin = url.origin().ascii_serialization();
+        let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+        let exact = entry.trim_end_matches('/').eq_ignore_ascii_case(&origin);
+        if !matches!(url.scheme(), "http" | "https") || !bare || !exact {
+            return Err(bad());
+        }
+        origins.push(origin);
+    }
+    Ok(origins)
+}
+
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
@@ -424,6 +452,8 @@ impl Raw {
         let throttle = self.throttle()?;
         let trusted_proxies = TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|why| fail("trusted_proxies", &why))?;
+        let cors_allowed_origins = cors_origins(&self.cors_allowed_origins)
+            .map_err(|why| fail("cors_allowed_origins", &why))?;
         if !(8..=128).contains(&self.password_min_length) {
             return Err(fail("password_min_length", "must be between 8 and 128 characters"));
         }
@@ -460,6 +490,8 @@ impl Raw {
             oidc,
             throttle,
             trusted_proxies,
+            cors_allowed_origins,
+            cors_allow_credentials: self.cors_allow_credentials,
             password_min_length: self.password_min_length,
             sessions,
             audit_retention,

@@ -339,6 +339,113 @@ pub fn record_user(user: impl std::fmt::Display) {
     tracing::Span::current().record("user_id", tracing::field::display(user));
 }
 
+/// CORS (the Fetch standard) for the configured origins only: a preflight (`OPTIONS` with
+/// `Access-Control-Request-Method`) from one of them is answered here with 204 and what it may
+/// do; its other requests get `Access-Control-Allow-Origin` (and `-Allow-Credentials` when
+/// configured) on their answers. Requests from any other origin, or none, pass through without a
+/// CORS header, so the browser keeps their answers from the page. Every answer varies on
+/// `Origin` while origins are configured.
+pub struct Cors {
+    pub origins: Vec<String>,
+    pub credentials: bool,
+}
+
+pub struct CorsEndpoint<E> {
+    inner: E,
+    origins: std::collections::HashSet<String>,
+    credentials: bool,
+}
+
+impl<E: Endpoint> Middleware<E> for Cors {
+    type Output = CorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        let origins = self.origins.iter().cloned().collect();
+        CorsEndpoint { inner, origins, credentials: self.credentials }
+    }
+}
+
+/// The methods the API answers, for preflights.
+const CORS_METHODS: &str = "GET, POST, DELETE";
+/// The request headers a page may send (besides the CORS-safelisted ones).
+const CORS_REQUEST_HEADERS: [&str; 3] = ["authorization", "content-type", "x-request-id"];
+/// The response headers a page may read (besides the CORS-safelisted ones).
+const CORS_EXPOSED_HEADERS: &str = "retry-after, www-authenticate, x-request-id";
+/// How long a browser may cache a preflight, in seconds.
+const CORS_MAX_AGE: &str = "600";
+
+impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        if self.origins.is_empty() {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|origin| self.origins.contains(*origin))
+            .map(str::to_owned);
+        let preflight = req.method() == poem::http::Method::OPTIONS
+            && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let mut response = match (&origin, preflight) {
+            (Some(_), true) => self.preflight(&req),
+            _ => match self.inner.call(req).await {
+                Ok(response) => response.into_response(),
+                Err(error) => error.into_response(),
+            },
+        };
+        let headers = response.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            if self.credentials {
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
+            }
+            if !preflight {
+                headers.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static(CORS_EXPOSED_HEADERS),
+                );
+            }
+        }
+        Ok(response)
+    }
+}
+
+impl<E> CorsEndpoint<E> {
+    /// 204 with the methods and headers a page of an allowed origin may use; a request for a
+    /// header outside them gets none of them allowed, so the browser stops there.
+    fn preflight(&self, req: &Request) -> Response {
+        let requested = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let requested: Vec<&str> =
+            requested.split(',').map(str::trim).filter(|h| !h.is_empty()).collect();
+        let mut response = Response::builder()
+            .status(poem::http::StatusCode::NO_CONTENT)
+            .header(header::ACCESS_CONTROL_ALLOW_METHODS, CORS_METHODS)
+            .header(header::ACCESS_CONTROL_MAX_AGE, CORS_MAX_AGE)
+            .finish();
+        if requested.iter().all(|h| CORS_REQUEST_HEADERS.contains(h)) {
+            response.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type, x-request-id"),
+            );
+        }
+        let vary = "Access-Control-Request-Method, Access-Control-Request-Headers";
+        response.headers_mut().append(header::VARY, HeaderValue::from_static(vary));
+        response
+    }
+}
+
 /// The client's address, as the throttles and the audit trail see it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientAddress(pub Option<IpAddr>);

@@ -87,7 +87,9 @@ fn describe<T: OpenApi>(service: OpenApiService<T, ()>) -> OpenApiService<T, ()>
              OpenID Connect provider, and issues Codex sessions and access tokens. Errors are \
              RFC 9457 `application/problem+json` documents with a stable `code`. Every response \
              carries `X-Request-Id` (the request's own when valid: 1 to 128 letters, digits and \
-             `-_.:`; otherwise a new one), which the server's log lines name.",
+             `-_.:`; otherwise a new one), which the server's log lines name. Pages on other \
+             origins may read answers only from the origins the operator allows (CORS; none by \
+             default).",
     )
 }
 
@@ -128,6 +130,8 @@ impl<T: OpenApi> OpenApi for DocumentOnly<T> {
 pub fn endpoint(services: Services) -> impl Endpoint + use<> {
     let trusted_proxies = services.trusted_proxies.clone();
     let (public_origin, secure_cookies) = (services.public_origin.clone(), services.secure_cookies);
+    let (cors_origins, cors_credentials) =
+        (services.cors_allowed_origins.clone(), services.cors_allow_credentials);
     let api = api(services);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -142,5 +146,6 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
         .with(middleware::SecurityHeaders { https: secure_cookies })
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
+        .with(middleware::Cors { origins: cors_origins, credentials: cors_credentials })
         .with(middleware::AccessLog { routes: route_templates() })
 }

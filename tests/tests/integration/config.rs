@@ -206,6 +206,28 @@ fn empty_oidc_variables_count_as_unset() {
 }
 
 #[test]
+fn cors_origins_are_read_as_browsers_send_them() {
+    jail(|jail| {
+        jail.set_env(
+            "CODEX_CORS_ALLOWED_ORIGINS",
+            " https://App.Example.com/ , http://localhost:5173",
+        );
+        jail.set_env("CODEX_CORS_ALLOW_CREDENTIALS", "true");
+        let settings = load().expect("valid");
+        assert_eq!(
+            settings.cors_allowed_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        assert!(settings.cors_allow_credentials);
+    });
+    jail(|_| {
+        let settings = load().expect("valid");
+        assert!(settings.cors_allowed_origins.is_empty(), "none by default");
+        assert!(!settings.cors_allow_credentials);
+    });
+}
+
+#[test]
 fn bad_values_fail_naming_their_variable() {
     let cases: &[(&str, &str, bool)] = &[
         ("CODEX_ACCESS_TOKEN_TTL", "abc", false),
@@ -233,6 +255,14 @@ fn bad_values_fail_naming_their_variable() {
         ("CODEX_OIDC_JWKS_CACHE_REFRESH", "-1", true),
         ("CODEX_OIDC_ALLOW_INSECURE_HTTP", "maybe", true),
         ("CODEX_OIDC_CA_FILE", "/nonexistent/ca.pem", true),
+        ("CODEX_CORS_ALLOWED_ORIGINS", "https://app.example.com/path", false),
+        ("CODEX_CORS_ALLOWED_ORIGINS", "app.example.com", false),
+        ("CODEX_CORS_ALLOWED_ORIGINS", "*", false),
+        ("CODEX_CORS_ALLOWED_ORIGINS", "ftp://app.example.com", false),
+        ("CODEX_CORS_ALLOW_CREDENTIALS", "perhaps", false),
+        ("CODEX_METRICS_BIND", "9100", false),
+        ("CODEX_SIGNING_KEY_PUBLISH_DELAY", "-1", false),
+        ("CODEX_SIGNING_KEY_RELOAD_INTERVAL", "0", false),
     ];
     for &(name, value, with_oidc) in cases {
         jail(|jail| {

@@ -22,6 +22,7 @@ mod binary_security;
 mod config;
 mod contract;
 mod http_auth;
+mod http_cors;
 mod http_csrf;
 mod http_docs;
 mod http_errors;
