@@ -137,7 +137,10 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
     let docs = api.swagger_ui();
     Route::new()
         .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .nest(
+            "/docs",
+            docs.with(middleware::DocsValidators).with(poem::middleware::Compression::new()),
+        )
         .nest("/", api)
         .with(middleware::BodyLimit(MAX_BODY_BYTES))
         .with(middleware::CookieCsrfGuard { public_origin })

@@ -204,3 +204,27 @@ async fn api_responses_forbid_every_load_and_frame_and_docs_allow_only_their_inl
         "nothing from elsewhere"
     );
 }
+
+#[tokio::test]
+async fn docs_are_compressed_when_accepted_and_revalidated_with_an_etag() {
+    let app = TestApp::spawn().await;
+    let plain = Reply::read(app.client.get("/docs").send().await).await;
+    assert_eq!(plain.status, 200);
+    let etag = plain.headers.get("etag").expect("an ETag").to_str().unwrap().to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(plain.headers.get("cache-control").unwrap(), "no-cache");
+    assert!(plain.headers.get_all("vary").iter().any(|v| v == "Accept-Encoding"));
+
+    let gzip =
+        Reply::read(app.client.get("/docs").header("accept-encoding", "gzip").send().await).await;
+    assert_eq!(gzip.headers.get("content-encoding").unwrap(), "gzip");
+    assert!(gzip.body.len() * 3 < plain.body.len(), "{} vs {}", gzip.body.len(), plain.body.len());
+    assert_eq!(gzip.headers.get("etag").unwrap(), etag.as_str(), "one tag for every encoding");
+
+    let again = app.client.get("/docs").header("if-none-match", etag.as_str()).send().await;
+    let again = Reply::read(again).await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let other = app.client.get("/docs").header("if-none-match", "W/\"0\"").send().await;
+    assert_eq!(Reply::read(other).await.status, 200);
+}
