@@ -84,9 +84,40 @@ pub async fn check_provider(
     if let Some(document) = check_discovery(&mut found, client, http, clock).await {
         check_document(&mut found, client, &document, allow_insecure_http);
         check_jwks(&mut found, http, &document).await;
-        check_credentials(&mut found, client, http, &document).await;
+        // The secret goes only where `serve` would send it: a discovery document of the
+        // configured issuer whose token endpoint is reached as the transport rules allow.
+        match secret_may_go_to(client, &document, allow_insecure_http) {
+            Ok(()) => check_credentials(&mut found, client, http, &document).await,
+            Err(why) => found.add(
+                "client_credentials",
+                Outcome::Fail,
+                format!("not tried: {why}, so the client secret is not sent there"),
+                "fix the failures above first",
+            ),
+        }
     }
     found.0
+}
+
+/// Whether the client secret may be sent to the document's token endpoint.
+fn secret_may_go_to(
+    client: &OidcClientSettings,
+    document: &Value,
+    allow_insecure_http: bool,
+) -> Result<(), String> {
+    if document["issuer"].as_str() != Some(client.issuer.as_str()) {
+        return Err("the document is not the configured issuer's".to_owned());
+    }
+    let issuer = Url::parse(client.issuer.as_str()).map_err(|_| "the issuer is not a URL")?;
+    transport_allowed(&issuer, "the issuer", allow_insecure_http)?;
+    let raw = document["token_endpoint"].as_str().ok_or("the document has no token_endpoint")?;
+    let endpoint = Url::parse(raw).map_err(|_| "token_endpoint is not a URL")?;
+    transport_allowed(&endpoint, "token_endpoint", allow_insecure_http)
+}
+
+/// A string from the provider, safe to print (no control characters).
+fn printable(raw: &str) -> String {
+    raw.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
 }
 
 fn check_redirect_uri(found: &mut Findings, raw: &str) {
@@ -176,7 +207,8 @@ async fn check_discovery(
             "issuer",
             Outcome::Fail,
             format!(
-                "the document names {announced:?}, CODEX_OIDC_ISSUER is {configured:?}: {}",
+                "the document names {}, CODEX_OIDC_ISSUER is {configured:?}: {}",
+                printable(&format!("{announced:?}")),
                 issuer_difference(announced, configured)
             ),
             "set CODEX_OIDC_ISSUER to the document's issuer, byte for byte",
@@ -185,27 +217,40 @@ async fn check_discovery(
     Some(document)
 }
 
-/// What tells two issuer strings apart, in words.
+/// What tells two issuer strings apart, in words, from the strings as written (a URL parser
+/// would fold the case of the scheme and host, and drop a default port).
 fn issuer_difference(announced: &str, configured: &str) -> &'static str {
     let (a, c) = (announced.trim_end_matches('/'), configured.trim_end_matches('/'));
     if a == c {
         return "they differ only in a trailing slash";
     }
-    let (Ok(a), Ok(c)) = (Url::parse(a), Url::parse(c)) else {
-        return "one of them is not a URL";
+    // scheme "://" authority path
+    let parts = |s: &str| {
+        let (scheme, rest) = s.split_once("://").unwrap_or(("", s));
+        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        (scheme.to_owned(), authority.to_owned(), path.to_owned())
     };
-    if a.scheme() != c.scheme() {
-        "the scheme differs"
-    } else if a.host_str() != c.host_str() {
-        let same =
-            a.host_str().map(str::to_ascii_lowercase) == c.host_str().map(str::to_ascii_lowercase);
-        if same { "the case of the host differs" } else { "the host differs" }
-    } else if a.port_or_known_default() != c.port_or_known_default() {
-        "the port differs"
-    } else if a.path() != c.path() {
-        "the path differs"
+    let ((a_scheme, a_authority, a_path), (c_scheme, c_authority, c_path)) = (parts(a), parts(c));
+    if a_scheme != c_scheme {
+        if a_scheme.eq_ignore_ascii_case(&c_scheme) {
+            "the case of the scheme differs"
+        } else {
+            "the scheme differs"
+        }
+    } else if a_authority != c_authority {
+        let host =
+            |authority: &str| authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_owned();
+        if a_authority.eq_ignore_ascii_case(&c_authority) {
+            "the case of the host differs"
+        } else if host(&a_authority) == host(&c_authority) {
+            "the port differs"
+        } else {
+            "the host differs"
+        }
+    } else if a_path.eq_ignore_ascii_case(&c_path) {
+        "the case of the path differs"
     } else {
-        "they differ"
+        "the path differs"
     }
 }
 
@@ -215,7 +260,7 @@ fn check_clock(found: &mut Findings, date: Option<&str>, ours: i64) {
         found.add("clock", Outcome::Warn, "the provider sent no Date header", "");
         return;
     };
-    let skew = ours - theirs;
+    let skew = theirs - ours;
     if skew.abs() <= MAX_CLOCK_SKEW_SECONDS {
         found.add(
             "clock",
@@ -269,16 +314,19 @@ fn check_document(
                    for development only";
         match Url::parse(&raw) {
             Ok(url) if url.scheme() == "https" => {
-                found.add("https", Outcome::Ok, format!("{name} {raw}"), "");
+                found.add("https", Outcome::Ok, format!("{name} {}", printable(&raw)), "");
             }
             Ok(url) => match transport_allowed(&url, name, allow_insecure_http) {
                 Ok(()) => found.add(
                     "https",
                     Outcome::Warn,
-                    format!("{name} {raw} is plain http (allowed: loopback or development flag)"),
+                    format!(
+                        "{name} {} is plain http (allowed: loopback or development flag)",
+                        printable(&raw)
+                    ),
                     "",
                 ),
-                Err(why) => found.add("https", Outcome::Fail, why, fix),
+                Err(why) => found.add("https", Outcome::Fail, printable(&why), fix),
             },
             Err(_) => found.add("https", Outcome::Fail, format!("{name} {raw:?} is not a URL"), ""),
         }
@@ -359,32 +407,33 @@ async fn check_jwks(found: &mut Findings, http: &OutboundHttp, document: &Value)
             return;
         }
     };
-    let keys: Vec<Value> = serde_json::from_slice::<Value>(&body)
+    let uri = printable(uri);
+    let listed = serde_json::from_slice::<Value>(&body)
         .ok()
-        .and_then(|set| set["keys"].as_array().cloned())
-        .unwrap_or_default();
-    let usable: Vec<&Value> = keys
-        .iter()
-        .filter(|k| k["kty"] == "RSA" && k["n"].is_string() && k["e"].is_string())
-        .filter(|k| k["use"].is_null() || k["use"] == "sig")
-        .filter(|k| k["alg"].as_str().is_none_or(|alg| SUPPORTED_ALGS.contains(&alg)))
-        .collect();
-    if usable.is_empty() {
-        found.add(
-            "jwks",
-            Outcome::Fail,
-            format!("{uri} holds {} keys, none a usable RSA signing key", keys.len()),
-            "the provider must publish the RSA key it signs ID tokens with",
-        );
-        return;
-    }
+        .and_then(|set| set["keys"].as_array().map(Vec::len))
+        .unwrap_or(0);
+    // The same rule the server applies: RSA signing keys of at least 2048 bits, RS256/384/512.
+    let usable = match crate::oidc::jwks::usable_keys(&body) {
+        Ok(keys) => keys.keys,
+        Err(_) => {
+            found.add(
+                "jwks",
+                Outcome::Fail,
+                format!(
+                    "{uri} holds {listed} keys, none a usable RSA signing key (2048 bits or more)"
+                ),
+                "the provider must publish the RSA key it signs ID tokens with",
+            );
+            return;
+        }
+    };
     found.add(
         "jwks",
         Outcome::Ok,
-        format!("{uri} holds {} usable RSA signing keys (of {})", usable.len(), keys.len()),
+        format!("{uri} holds {} usable RSA signing keys (of {listed})", usable.len()),
         "",
     );
-    let without_kid = usable.iter().filter(|k| !k["kid"].is_string()).count();
+    let without_kid = usable.iter().filter(|k| k.kid.is_none()).count();
     if without_kid > 0 {
         found.add(
             "jwks",

@@ -97,7 +97,7 @@ struct RawJwk {
 
 /// The usable RSA signing keys of a JWKS document; everything else is skipped, duplicates
 /// dropped.
-fn usable_keys(body: &[u8]) -> Result<ProviderKeys, String> {
+pub(super) fn usable_keys(body: &[u8]) -> Result<ProviderKeys, String> {
     let document: JwkSetDocument =
         serde_json::from_slice(body).map_err(|_| "the JWKS is not a JSON key set".to_owned())?;
     let mut seen = HashSet::new();

@@ -173,48 +173,87 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
     }
 }
 
-/// Swagger UI's page (about 1.6 MB) revalidated instead of fetched again: `Cache-Control:
-/// no-cache` with a weak `ETag` of its content (the same for every encoding), and 304 Not
-/// Modified for an `If-None-Match` that names it.
+/// Swagger UI's page (about 1.7 MB, compressed by the layer inside this one when the client
+/// accepts it) revalidated instead of fetched again: `Cache-Control: no-cache`, a weak `ETag` of
+/// the bytes as sent (so each encoding has its own), `Vary: Accept-Encoding`, and 304 Not
+/// Modified, without a body or content headers, for an `If-None-Match` that names it. The tag of
+/// each `Accept-Encoding` seen is remembered, so a 304 costs neither rendering nor compression.
+#[derive(Default)]
 pub struct DocsValidators;
 
-pub struct DocsValidatorsEndpoint<E>(E);
+pub struct DocsValidatorsEndpoint<E> {
+    inner: E,
+    /// `Accept-Encoding` as sent → the tag of the answer it got (a few entries at most).
+    tags: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// How many `Accept-Encoding` variants keep their tag (any more start the memory over).
+const DOCS_TAGS: usize = 32;
 
 impl<E: Endpoint> Middleware<E> for DocsValidators {
     type Output = DocsValidatorsEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        DocsValidatorsEndpoint(inner)
+        DocsValidatorsEndpoint { inner, tags: Default::default() }
     }
+}
+
+impl<E> DocsValidatorsEndpoint<E> {
+    fn tags(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.tags.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A 304 for `tag`: validators and caching headers only.
+fn not_modified(tag: &str) -> Response {
+    let mut response = Response::builder().status(poem::http::StatusCode::NOT_MODIFIED).finish();
+    let headers = response.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(tag) {
+        headers.insert(header::ETAG, tag);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
+}
+
+fn names_tag(if_none_match: Option<&str>, tag: &str) -> bool {
+    if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
 }
 
 impl<E: Endpoint> Endpoint for DocsValidatorsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Response> {
-        let wanted = req.headers().get(header::IF_NONE_MATCH).cloned();
-        let response = self.0.call(req).await?.into_response();
+        let header_text =
+            |name| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let wanted = header_text(header::IF_NONE_MATCH);
+        let encoding = header_text(header::ACCEPT_ENCODING).unwrap_or_default();
+        let known = self.tags().get(&encoding).cloned();
+        if let Some(tag) = known.filter(|tag| names_tag(wanted.as_deref(), tag)) {
+            return Ok(not_modified(&tag));
+        }
+        let response = self.inner.call(req).await?.into_response();
         if response.status() != poem::http::StatusCode::OK {
             return Ok(response);
         }
         let (mut parts, body) = response.into_parts();
         let bytes = body.into_bytes().await?;
         let tag = format!("W/\"{:016x}\"", fnv1a(&bytes));
-        let matches = wanted
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-        let etag = HeaderValue::from_str(&tag)
-            .map_err(|e| poem::Error::new(e, poem::http::StatusCode::INTERNAL_SERVER_ERROR))?;
-        parts.headers.insert(header::ETAG, etag);
-        parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        // Compressed when the client accepts it (the layer around this one).
-        parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        if matches {
-            parts.status = poem::http::StatusCode::NOT_MODIFIED;
-            parts.headers.remove(header::CONTENT_LENGTH);
-            return Ok(Response::from_parts(parts, Body::empty()));
+        {
+            let mut tags = self.tags();
+            if tags.len() >= DOCS_TAGS {
+                tags.clear();
+            }
+            tags.insert(encoding, tag.clone());
         }
+        if names_tag(wanted.as_deref(), &tag) {
+            return Ok(not_modified(&tag));
+        }
+        if let Ok(value) = HeaderValue::from_str(&tag) {
+            parts.headers.insert(header::ETAG, value);
+        }
+        parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         Ok(Response::from_parts(parts, Body::from(bytes)))
     }
 }
@@ -260,6 +299,10 @@ impl RouteTemplates {
         let mut templates = Self::new(routes.iter().map(|(path, _)| *path));
         for (path, methods) in routes {
             let mut methods: Vec<String> = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+            // The router answers HEAD wherever it answers GET.
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".to_owned());
+            }
             methods.sort();
             templates.allowed.insert(path.to_owned(), methods.join(", "));
         }

@@ -19,6 +19,7 @@ use std::marker::PhantomData;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem::middleware::{CatchPanic, CookieJarManager};
+use poem::web::CompressionAlgo;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::registry::{MetaApi, Registry};
 use poem_openapi::{OpenApi, OpenApiService, Tags};
@@ -139,7 +140,15 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
         .at("/openapi.json", spec)
         .nest(
             "/docs",
-            docs.with(middleware::DocsValidators).with(poem::middleware::Compression::new()),
+            docs.with(
+                // poem misreads `zstd` in Accept-Encoding: the other three only.
+                poem::middleware::Compression::new().algorithms([
+                    CompressionAlgo::BR,
+                    CompressionAlgo::GZIP,
+                    CompressionAlgo::DEFLATE,
+                ]),
+            )
+            .with(middleware::DocsValidators),
         )
         .nest("/", api)
         .with(middleware::BodyLimit(MAX_BODY_BYTES))

@@ -104,6 +104,23 @@ async fn an_issuer_with_a_trailing_slash_is_named_as_the_difference() {
     let issuer = lines.iter().find(|(_, c, _)| c == "issuer").expect("an issuer line");
     assert_eq!(issuer.0, "FAIL");
     assert!(issuer.2.contains("trailing slash"), "{}", issuer.2);
+    let credentials = lines.iter().find(|(_, c, _)| c == "client_credentials").expect("line");
+    assert!(credentials.2.contains("not tried"), "{}", credentials.2);
+    assert!(op.token_requests().is_empty(), "the secret goes nowhere serve would not send it");
+}
+
+#[tokio::test]
+async fn an_issuer_that_differs_in_the_case_of_its_host_is_named_so() {
+    let op = FakeOp::start().await;
+    let port = url::Url::parse(&op.issuer).expect("URL").port().expect("a port");
+    op.set_discovery_issuer(&format!("http://LOCALHOST:{port}"));
+    let mut env = env_of(&op, CLIENT_SECRET);
+    env[0].1 = format!("http://localhost:{port}");
+    let output = oidc_check(env, false).await;
+    assert_eq!(output.status.code(), Some(1));
+    let lines = lines(&output);
+    let issuer = lines.iter().find(|(_, c, _)| c == "issuer").expect("an issuer line");
+    assert!(issuer.2.contains("the case of the host differs"), "{}", issuer.2);
 }
 
 #[tokio::test]

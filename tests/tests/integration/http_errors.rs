@@ -134,12 +134,12 @@ async fn a_405_says_which_methods_the_route_answers_in_allow() {
 
     for (method, path, allow) in [
         (Method::GET, LOGIN, "POST"),
-        (Method::PUT, "/auth/me", "GET"),
-        (Method::DELETE, "/admin/users", "GET, POST"),
+        (Method::PUT, "/auth/me", "GET, HEAD"),
+        (Method::DELETE, "/admin/users", "GET, HEAD, POST"),
         (
             Method::PATCH,
             "/admin/users/0b6f8a3e-2d7c-4a51-9a0e-3f1c2b4d5e6f/identities",
-            "DELETE, GET, POST",
+            "DELETE, GET, HEAD, POST",
         ),
     ] {
         let reply = Reply::read(app.client.request(method.clone(), path).send().await).await;
