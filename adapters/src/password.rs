@@ -1,5 +1,7 @@
-//! Argon2id password hashing on the blocking pool, with bounded concurrency and a bounded,
-//! time-limited queue in front of it.
+//! Argon2id password hashing on a fixed set of hashing threads, one per slot, with a bounded,
+//! time-limited queue in front of them. Each hash takes ~19 MiB: on a fixed set of threads the
+//! allocator's per-thread arenas stay as few as the slots, whereas the blocking pool would
+//! leave one behind on every thread that ever hashed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +23,7 @@ pub const WAITING_PER_SLOT: usize = 64;
 /// of real users stay bounded.
 pub struct HashQueue {
     slots: Arc<Semaphore>,
+    slot_count: usize,
     waiting: AtomicUsize,
     capacity: usize,
     timeout: Duration,
@@ -44,6 +47,7 @@ impl HashQueue {
         metrics::gauge!(HASH_QUEUE_METRIC).set(0.0);
         Self {
             slots: Arc::new(Semaphore::new(slots.max(1))),
+            slot_count: slots.max(1),
             waiting: AtomicUsize::new(0),
             capacity,
             timeout,
@@ -121,7 +125,44 @@ pub const HASH_REFUSED_METRIC: &str = "codex_password_hash_refused_total";
 #[derive(Clone)]
 pub struct Argon2PasswordHasher {
     queue: Arc<HashQueue>,
+    threads: HashThreads,
     dummy: Arc<str>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads: as many as the queue has slots, so an admitted hash always finds one.
+/// They end when the last hasher sharing them is dropped.
+#[derive(Clone)]
+struct HashThreads {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl HashThreads {
+    fn start(count: usize) -> Result<Self, PasswordHasherError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next =
+                            queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        match next {
+                            // A panicking hash fails its caller, not the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| PasswordHasherError::Internal(e.to_string().into()))?;
+        }
+        Ok(Self { jobs })
+    }
 }
 
 impl Argon2PasswordHasher {
@@ -130,23 +171,27 @@ impl Argon2PasswordHasher {
             .hash_password(b"codex dummy password for unknown users")
             .map_err(|e| PasswordHasherError::Internal(e.to_string().into()))?
             .to_string();
-        Ok(Self { queue, dummy: dummy.into() })
+        let threads = HashThreads::start(queue.slot_count)?;
+        Ok(Self { queue, threads, dummy: dummy.into() })
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordHasherError> {
-        let internal = |e: String| PasswordHasherError::Internal(e.into());
-        // The slot moves into the blocking job: if the caller goes away (a client hanging up),
-        // the hash still counts against the limit until it really ends.
+        let internal = |e: &str| PasswordHasherError::Internal(e.to_owned().into());
+        // The slot moves into the job: if the caller goes away (a client hanging up), the hash
+        // still counts against the limit until it really ends.
         let slot = self.queue.admit().await?;
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            work()
-        })
-        .await
-        .map_err(|e| internal(e.to_string()))
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let result = work();
+            // Free before answering: a caller that hashes again right away finds the slot.
+            drop(slot);
+            let _ = done.send(result);
+        });
+        self.threads.jobs.send(job).map_err(|_| internal("the hashing threads are gone"))?;
+        result.await.map_err(|_| internal("a hashing thread failed"))
     }
 }
 
@@ -200,6 +245,18 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn hashes_run_on_the_hashing_threads_and_a_panic_fails_only_its_caller() {
+        let hasher = Argon2PasswordHasher::new(Arc::new(HashQueue::new(1, TIMEOUT))).unwrap();
+        let thread = hasher.run(|| std::thread::current().name().map(str::to_owned)).await;
+        assert_eq!(thread.unwrap().as_deref(), Some("argon2-0"), "not the blocking pool");
+        let failed = hasher.run(|| -> u8 { panic!("a hash that panics") }).await;
+        assert!(matches!(failed, Err(PasswordHasherError::Internal(_))));
+        let password = Password::candidate("correct horse battery staple").unwrap();
+        let hash = hasher.hash(&password).await.expect("the one thread still hashes");
+        assert!(hasher.verify(&password, Some(&hash)).await.unwrap());
+    }
 
     fn is_busy(result: &Result<HashSlot, PasswordHasherError>) -> bool {
         matches!(result, Err(PasswordHasherError::Busy { retry_after }) if *retry_after == TIMEOUT)
