@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Argon2, PasswordHasher as _};
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -131,6 +131,69 @@ pub struct Argon2PasswordHasher {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+thread_local! {
+    /// This hashing thread's argon2 memory (~19 MiB), kept from one hash to the next so the
+    /// process holds one such block per hashing thread and no more.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Argon2 of `password` into `out`, in this thread's own memory (grown when a hash needs more).
+fn argon2_into(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let needed = argon.params().block_count();
+    BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() < needed {
+            blocks.resize(needed, argon2::Block::default());
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+    })
+}
+
+/// A new argon2id hash (OWASP parameters, 128-bit random salt) as a PHC string.
+fn hash_phc(password: &[u8]) -> Result<String, String> {
+    use argon2::password_hash::phc::{Output, ParamsString, Salt};
+    let params = argon2::Params::default();
+    let argon = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params.clone());
+    let mut salt = [0_u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let mut out = [0_u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&argon, password, &salt, &mut out).map_err(|e| e.to_string())?;
+    let phc = argon2::PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| e.to_string())?,
+        salt: Some(Salt::new(&salt).map_err(|e| e.to_string())?),
+        hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `phc` (compared in constant time).
+fn verify_phc(password: &[u8], phc: &str) -> bool {
+    use argon2::password_hash::phc::Output;
+    let Ok(parsed) = argon2::PasswordHash::new(phc) else { return false };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else { return false };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::V0x13,
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
+    let mut out = vec![0_u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params);
+    if argon2_into(&argon, password, salt.as_ref(), &mut out).is_err() {
+        return false;
+    }
+    Output::new(&out).is_ok_and(|computed| computed == *expected)
+}
+
 /// The hashing threads: as many as the queue has slots, so an admitted hash always finds one.
 /// They end when the last hasher sharing them is dropped.
 #[derive(Clone)]
@@ -200,10 +263,10 @@ impl PasswordHasher for Argon2PasswordHasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHasherError> {
         let password = password.clone();
         let phc = self
-            .run(move || Argon2::default().hash_password(password.expose().as_bytes()))
+            .run(move || hash_phc(password.expose().as_bytes()))
             .await?
-            .map_err(|e| PasswordHasherError::Internal(e.to_string().into()))?;
-        Ok(PasswordHash::new(phc.to_string()))
+            .map_err(|e| PasswordHasherError::Internal(e.into()))?;
+        Ok(PasswordHash::new(phc))
     }
 
     async fn verify(
@@ -214,15 +277,7 @@ impl PasswordHasher for Argon2PasswordHasher {
         let password = password.clone();
         let known = hash.is_some();
         let phc = hash.map_or_else(|| self.dummy.to_string(), |h| h.as_str().to_owned());
-        self.run(move || {
-            let Ok(parsed) = argon2::PasswordHash::new(&phc) else {
-                return false;
-            };
-            let matches =
-                Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
-            matches && known
-        })
-        .await
+        self.run(move || verify_phc(password.expose().as_bytes(), &phc) && known).await
     }
 
     fn needs_rehash(&self, hash: &PasswordHash) -> bool {
@@ -245,6 +300,22 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn hashes_in_kept_memory_are_standard_phc_argon2id_both_ways() {
+        use argon2::PasswordVerifier as _;
+        let password = b"correct horse battery staple";
+        let ours = hash_phc(password).unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
+        let parsed = argon2::PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(password, &parsed).is_ok(), "the crate agrees");
+        let theirs = Argon2::default().hash_password(password).unwrap().to_string();
+        assert!(verify_phc(password, &theirs), "a hash made the usual way verifies");
+        assert!(verify_phc(password, &ours) && verify_phc(password, &ours), "memory reused");
+        assert!(!verify_phc(b"wrong horse battery staple", &ours));
+        assert!(!verify_phc(password, "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA"));
+        assert_ne!(hash_phc(password).unwrap(), ours, "a fresh salt each time");
+    }
 
     #[tokio::test]
     async fn hashes_run_on_the_hashing_threads_and_a_panic_fails_only_its_caller() {
