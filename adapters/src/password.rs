@@ -145,13 +145,31 @@ fn argon2_into(
     out: &mut [u8],
 ) -> Result<(), argon2::Error> {
     let needed = argon.params().block_count();
+    let usual = argon2::Params::default().block_count();
     BLOCKS.with_borrow_mut(|blocks| {
         if blocks.len() < needed {
+            // A failed allocation fails this hash, never the process.
+            blocks
+                .try_reserve_exact(needed - blocks.len())
+                .map_err(|_| argon2::Error::OutOfMemory)?;
             blocks.resize(needed, argon2::Block::default());
         }
-        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+        let hashed =
+            argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed]);
+        // Memory grown for an unusually costly stored hash is not kept.
+        if blocks.len() > usual {
+            blocks.truncate(usual);
+            blocks.shrink_to(usual);
+        }
+        hashed
     })
 }
+
+/// The costliest stored hash that is checked at all (1 GiB, 64 passes, 64 lanes): a stored
+/// hash beyond it is refused rather than allowed to take the machine's memory.
+const MAX_M_COST_KIB: u32 = 1 << 20;
+const MAX_T_COST: u32 = 64;
+const MAX_P_COST: u32 = 64;
 
 /// A new argon2id hash (OWASP parameters, 128-bit random salt) as a PHC string.
 fn hash_phc(password: &[u8]) -> Result<String, String> {
@@ -180,6 +198,13 @@ fn verify_phc(password: &[u8], phc: &str) -> bool {
         return false;
     };
     let Ok(params) = argon2::Params::try_from(&parsed) else { return false };
+    if params.m_cost() > MAX_M_COST_KIB
+        || params.t_cost() > MAX_T_COST
+        || params.p_cost() > MAX_P_COST
+    {
+        tracing::warn!("a stored password hash has costs beyond the limits and is refused");
+        return false;
+    }
     let version = match parsed.version.map(argon2::Version::try_from) {
         None => argon2::Version::V0x13,
         Some(Ok(version)) => version,
@@ -314,6 +339,8 @@ mod tests {
         assert!(verify_phc(password, &ours) && verify_phc(password, &ours), "memory reused");
         assert!(!verify_phc(b"wrong horse battery staple", &ours));
         assert!(!verify_phc(password, "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA"));
+        let absurd = ours.replace("m=19456", "m=4000000000");
+        assert!(!verify_phc(password, &absurd), "a stored hash beyond the limits is refused");
         assert_ne!(hash_phc(password).unwrap(), ours, "a fresh salt each time");
     }
 

@@ -418,8 +418,8 @@ impl Raw {
             "json" => LogFormat::Json,
             _ => return Err(fail("log_format", "must be text or json")),
         };
-        if self.max_concurrent_hashes == 0 {
-            return Err(fail("max_concurrent_hashes", "must be at least 1"));
+        if !(1..=256).contains(&self.max_concurrent_hashes) {
+            return Err(fail("max_concurrent_hashes", "must be between 1 and 256"));
         }
         if !(1..=300).contains(&self.hash_queue_timeout) {
             return Err(fail("hash_queue_timeout", "must be between 1 and 300 seconds"));

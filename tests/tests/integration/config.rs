@@ -238,6 +238,7 @@ fn bad_values_fail_naming_their_variable() {
         ("CODEX_DATABASE_URL", "mysql://db/codex", false),
         ("CODEX_LOG_FORMAT", "xml", false),
         ("CODEX_MAX_CONCURRENT_HASHES", "0", false),
+        ("CODEX_MAX_CONCURRENT_HASHES", "257", false),
         ("CODEX_HASH_QUEUE_TIMEOUT", "0", false),
         ("CODEX_HASH_QUEUE_TIMEOUT", "301", false),
         ("CODEX_HASH_QUEUE_TIMEOUT", "soon", false),
