@@ -13,7 +13,7 @@ use codex_cloud_adapters::{
     JwksFetchStats, JwtTokenIssuer, KeyRing, KeySealer, OidcClientSettings, OpenIdConnectProvider,
     OutboundHttp, SeaOrmStore, SystemClock, ZxcvbnBlocklist,
 };
-use codex_cloud_core::domain::{PasswordPolicy, SigningKeyStatus};
+use codex_cloud_core::domain::{PasswordPolicy, SigningKeyStatus, retired_key_retention};
 use codex_cloud_core::ports::{
     AuditLog, Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
     RefreshTokenStore, SessionStore, SigningKeyStore, ThrottleStore, UserStore,
@@ -108,8 +108,6 @@ pub struct Services {
 
 /// How often stale pending logins are purged.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
-/// How far replicas' clocks may disagree: a retired key verifies this much longer.
-const CLOCK_SKEW: time::Duration = time::Duration::seconds(60);
 
 /// A wired-up backend.
 pub struct Backend {
@@ -169,11 +167,9 @@ impl Backend {
                 None
             }
         };
-        // A retired key verifies as long as a token it signed can be valid: the token lifetime,
-        // plus a replica's delay in seeing its successor, plus clock skew.
         let reload = time::Duration::try_from(settings.signing_key_reload_interval)
             .context("CODEX_SIGNING_KEY_RELOAD_INTERVAL")?;
-        let keep_retired = settings.access_token_ttl + reload + CLOCK_SKEW;
+        let keep_retired = retired_key_retention(settings.access_token_ttl, reload);
         let signing_keys =
             KeyRing::load(stores.signing_keys.clone(), sealer, keep_retired, clock.now())
                 .await
@@ -281,18 +277,6 @@ impl Backend {
     /// Every token signing key with its state and dates, in activation order.
     pub fn signing_keys(&self) -> Vec<SigningKeyStatus> {
         self.signing_keys.schedule(self.clock.now())
-    }
-
-    /// Reads the token signing keys again now (the background task does every
-    /// `CODEX_SIGNING_KEY_RELOAD_INTERVAL`).
-    ///
-    /// # Errors
-    /// When the store cannot be read.
-    pub async fn reload_signing_keys(&self) -> anyhow::Result<()> {
-        self.signing_keys
-            .reload(self.clock.now())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reload the token signing keys: {e}"))
     }
 
     /// The database pool's usage now, for `/metrics`: (open, idle) connections.

@@ -27,6 +27,6 @@ pub use session::{
 pub use throttle::{ThrottleKey, ThrottlePolicy, ThrottleRecord};
 pub use token::{
     AccessTokenClaims, IssuedToken, PublishedKey, SigningKeyState, SigningKeyStatus,
-    StoredSigningKey, signing_key_schedule,
+    StoredSigningKey, retired_key_retention, signing_key_schedule,
 };
 pub use user::{NewUser, User, UserId};

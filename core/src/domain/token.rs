@@ -79,6 +79,16 @@ pub struct SigningKeyStatus {
     pub dropped_at: Option<OffsetDateTime>,
 }
 
+/// How far replicas' clocks may disagree: a retired key verifies this much longer.
+pub const SIGNING_CLOCK_SKEW: Duration = Duration::seconds(60);
+
+/// How long a retired key keeps verifying: as long as a token it signed can be valid (the
+/// token lifetime), plus the time a replica may go on signing with it before it reads its
+/// successor (the reload interval), plus clock skew.
+pub fn retired_key_retention(access_token_ttl: Duration, reload_interval: Duration) -> Duration {
+    access_token_ttl + reload_interval + SIGNING_CLOCK_SKEW
+}
+
 /// The state of every key at `now`, in activation order (oldest first). `keys` come newest
 /// first, as the store returns them.
 ///
@@ -181,6 +191,12 @@ mod tests {
         let keys = [key("c", 2, 20), key("b", 1, 10), key("a", 0, 0)];
         assert_eq!(states(&keys, 25), named(&[("a", Retired), ("b", Retired), ("c", Active)]));
         assert_eq!(states(&keys, 110), named(&[("a", Dropped), ("b", Retired), ("c", Active)]));
+    }
+
+    #[test]
+    fn a_retired_key_outlives_every_token_it_can_have_signed() {
+        let keep = retired_key_retention(Duration::seconds(900), Duration::seconds(60));
+        assert_eq!(keep, Duration::seconds(900 + 60 + 60));
     }
 
     #[test]
