@@ -24,10 +24,12 @@ pub enum AuditKind {
     IdentityLinked,
     IdentityUnlinked,
     SessionsRevoked,
+    InvitationCreated,
+    InvitationRevoked,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::LoginPassword,
         Self::LoginOidc,
         Self::LoginThrottled,
@@ -41,6 +43,8 @@ impl AuditKind {
         Self::IdentityLinked,
         Self::IdentityUnlinked,
         Self::SessionsRevoked,
+        Self::InvitationCreated,
+        Self::InvitationRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,8 @@ impl AuditKind {
             Self::IdentityLinked => "identity.linked",
             Self::IdentityUnlinked => "identity.unlinked",
             Self::SessionsRevoked => "sessions.revoked",
+            Self::InvitationCreated => "invitation.created",
+            Self::InvitationRevoked => "invitation.revoked",
         }
     }
 

@@ -3,8 +3,10 @@
 mod audit;
 mod email;
 mod identity;
+mod invitation;
 mod oidc;
 mod password;
+mod sealed;
 mod secret;
 mod session;
 mod throttle;
@@ -14,12 +16,14 @@ mod user;
 pub use audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome};
 pub use email::{Email, EmailError};
 pub use identity::{ExternalIdentity, IdentityError, Issuer, NewExternalIdentity, Subject};
+pub use invitation::{Invitation, InvitationStatus, LoginPurpose};
 pub use oidc::{
     AuthorizationRequest, CallbackParams, IdTokenRejection, PendingLogin, ProviderKey,
     ProviderKeys, ProviderTokens, ReturnTo, ReturnToError, RsaAlgorithm, StateDigest,
     VerifiedIdentity,
 };
 pub use password::{Password, PasswordError, PasswordHash, PasswordPolicy};
+pub use sealed::SealedIdToken;
 pub use secret::SecretString;
 pub use session::{
     OpaqueToken, RandomnessError, Session, SessionId, SessionMethod, SessionPolicy, TokenDigest,

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::domain::{Email, Issuer, SecretString, Subject};
+use crate::domain::{Email, Issuer, LoginPurpose, SecretString, Subject};
 
 /// SHA-256 of a login's `state`: what is stored, so the database never holds a usable state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -48,6 +48,11 @@ impl ReturnTo {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The site's root, `/`.
+    pub fn root() -> Self {
+        Self("/".to_owned())
+    }
 }
 
 /// An authorization request prepared by the provider adapter: the URL to send the browser to and
@@ -78,6 +83,7 @@ pub struct PendingLogin {
     /// Who began it: the client's address as the throttles group it (IPv6 per /64), or empty
     /// when unknown. Each client may have only so many logins pending.
     pub client_key: String,
+    pub purpose: LoginPurpose,
 }
 
 impl PendingLogin {

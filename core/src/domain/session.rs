@@ -95,6 +95,12 @@ pub struct OpaqueToken(SecretString);
 #[error("the operating system's random number generator failed: {0}")]
 pub struct RandomnessError(String);
 
+impl RandomnessError {
+    pub fn new(why: String) -> Self {
+        Self(why)
+    }
+}
+
 impl OpaqueToken {
     /// # Errors
     /// When the operating system's CSPRNG fails.

@@ -24,6 +24,16 @@ impl From<StoreError> for LinkStoreError {
     }
 }
 
+/// What removing one of a user's own links did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnUnlink {
+    Removed,
+    /// The user has no such link.
+    NotLinked,
+    /// Refused: the user has no password and no other link, so could no longer sign in.
+    LastLoginMethod,
+}
+
 /// Stores identity links. Methods that take an `AuditEvent` record it in the same transaction as
 /// the change, only when it happens; an event without `user_id` gets the link's user. Removing a
 /// link, or moving it to another user, revokes the sessions started through it in the same
@@ -76,6 +86,20 @@ pub trait IdentityLinkStore: Send + Sync {
         subject: &Subject,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+
+    /// Removes a link of `user`, unless it is their last way to sign in (no password and no
+    /// other link), decided atomically with the removal: of two concurrent removals of a
+    /// passwordless user's last two links, one is refused.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn unlink_own_identity(
+        &self,
+        user: UserId,
+        issuer: &Issuer,
+        subject: &Subject,
+        audit: &AuditEvent,
+    ) -> Result<OwnUnlink, StoreError>;
 
     /// A user's links, oldest first.
     ///

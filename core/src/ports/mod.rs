@@ -4,6 +4,7 @@
 mod audit;
 mod clock;
 mod identity_links;
+mod invitations;
 mod key_provider;
 mod oidc_provider;
 mod password_blocklist;
@@ -18,7 +19,8 @@ mod users;
 
 pub use audit::AuditLog;
 pub use clock::Clock;
-pub use identity_links::{IdentityLinkStore, LinkStoreError};
+pub use identity_links::{IdentityLinkStore, LinkStoreError, OwnUnlink};
+pub use invitations::{InvitationStore, InvitationStoreError, RedeemError};
 pub use key_provider::{KeyProvider, KeyProviderError};
 pub use oidc_provider::{OidcProvider, OidcProviderError, ProviderStatus};
 pub use password_blocklist::PasswordBlocklist;

@@ -68,6 +68,17 @@ pub trait OidcProvider: Send + Sync {
         pkce_verifier: &SecretString,
     ) -> Result<ProviderTokens, OidcProviderError>;
 
+    /// Where to send the browser to end its session at the provider (OpenID Connect
+    /// RP-Initiated Logout), with `id_token_hint` when one is given; `None` when the provider's
+    /// discovery document has no `end_session_endpoint`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Misconfigured` when discovery has not produced a trusted document.
+    async fn end_session_url(
+        &self,
+        id_token_hint: Option<&SecretString>,
+    ) -> Result<Option<String>, OidcProviderError>;
+
     /// Verifies the ID token of `tokens` against `keys`, at time `now`.
     ///
     /// # Errors

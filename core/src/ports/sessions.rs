@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::BoxError;
-use crate::domain::{AuditEvent, Issuer, Session, SessionId, Subject, TokenDigest, User, UserId};
+use crate::domain::{
+    AuditEvent, Issuer, SealedIdToken, Session, SessionId, Subject, TokenDigest, User, UserId,
+};
 use crate::ports::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,8 @@ pub struct NewSession {
     pub session: Session,
     pub refresh_token: Option<TokenDigest>,
     pub cookie: Option<TokenDigest>,
+    /// The provider's ID token of the login that started it, for provider logout.
+    pub id_token: Option<SealedIdToken>,
 }
 
 /// Which sessions to revoke at once.
@@ -62,6 +66,12 @@ pub trait SessionStore: Send + Sync {
         &self,
         cookie: &TokenDigest,
     ) -> Result<Option<(Session, User)>, StoreError>;
+
+    /// The sealed ID token kept with a session, if any.
+    ///
+    /// # Errors
+    /// When the store fails.
+    async fn sealed_id_token(&self, id: SessionId) -> Result<Option<SealedIdToken>, StoreError>;
 
     /// Records a use of the session at `at` (it slides the idle timeout).
     ///

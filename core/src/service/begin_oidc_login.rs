@@ -5,9 +5,12 @@ use std::net::IpAddr;
 use time::Duration;
 
 use crate::BoxError;
-use crate::domain::{PendingLogin, ReturnTo, ReturnToError, SecretString, StateDigest};
+use crate::domain::{
+    InvitationStatus, LoginPurpose, PendingLogin, ReturnTo, ReturnToError, SecretString,
+    StateDigest, TokenDigest,
+};
 use crate::ports::OidcProviderError;
-use crate::service::OidcLogin;
+use crate::service::{OidcLogin, Principal};
 
 /// How long a pending login may wait for the provider's callback.
 pub const PENDING_LOGIN_MAX_AGE: Duration = Duration::minutes(10);
@@ -28,6 +31,9 @@ pub enum BeginOidcLoginError {
     ProviderUnavailable(String),
     #[error("{0}")]
     ProviderMisconfigured(String),
+    /// Unknown, spent, expired or revoked.
+    #[error("the invitation is unknown, spent or expired")]
+    InvalidInvitation,
     #[error("this client has too many logins in progress")]
     TooManyPendingLogins { retry_after: Duration },
     #[error("{0}")]
@@ -51,13 +57,55 @@ impl OidcLogin {
     /// # Errors
     /// `InvalidReturnTo`; `ProviderUnavailable`/`ProviderMisconfigured` when discovery has not
     /// produced a trusted provider (nobody is redirected then); `TooManyPendingLogins` when
-    /// `client` has begun `MAX_PENDING_LOGINS_PER_CLIENT` logins in the last ten minutes.
+    /// `client` has begun `MAX_PENDING_LOGINS_PER_CLIENT` logins in the last ten minutes;
+    /// `InvalidInvitation` when `invitation` is given and cannot be redeemed (checked before
+    /// anything else happens).
     pub async fn begin(
         &self,
         return_to: Option<&str>,
         client: Option<IpAddr>,
+        invitation: Option<&str>,
     ) -> Result<OidcLoginStart, BeginOidcLoginError> {
         let return_to = return_to.map(ReturnTo::parse).transpose()?;
+        let purpose = match invitation {
+            None => LoginPurpose::Login,
+            Some(token) => LoginPurpose::Invitation(self.pending_invitation(token).await?),
+        };
+        self.start(purpose, return_to, client).await
+    }
+
+    /// Begins a provider login that links the identity it proves to the signed-in caller.
+    ///
+    /// # Errors
+    /// As `begin`.
+    pub async fn begin_link(
+        &self,
+        principal: &Principal,
+        return_to: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<OidcLoginStart, BeginOidcLoginError> {
+        let return_to = return_to.map(ReturnTo::parse).transpose()?;
+        self.start(LoginPurpose::Link(principal.user.id), return_to, client).await
+    }
+
+    /// The id of the invitation with this token, if it can be redeemed now.
+    async fn pending_invitation(&self, token: &str) -> Result<uuid::Uuid, BeginOidcLoginError> {
+        let invitation = self
+            .invitations
+            .invitation_by_token(&TokenDigest::of(token))
+            .await
+            .map_err(|e| BeginOidcLoginError::Internal(e.0))?
+            .filter(|i| i.status(self.clock.now()) == InvitationStatus::Pending)
+            .ok_or(BeginOidcLoginError::InvalidInvitation)?;
+        Ok(invitation.id)
+    }
+
+    async fn start(
+        &self,
+        purpose: LoginPurpose,
+        return_to: Option<ReturnTo>,
+        client: Option<IpAddr>,
+    ) -> Result<OidcLoginStart, BeginOidcLoginError> {
         let request = self.provider.authorization_request().await.map_err(|e| match e {
             OidcProviderError::Misconfigured(m) => BeginOidcLoginError::ProviderMisconfigured(m),
             OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
@@ -90,6 +138,7 @@ impl OidcLogin {
             return_to,
             created_at: now,
             client_key,
+            purpose,
         };
         self.pending
             .save_pending_login(&login)
@@ -108,11 +157,11 @@ mod tests {
     async fn a_begun_login_is_stored_and_a_bad_return_to_stores_nothing() {
         let w = World::new();
 
-        let bad = w.oidc.begin(Some("//evil.example"), None).await;
+        let bad = w.oidc.begin(Some("//evil.example"), None, None).await;
         assert!(matches!(bad, Err(BeginOidcLoginError::InvalidReturnTo(_))), "{bad:?}");
         assert_eq!(w.store.pending_count(), 0);
 
-        let start = w.oidc.begin(Some("/app"), None).await.unwrap();
+        let start = w.oidc.begin(Some("/app"), None, None).await.unwrap();
         assert!(start.authorization_url.contains(start.state.expose()));
         assert_eq!(w.store.pending_count(), 1);
     }
@@ -120,9 +169,9 @@ mod tests {
     #[tokio::test]
     async fn purging_forgets_only_logins_past_the_maximum_age() {
         let w = World::new();
-        w.oidc.begin(None, None).await.unwrap();
+        w.oidc.begin(None, None, None).await.unwrap();
         w.clock.advance(super::PENDING_LOGIN_MAX_AGE);
-        w.oidc.begin(None, None).await.unwrap();
+        w.oidc.begin(None, None, None).await.unwrap();
 
         assert_eq!(w.oidc.purge_pending_logins().await.unwrap(), 0, "exactly the maximum age");
         w.clock.advance(time::Duration::seconds(1));

@@ -10,21 +10,23 @@ use time::{Duration, OffsetDateTime};
 
 use crate::domain::{
     AccessTokenClaims, AuditEvent, AuditFilter, AuditKind, AuditOutcome, AuthorizationRequest,
-    Email, ExternalIdentity, IdTokenRejection, IssuedToken, Issuer, NewExternalIdentity, NewUser,
-    Password, PasswordHash, PasswordPolicy, PendingLogin, ProviderKeys, ProviderTokens,
-    SecretString, Session, SessionId, SessionMethod, SessionPolicy, StateDigest, Subject,
-    ThrottleKey, ThrottlePolicy, ThrottleRecord, TokenDigest, User, UserId, VerifiedIdentity,
+    Email, ExternalIdentity, IdTokenRejection, Invitation, IssuedToken, Issuer,
+    NewExternalIdentity, NewUser, Password, PasswordHash, PasswordPolicy, PendingLogin,
+    ProviderKeys, ProviderTokens, SealedIdToken, SecretString, Session, SessionId, SessionMethod,
+    SessionPolicy, StateDigest, Subject, ThrottleKey, ThrottlePolicy, ThrottleRecord, TokenDigest,
+    User, UserId, VerifiedIdentity,
 };
 use crate::ports::{
-    AuditLog, Clock, DisableOutcome, IdentityLinkStore, KeyProvider, KeyProviderError,
-    LinkStoreError, NewSession, OidcProvider, OidcProviderError, PasswordBlocklist, PasswordHasher,
-    PasswordHasherError, PendingLoginStore, PendingLoginStoreError, ProviderStatus, RefreshOutcome,
-    RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, StoreError, ThrottleStore,
-    TokenIssuer, TokenIssuerError, UserStore, UserStoreError,
+    AuditLog, Clock, DisableOutcome, IdentityLinkStore, InvitationStore, InvitationStoreError,
+    KeyProvider, KeyProviderError, LinkStoreError, NewSession, OidcProvider, OidcProviderError,
+    OwnUnlink, PasswordBlocklist, PasswordHasher, PasswordHasherError, PendingLoginStore,
+    PendingLoginStoreError, ProviderStatus, RedeemError, RefreshOutcome, RefreshTokenStore,
+    RevokeScope, SessionStore, SessionStoreError, StoreError, ThrottleStore, TokenIssuer,
+    TokenIssuerError, UserStore, UserStoreError,
 };
 use crate::service::{
-    Accounts, Admin, Auth, AuthPorts, AuthSettings, CreateUser, IdentityLinks, OidcLogin,
-    OidcLoginPorts, PasswordRules,
+    Accounts, Admin, Auth, AuthPorts, AuthSettings, CreateUser, IdentityLinks, Invitations,
+    OidcLogin, OidcLoginPorts, PasswordRules,
 };
 
 pub const T0: OffsetDateTime = time::macros::datetime!(2030-01-01 00:00:00 UTC);
@@ -205,6 +207,8 @@ struct State {
     cookies: HashMap<TokenDigest, SessionId>,
     refresh: HashMap<TokenDigest, (SessionId, bool)>,
     pending: HashMap<StateDigest, PendingLogin>,
+    invitations: Vec<Invitation>,
+    id_tokens: HashMap<SessionId, SealedIdToken>,
     throttles: HashMap<String, ThrottleRecord>,
     audit: Vec<AuditEvent>,
 }
@@ -347,10 +351,17 @@ impl SessionStore for FakeStore {
         if let Some(cookie) = &new.cookie {
             state.cookies.insert(cookie.clone(), session.id);
         }
+        if let Some(id_token) = &new.id_token {
+            state.id_tokens.insert(session.id, id_token.clone());
+        }
         if let Some(refresh) = &new.refresh_token {
             state.refresh.insert(refresh.clone(), (session.id, false));
         }
         Ok(())
+    }
+
+    async fn sealed_id_token(&self, id: SessionId) -> Result<Option<SealedIdToken>, StoreError> {
+        Ok(lock(&self.0).id_tokens.get(&id).cloned())
     }
 
     async fn session_with_user(
@@ -547,6 +558,32 @@ impl IdentityLinkStore for FakeStore {
         Ok(state.links.len() != before)
     }
 
+    async fn unlink_own_identity(
+        &self,
+        user: UserId,
+        issuer: &Issuer,
+        subject: &Subject,
+        audit: &AuditEvent,
+    ) -> Result<OwnUnlink, StoreError> {
+        let mut state = lock(&self.0);
+        let mine = |l: &ExternalIdentity| l.user_id == user;
+        let Some(at) = state
+            .links
+            .iter()
+            .position(|l| mine(l) && l.issuer == *issuer && l.subject == *subject)
+        else {
+            return Ok(OwnUnlink::NotLinked);
+        };
+        let others = state.links.iter().filter(|l| mine(l)).count() - 1;
+        let password = state.users.iter().any(|u| u.id == user && u.password_hash.is_some());
+        if others == 0 && !password {
+            return Ok(OwnUnlink::LastLoginMethod);
+        }
+        state.links.remove(at);
+        state.audit.push(audit.clone());
+        Ok(OwnUnlink::Removed)
+    }
+
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {
         Ok(lock(&self.0).links.iter().filter(|l| l.user_id == id).cloned().collect())
     }
@@ -559,6 +596,95 @@ impl IdentityLinkStore for FakeStore {
         let state = lock(&self.0);
         let link = state.links.iter().find(|l| l.issuer == *issuer && l.subject == *subject);
         Ok(link.and_then(|l| state.users.iter().find(|u| u.id == l.user_id).cloned()))
+    }
+}
+
+#[async_trait]
+impl InvitationStore for FakeStore {
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        audit: &AuditEvent,
+    ) -> Result<(), InvitationStoreError> {
+        let mut state = lock(&self.0);
+        if !state.users.iter().any(|u| u.id == invitation.user_id) {
+            return Err(InvitationStoreError::UnknownUser);
+        }
+        state.invitations.push(invitation.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn invitations_of_user(&self, user: UserId) -> Result<Vec<Invitation>, StoreError> {
+        let state = lock(&self.0);
+        Ok(state.invitations.iter().rev().filter(|i| i.user_id == user).cloned().collect())
+    }
+
+    async fn invitation_by_token(
+        &self,
+        token: &TokenDigest,
+    ) -> Result<Option<Invitation>, StoreError> {
+        Ok(lock(&self.0).invitations.iter().find(|i| i.token == *token).cloned())
+    }
+
+    async fn revoke_invitation(
+        &self,
+        id: uuid::Uuid,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut state = lock(&self.0);
+        let before = state.invitations.len();
+        state.invitations.retain(|i| i.id != id);
+        let removed = state.invitations.len() != before;
+        if removed {
+            state.audit.push(audit.clone());
+        }
+        Ok(removed)
+    }
+
+    async fn redeem_invitation(
+        &self,
+        id: uuid::Uuid,
+        identity: &VerifiedIdentity,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<ExternalIdentity, RedeemError> {
+        let mut state = lock(&self.0);
+        let invitation = state
+            .invitations
+            .iter()
+            .find(|i| i.id == id && i.spent_at.is_none() && at < i.expires_at)
+            .cloned()
+            .ok_or(RedeemError::InvalidInvitation)?;
+        let existing = state
+            .links
+            .iter()
+            .find(|l| l.issuer == identity.issuer && l.subject == identity.subject)
+            .cloned();
+        let link = match existing {
+            Some(link) if link.user_id != invitation.user_id => {
+                return Err(RedeemError::AlreadyLinked);
+            }
+            Some(link) => link,
+            None => {
+                let link = ExternalIdentity {
+                    id: uuid::Uuid::new_v4(),
+                    issuer: identity.issuer.clone(),
+                    subject: identity.subject.clone(),
+                    user_id: invitation.user_id,
+                    email: identity.email.clone(),
+                    created_at: at,
+                    updated_at: at,
+                };
+                state.links.push(link.clone());
+                state.audit.push(audit.clone().user(invitation.user_id));
+                link
+            }
+        };
+        if let Some(spent) = state.invitations.iter_mut().find(|i| i.id == id) {
+            spent.spent_at = Some(at);
+        }
+        Ok(link)
     }
 }
 
@@ -673,6 +799,14 @@ impl OidcProvider for FakeProvider {
         Ok(ProviderTokens { id_token: code.clone(), access_token: code.clone() })
     }
 
+    async fn end_session_url(
+        &self,
+        id_token_hint: Option<&SecretString>,
+    ) -> Result<Option<String>, OidcProviderError> {
+        let hint = id_token_hint.map(SecretString::expose).unwrap_or("none");
+        Ok(Some(format!("{ISSUER}/logout?id_token_hint={hint}")))
+    }
+
     fn verify_id_token(
         &self,
         _tokens: &ProviderTokens,
@@ -713,6 +847,7 @@ pub struct World {
     pub accounts: Accounts,
     pub links: IdentityLinks,
     pub oidc: OidcLogin,
+    pub invitations: Invitations,
 }
 
 impl World {
@@ -749,13 +884,21 @@ impl World {
         let ports = OidcLoginPorts {
             audit: store.clone(),
             pending: store.clone(),
+            invitations: store.clone(),
             links: store.clone(),
             provider: provider.clone(),
             keys: Arc::new(FakeKeys),
             clock: clock.clone(),
         };
         let oidc = OidcLogin::new(auth.clone(), ports);
-        Self { store, clock, hasher, tokens, provider, auth, accounts, links, oidc }
+        let invitations = Invitations::new(
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            Duration::days(7),
+            "https://codex.example/",
+        );
+        Self { store, clock, hasher, tokens, provider, auth, accounts, links, oidc, invitations }
     }
 
     pub async fn user(&self, email: &str, password: Option<&str>, is_admin: bool) -> User {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AccessTokenClaims, AuditEvent, AuditKind, AuditOutcome, Email, IssuedToken, OpaqueToken,
-    Password, Session, SessionId, SessionMethod, User, UserId,
+    Password, SealedIdToken, SecretString, Session, SessionId, SessionMethod, User, UserId,
 };
 use crate::ports::{NewSession, PasswordHasherError};
 use crate::service::{Auth, throttle};
@@ -55,6 +55,8 @@ pub(crate) struct StartSession {
     pub method: SessionMethod,
     pub credential: Credential,
     pub address: Option<IpAddr>,
+    /// The provider's ID token, kept sealed with a browser session for provider logout.
+    pub id_token: Option<SecretString>,
 }
 
 /// A new session, its access token and its long-lived credential.
@@ -123,6 +125,7 @@ impl Auth {
                     method: SessionMethod::Password,
                     credential: Credential::RefreshToken,
                     address: client,
+                    id_token: None,
                 };
                 self.start_session(user, started).await.map_err(LoginError::Internal)
             }
@@ -180,7 +183,7 @@ impl Auth {
         user: User,
         start: StartSession,
     ) -> Result<LoginSuccess, BoxError> {
-        let StartSession { method, credential, address } = start;
+        let StartSession { method, credential, address, id_token } = start;
         let now = self.clock.now();
         let session = Session {
             id: SessionId::random(),
@@ -200,6 +203,13 @@ impl Auth {
             session: session.clone(),
             refresh_token: refresh_token.as_ref().map(OpaqueToken::digest),
             cookie: cookie.as_ref().map(OpaqueToken::digest),
+            // Only a browser session can end at the provider, and its cookie opens the seal.
+            id_token: match (&cookie, &id_token) {
+                (Some(cookie), Some(id_token)) => {
+                    Some(SealedIdToken::seal(id_token, session.id, cookie.expose())?)
+                }
+                _ => None,
+            },
         };
         let kind = match &session.method {
             SessionMethod::Password => AuditKind::LoginPassword,

@@ -25,13 +25,16 @@ mod begin_oidc_login;
 mod complete_oidc_login;
 mod create_user;
 mod housekeeping;
+mod invitations;
 mod link_identity;
 mod login_with_password;
 mod logout;
 mod manage_sessions;
 mod manage_users;
+mod own_identities;
 mod password_change;
 mod passwords;
+mod provider_logout;
 mod purge_pending_logins;
 mod readiness;
 mod refresh;
@@ -46,7 +49,7 @@ use time::Duration;
 
 use crate::domain::{SessionPolicy, ThrottlePolicy};
 use crate::ports::{
-    AuditLog, Clock, IdentityLinkStore, KeyProvider, OidcProvider, PasswordHasher,
+    AuditLog, Clock, IdentityLinkStore, InvitationStore, KeyProvider, OidcProvider, PasswordHasher,
     PendingLoginStore, RefreshTokenStore, SessionStore, ThrottleStore, TokenIssuer, UserStore,
 };
 
@@ -57,16 +60,19 @@ pub use authenticate_token::{AuthenticateError, Principal};
 pub use begin_oidc_login::{
     BeginOidcLoginError, MAX_PENDING_LOGINS_PER_CLIENT, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
 };
-pub use complete_oidc_login::{CompleteOidcLoginError, OidcLoginDone};
+pub use complete_oidc_login::{CompleteOidcLoginError, OidcCallback, OidcLoginDone};
 pub use create_user::{CreateUser, CreateUserError};
 pub use housekeeping::{HOUSEKEEPING_BATCH, Housekeeping};
+pub use invitations::{DEFAULT_INVITATION_TTL, InvitationError, IssuedInvitation};
 pub use link_identity::{IdentityLinkError, LinkIdentity};
 pub use login_with_password::{Credential, LoginError, LoginSuccess};
 pub use logout::LogoutError;
 pub use manage_sessions::{SessionError, SessionView};
 pub use manage_users::ManageUsersError;
+pub use own_identities::OwnIdentityError;
 pub use password_change::PasswordChangeError;
 pub use passwords::PasswordRules;
+pub use provider_logout::{ProviderLogout, ProviderLogoutError};
 pub use readiness::{NotReady, ReadinessCheck};
 pub use refresh::RefreshError;
 
@@ -177,12 +183,37 @@ impl IdentityLinks {
     }
 }
 
+/// Invitations to link a provider account to a chosen user.
+#[derive(Clone)]
+pub struct Invitations {
+    invitations: Arc<dyn InvitationStore>,
+    users: Arc<dyn UserStore>,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    /// The public origin of this service (the redirect URI's), without a trailing slash.
+    public_origin: String,
+}
+
+impl Invitations {
+    pub fn new(
+        invitations: Arc<dyn InvitationStore>,
+        users: Arc<dyn UserStore>,
+        clock: Arc<dyn Clock>,
+        ttl: Duration,
+        public_origin: &str,
+    ) -> Self {
+        let public_origin = public_origin.trim_end_matches('/').to_owned();
+        Self { invitations, users, clock, ttl, public_origin }
+    }
+}
+
 /// OpenID Connect login against the configured provider.
 #[derive(Clone)]
 pub struct OidcLogin {
     auth: Auth,
     audit: Arc<dyn AuditLog>,
     pending: Arc<dyn PendingLoginStore>,
+    invitations: Arc<dyn InvitationStore>,
     links: Arc<dyn IdentityLinkStore>,
     provider: Arc<dyn OidcProvider>,
     keys: Arc<dyn KeyProvider>,
@@ -193,6 +224,7 @@ pub struct OidcLogin {
 pub struct OidcLoginPorts {
     pub audit: Arc<dyn AuditLog>,
     pub pending: Arc<dyn PendingLoginStore>,
+    pub invitations: Arc<dyn InvitationStore>,
     pub links: Arc<dyn IdentityLinkStore>,
     pub provider: Arc<dyn OidcProvider>,
     pub keys: Arc<dyn KeyProvider>,
@@ -201,7 +233,7 @@ pub struct OidcLoginPorts {
 
 impl OidcLogin {
     pub fn new(auth: Auth, ports: OidcLoginPorts) -> Self {
-        let OidcLoginPorts { audit, pending, links, provider, keys, clock } = ports;
-        Self { auth, audit, pending, links, provider, keys, clock }
+        let OidcLoginPorts { audit, pending, invitations, links, provider, keys, clock } = ports;
+        Self { auth, audit, pending, invitations, links, provider, keys, clock }
     }
 }
