@@ -11,15 +11,17 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{
-    AuditEvent, AuditFilter, Email, ExternalIdentity, Issuer, NewExternalIdentity, NewUser,
-    Password, PasswordHash, PendingLogin, Session, SessionId, SessionMethod, StateDigest,
-    StoredSigningKey, Subject, ThrottleKey, ThrottleRecord, TokenDigest, User, UserId,
+    AuditEvent, AuditFilter, Email, ExternalIdentity, Invitation, Issuer, NewExternalIdentity,
+    NewUser, Password, PasswordHash, PendingLogin, SealedIdToken, Session, SessionId,
+    SessionMethod, StateDigest, StoredSigningKey, Subject, ThrottleKey, ThrottleRecord,
+    TokenDigest, User, UserId, VerifiedIdentity,
 };
 use codex_cloud_core::ports::{
-    AuditLog, Clock, DisableOutcome, IdentityLinkStore, LinkStoreError, NewSession, PasswordHasher,
-    PasswordHasherError, PendingLoginStore, PendingLoginStoreError, Readiness, RefreshOutcome,
-    RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, SigningKeyStore, StoreError,
-    ThrottleStore, UserStore, UserStoreError,
+    AuditLog, Clock, DisableOutcome, IdentityLinkStore, InvitationStore, InvitationStoreError,
+    LinkStoreError, NewSession, OwnUnlink, PasswordHasher, PasswordHasherError, PendingLoginStore,
+    PendingLoginStoreError, Readiness, RedeemError, RefreshOutcome, RefreshTokenStore, RevokeScope,
+    SessionStore, SessionStoreError, SigningKeyStore, StoreError, ThrottleStore, UserStore,
+    UserStoreError,
 };
 
 use crate::sync::lock;
@@ -94,6 +96,8 @@ struct State {
     throttles: HashMap<String, ThrottleRecord>,
     audit: Vec<AuditEvent>,
     pending: HashMap<StateDigest, PendingLogin>,
+    invitations: Vec<Invitation>,
+    id_tokens: HashMap<SessionId, SealedIdToken>,
     signing_keys: Vec<StoredSigningKey>,
 }
 
@@ -387,6 +391,29 @@ impl IdentityLinkStore for InMemoryStore {
         Ok(self.with(|s| s.unlink(issuer, subject, Some(user), audit)))
     }
 
+    async fn unlink_own_identity(
+        &self,
+        user: UserId,
+        issuer: &Issuer,
+        subject: &Subject,
+        audit: &AuditEvent,
+    ) -> Result<OwnUnlink, StoreError> {
+        Ok(self.with(|s| {
+            let mine = s.identities.iter().filter(|i| i.user_id == user);
+            let (this, others): (Vec<_>, Vec<_>) =
+                mine.partition(|i| i.issuer == *issuer && i.subject == *subject);
+            let password = s.users.iter().any(|u| u.id == user && u.password_hash.is_some());
+            match (this.is_empty(), others.is_empty() && !password) {
+                (true, _) => OwnUnlink::NotLinked,
+                (false, true) => OwnUnlink::LastLoginMethod,
+                (false, false) => {
+                    s.unlink(issuer, subject, Some(user), audit);
+                    OwnUnlink::Removed
+                }
+            }
+        }))
+    }
+
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {
         Ok(self.with(|s| {
             let mut identities: Vec<_> =
@@ -410,6 +437,91 @@ impl IdentityLinkStore for InMemoryStore {
 }
 
 #[async_trait]
+impl InvitationStore for InMemoryStore {
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        audit: &AuditEvent,
+    ) -> Result<(), InvitationStoreError> {
+        self.with(|s| {
+            if !s.has_user(invitation.user_id) {
+                return Err(InvitationStoreError::UnknownUser);
+            }
+            s.invitations.push(invitation.clone());
+            s.audit.push(audit.clone());
+            Ok(())
+        })
+    }
+
+    async fn invitations_of_user(&self, user: UserId) -> Result<Vec<Invitation>, StoreError> {
+        Ok(self.with(|s| {
+            let mut invitations: Vec<_> =
+                s.invitations.iter().filter(|i| i.user_id == user).cloned().collect();
+            invitations.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
+            invitations
+        }))
+    }
+
+    async fn invitation_by_token(
+        &self,
+        token: &TokenDigest,
+    ) -> Result<Option<Invitation>, StoreError> {
+        Ok(self.with(|s| s.invitations.iter().find(|i| i.token == *token).cloned()))
+    }
+
+    async fn revoke_invitation(&self, id: Uuid, audit: &AuditEvent) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let Some(at) = s.invitations.iter().position(|i| i.id == id) else { return false };
+            let removed = s.invitations.remove(at);
+            let mut audit = audit.clone();
+            audit.user_id.get_or_insert(removed.user_id);
+            s.audit.push(audit);
+            true
+        }))
+    }
+
+    async fn redeem_invitation(
+        &self,
+        id: Uuid,
+        identity: &VerifiedIdentity,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<ExternalIdentity, RedeemError> {
+        self.with(|s| {
+            let usable =
+                |i: &&mut Invitation| i.id == id && i.spent_at.is_none() && at < i.expires_at;
+            let invited = s.invitations.iter_mut().find(usable).map(|i| i.user_id);
+            let invited = invited.ok_or(RedeemError::InvalidInvitation)?;
+            let link = match s.identity_mut(&identity.issuer, &identity.subject) {
+                Some(existing) if existing.user_id != invited => {
+                    return Err(RedeemError::AlreadyLinked);
+                }
+                Some(existing) => existing.clone(),
+                None => {
+                    let new = NewExternalIdentity {
+                        issuer: identity.issuer.clone(),
+                        subject: identity.subject.clone(),
+                        user_id: invited,
+                        email: identity.email.clone(),
+                        created_at: at,
+                    };
+                    let linked =
+                        s.insert_identity(new).map_err(|_| RedeemError::InvalidInvitation)?;
+                    let mut audit = audit.clone();
+                    audit.user_id.get_or_insert(invited);
+                    s.audit.push(audit);
+                    linked
+                }
+            };
+            if let Some(spent) = s.invitations.iter_mut().find(|i| i.id == id) {
+                spent.spent_at = Some(at);
+            }
+            Ok(link)
+        })
+    }
+}
+
+#[async_trait]
 impl SessionStore for InMemoryStore {
     async fn start_session(
         &self,
@@ -428,12 +540,19 @@ impl SessionStore for InMemoryStore {
             if let Some(cookie) = &new.cookie {
                 s.cookies.insert(cookie.clone(), session.id);
             }
+            if let Some(id_token) = &new.id_token {
+                s.id_tokens.insert(session.id, id_token.clone());
+            }
             if let Some(refresh) = &new.refresh_token {
                 s.refresh.insert(refresh.clone(), (session.id, None));
             }
             s.audit.push(audit.clone());
             Ok(())
         })
+    }
+
+    async fn sealed_id_token(&self, id: SessionId) -> Result<Option<SealedIdToken>, StoreError> {
+        Ok(self.with(|s| s.id_tokens.get(&id).cloned()))
     }
 
     async fn session_with_user(

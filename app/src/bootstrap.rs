@@ -15,11 +15,12 @@ use codex_cloud_adapters::{
 };
 use codex_cloud_core::domain::{PasswordPolicy, SigningKeyStatus, retired_key_retention};
 use codex_cloud_core::ports::{
-    AuditLog, Clock, IdentityLinkStore, OidcProvider, PasswordHasher, PendingLoginStore, Readiness,
-    RefreshTokenStore, SessionStore, SigningKeyStore, ThrottleStore, UserStore,
+    AuditLog, Clock, IdentityLinkStore, InvitationStore, OidcProvider, PasswordHasher,
+    PendingLoginStore, Readiness, RefreshTokenStore, SessionStore, SigningKeyStore, ThrottleStore,
+    UserStore,
 };
 use codex_cloud_core::service::{
-    Accounts, Auth, AuthPorts, AuthSettings, Housekeeping, IdentityLinks, OidcLogin,
+    Accounts, Auth, AuthPorts, AuthSettings, Housekeeping, IdentityLinks, Invitations, OidcLogin,
     OidcLoginPorts, PasswordRules, ReadinessCheck,
 };
 
@@ -35,6 +36,7 @@ pub struct Stores {
     pub throttles: Arc<dyn ThrottleStore>,
     pub audit: Arc<dyn AuditLog>,
     pub pending_logins: Arc<dyn PendingLoginStore>,
+    pub invitations: Arc<dyn InvitationStore>,
     pub signing_keys: Arc<dyn SigningKeyStore>,
     pub readiness: Arc<dyn Readiness>,
 }
@@ -50,6 +52,7 @@ impl Stores {
             + ThrottleStore
             + AuditLog
             + PendingLoginStore
+            + InvitationStore
             + SigningKeyStore
             + Readiness
             + 'static,
@@ -62,6 +65,7 @@ impl Stores {
             throttles: store.clone(),
             audit: store.clone(),
             pending_logins: store.clone(),
+            invitations: store.clone(),
             signing_keys: store.clone(),
             readiness: store,
         }
@@ -94,6 +98,8 @@ pub struct Services {
     pub links: IdentityLinks,
     /// `None` when OpenID Connect is off.
     pub oidc: Option<OidcLogin>,
+    /// `None` when OpenID Connect is off.
+    pub invitations: Option<Invitations>,
     pub readiness: ReadinessCheck,
     /// Whether cookies get the `Secure` attribute and `__Host-` names.
     pub secure_cookies: bool,
@@ -126,6 +132,18 @@ pub struct Backend {
 /// Linking identities needs only the links, the users and the clock: no keys, no hasher.
 pub fn identity_links(stores: &Stores, clock: Arc<dyn Clock>) -> IdentityLinks {
     IdentityLinks::new(stores.links.clone(), stores.users.clone(), clock)
+}
+
+/// Invitations need the invitations, the users, the clock and the public origin.
+pub fn invitations(stores: &Stores, clock: Arc<dyn Clock>, oidc: &OidcSettings) -> Invitations {
+    let origin = oidc.redirect_uri.origin();
+    Invitations::new(
+        stores.invitations.clone(),
+        stores.users.clone(),
+        clock,
+        oidc.invitation_ttl,
+        origin,
+    )
 }
 
 impl Backend {
@@ -227,6 +245,10 @@ impl Backend {
             accounts,
             links,
             oidc: wired.as_ref().map(|w| w.login.clone()),
+            invitations: settings
+                .oidc
+                .as_ref()
+                .map(|oidc| invitations(&stores, clock.clone(), oidc)),
             readiness: ReadinessCheck::new(stores.readiness.clone(), provider),
             secure_cookies: settings.secure_cookies(),
             public_origin: settings.public_origin.origin().to_owned(),
@@ -348,6 +370,7 @@ pub fn oidc_client_settings(settings: &OidcSettings) -> OidcClientSettings {
         client_id: settings.client_id.clone(),
         client_secret: settings.client_secret.clone(),
         redirect_uri: settings.redirect_uri.as_str().to_owned(),
+        post_logout_redirect_uri: settings.post_logout_redirect_uri.clone(),
     }
 }
 
@@ -377,6 +400,7 @@ fn wire_oidc(
     let ports = OidcLoginPorts {
         audit: stores.audit.clone(),
         pending: stores.pending_logins.clone(),
+        invitations: stores.invitations.clone(),
         links: stores.links.clone(),
         provider: provider.clone(),
         keys: keys.clone(),

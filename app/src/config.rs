@@ -41,6 +41,8 @@ struct Raw {
     oidc_jwks_cache_refresh: u64,
     oidc_allow_insecure_http: bool,
     oidc_ca_file: Option<String>,
+    oidc_post_logout_redirect_uri: Option<String>,
+    invitation_ttl: u64,
     key_encryption_key: Option<String>,
     key_encryption_key_file: Option<String>,
     login_throttle_failures: u64,
@@ -79,6 +81,8 @@ impl Default for Raw {
             oidc_jwks_cache_refresh: 300,
             oidc_allow_insecure_http: false,
             oidc_ca_file: None,
+            oidc_post_logout_redirect_uri: None,
+            invitation_ttl: 604_800,
             key_encryption_key: None,
             key_encryption_key_file: None,
             login_throttle_failures: 5,
@@ -158,6 +162,10 @@ pub struct OidcSettings {
     pub allow_insecure_http: bool,
     /// `CODEX_OIDC_CA_FILE`, read: certificate authorities trusted besides the built-in roots.
     pub ca_pem: Option<Vec<u8>>,
+    /// `CODEX_OIDC_POST_LOGOUT_REDIRECT_URI`: sent at provider logout when set.
+    pub post_logout_redirect_uri: Option<String>,
+    /// `CODEX_INVITATION_TTL`: how long an invitation's URL works.
+    pub invitation_ttl: time::Duration,
 }
 
 /// The callback URL registered at the provider, parsed once: kept exactly as configured (the
@@ -263,8 +271,9 @@ fn prefix_eq(network: &[u8], address: &[u8], bits: u8) -> bool {
 pub struct ConfigError(String);
 
 /// Settings whose environment values are text, never parsed: (variable suffix, key).
-const VERBATIM: [(&str, &str); 15] = [
+const VERBATIM: [(&str, &str); 16] = [
     ("OIDC_CA_FILE", "oidc_ca_file"),
+    ("OIDC_POST_LOGOUT_REDIRECT_URI", "oidc_post_logout_redirect_uri"),
     ("KEY_ENCRYPTION_KEY", "key_encryption_key"),
     ("KEY_ENCRYPTION_KEY_FILE", "key_encryption_key_file"),
     ("TRUSTED_PROXIES", "trusted_proxies"),
@@ -558,6 +567,20 @@ impl Raw {
         if self.oidc_jwks_cache_ttl == 0 {
             return Err(fail("oidc_jwks_cache_ttl", "must be at least 1 second"));
         }
+        let post_logout_redirect_uri = match non_empty(self.oidc_post_logout_redirect_uri.clone()) {
+            Some(raw) => Some(
+                RedirectUri::parse(&raw)
+                    .map_err(|why| fail("oidc_post_logout_redirect_uri", &why))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        if !(60..=31_536_000).contains(&self.invitation_ttl) {
+            return Err(fail("invitation_ttl", "must be between 60 and 31536000 seconds"));
+        }
+        let invitation_ttl =
+            time::Duration::seconds(i64::try_from(self.invitation_ttl).unwrap_or(i64::MAX));
         if self.oidc_jwks_cache_refresh == 0 {
             return Err(fail("oidc_jwks_cache_refresh", "must be at least 1 second"));
         }
@@ -608,6 +631,8 @@ impl Raw {
             jwks_cache_refresh: std::time::Duration::from_secs(refresh),
             allow_insecure_http: self.oidc_allow_insecure_http,
             ca_pem,
+            post_logout_redirect_uri,
+            invitation_ttl,
         }))
     }
 }

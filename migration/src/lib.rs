@@ -6,6 +6,7 @@ mod m20261129_000001_initial;
 mod m20261130_000001_account_security;
 mod m20261130_000002_pending_login_clients;
 mod m20261130_000003_signing_key_rotation;
+mod m20261201_000001_invitations;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_account_security::Migration),
             Box::new(m20261130_000002_pending_login_clients::Migration),
             Box::new(m20261130_000003_signing_key_rotation::Migration),
+            Box::new(m20261201_000001_invitations::Migration),
         ]
     }
 }

@@ -226,7 +226,12 @@ impl TestApp {
             expires_at: now + Duration::days(14),
             revoked_at: None,
         };
-        let new = NewSession { session, refresh_token: None, cookie: Some(cookie.digest()) };
+        let new = NewSession {
+            session,
+            refresh_token: None,
+            cookie: Some(cookie.digest()),
+            id_token: None,
+        };
         let event = AuditEvent::new(AuditKind::LoginOidc, AuditOutcome::Success, now).user(user.id);
         self.store.store().start_session(&new, &event).await.expect("start a cookie session");
         let reply = self

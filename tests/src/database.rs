@@ -12,8 +12,8 @@ use codex_cloud_adapters::memory::InMemoryStore;
 use codex_cloud_adapters::{SeaOrmStore, store};
 use codex_cloud_backend::bootstrap::Stores;
 use codex_cloud_core::ports::{
-    AuditLog, IdentityLinkStore, PendingLoginStore, Readiness, RefreshTokenStore, SessionStore,
-    SigningKeyStore, ThrottleStore, UserStore,
+    AuditLog, IdentityLinkStore, InvitationStore, PendingLoginStore, Readiness, RefreshTokenStore,
+    SessionStore, SigningKeyStore, ThrottleStore, UserStore,
 };
 
 /// The variable naming a PostgreSQL server for tests, e.g. `postgres://postgres@127.0.0.1/test`.
@@ -29,6 +29,7 @@ pub trait AnyStore:
     + ThrottleStore
     + AuditLog
     + PendingLoginStore
+    + InvitationStore
     + SigningKeyStore
     + Readiness
 {
@@ -42,6 +43,7 @@ impl<T> AnyStore for T where
         + ThrottleStore
         + AuditLog
         + PendingLoginStore
+        + InvitationStore
         + SigningKeyStore
         + Readiness
 {

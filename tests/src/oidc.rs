@@ -42,6 +42,8 @@ pub struct HarnessOptions {
     pub allow_insecure_http: bool,
     /// `CODEX_OIDC_CA_FILE`'s content.
     pub ca_pem: Option<Vec<u8>>,
+    /// `CODEX_OIDC_POST_LOGOUT_REDIRECT_URI`.
+    pub post_logout_redirect_uri: Option<String>,
 }
 
 impl Default for HarnessOptions {
@@ -53,6 +55,7 @@ impl Default for HarnessOptions {
             https_redirect_uri: false,
             allow_insecure_http: false,
             ca_pem: None,
+            post_logout_redirect_uri: None,
         }
     }
 }
@@ -81,7 +84,7 @@ pub fn set_cookie<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
         .find(|v| v.starts_with(&format!("{name}=")))
 }
 
-fn cookie_value(set_cookie: &str) -> String {
+pub fn cookie_value(set_cookie: &str) -> String {
     let pair = set_cookie.split(';').next().unwrap_or_default();
     pair.split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default()
 }
@@ -122,6 +125,7 @@ impl OidcHarness {
             https_redirect_uri,
             allow_insecure_http,
             ca_pem,
+            post_logout_redirect_uri,
         } = options;
         assert!(
             ca_pem.is_none() || outbound_timeouts.is_none(),
@@ -138,6 +142,8 @@ impl OidcHarness {
             jwks_cache_refresh: cache.refresh,
             allow_insecure_http,
             ca_pem,
+            post_logout_redirect_uri,
+            invitation_ttl: time::Duration::days(7),
         };
         let http = outbound_timeouts.map(|(connect, total)| {
             OutboundHttp::with_timeouts(connect, total).expect("http client")

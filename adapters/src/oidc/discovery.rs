@@ -22,6 +22,8 @@ pub struct Endpoints {
     pub token: Url,
     pub jwks: Url,
     pub userinfo: Option<Url>,
+    /// OpenID Connect RP-Initiated Logout 1.0.
+    pub end_session: Option<Url>,
     /// RFC 9207: the provider says its authorization responses carry `iss`.
     pub iss_parameter_supported: bool,
 }
@@ -40,6 +42,7 @@ struct Document {
     token_endpoint: Option<String>,
     jwks_uri: Option<String>,
     userinfo_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
     authorization_response_iss_parameter_supported: Option<bool>,
 }
 
@@ -237,6 +240,12 @@ impl Discovery {
             }
             None => None,
         };
+        let end_session = match document.end_session_endpoint {
+            Some(raw) => {
+                Some(endpoint(Some(raw), "end_session_endpoint", insecure).map_err(misconfigured)?)
+            }
+            None => None,
+        };
         Ok(Endpoints {
             authorization: endpoint(
                 document.authorization_endpoint,
@@ -248,6 +257,7 @@ impl Discovery {
                 .map_err(misconfigured)?,
             jwks: endpoint(document.jwks_uri, "jwks_uri", insecure).map_err(misconfigured)?,
             userinfo,
+            end_session,
             iss_parameter_supported: document
                 .authorization_response_iss_parameter_supported
                 .unwrap_or(false),

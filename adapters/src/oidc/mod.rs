@@ -24,6 +24,8 @@ pub struct OidcClientSettings {
     pub client_secret: SecretString,
     /// Sent exactly as configured (the provider compares it byte for byte).
     pub redirect_uri: String,
+    /// Sent as `post_logout_redirect_uri` at provider logout, when set.
+    pub post_logout_redirect_uri: Option<String>,
 }
 
 /// How long provider keys may be used, and when to refresh them.

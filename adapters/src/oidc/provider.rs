@@ -268,6 +268,26 @@ impl OidcProvider for OpenIdConnectProvider {
         })
     }
 
+    async fn end_session_url(
+        &self,
+        id_token_hint: Option<&SecretString>,
+    ) -> Result<Option<String>, OidcProviderError> {
+        let endpoints = self.endpoints().await?;
+        let Some(endpoint) = &endpoints.end_session else { return Ok(None) };
+        let mut url = endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(hint) = id_token_hint {
+                query.append_pair("id_token_hint", hint.expose());
+            }
+            query.append_pair("client_id", &self.settings.client_id);
+            if let Some(uri) = &self.settings.post_logout_redirect_uri {
+                query.append_pair("post_logout_redirect_uri", uri);
+            }
+        }
+        Ok(Some(url.to_string()))
+    }
+
     fn verify_id_token(
         &self,
         tokens: &ProviderTokens,

@@ -1,16 +1,19 @@
 //! `IdentityLinkStore` over SeaORM.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{
     AuditEvent, Email, ExternalIdentity, Issuer, NewExternalIdentity, Subject, User, UserId,
 };
-use codex_cloud_core::ports::{IdentityLinkStore, LinkStoreError, RevokeScope, StoreError};
+use codex_cloud_core::ports::{
+    IdentityLinkStore, LinkStoreError, OwnUnlink, RevokeScope, StoreError,
+};
 
 use crate::store::audit;
 use crate::store::entity::{external_identities, users};
@@ -20,7 +23,9 @@ use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
 
 use external_identities::{Column, Entity};
 
-fn identity_from_row(row: external_identities::Model) -> Result<ExternalIdentity, StoreError> {
+pub(super) fn identity_from_row(
+    row: external_identities::Model,
+) -> Result<ExternalIdentity, StoreError> {
     let email = match row.email.as_deref() {
         Some(raw) => Some(Email::parse(raw).map_err(|_| corrupt("external_identities", "email"))?),
         None => None,
@@ -37,7 +42,7 @@ fn identity_from_row(row: external_identities::Model) -> Result<ExternalIdentity
     })
 }
 
-fn identity_row(identity: &NewExternalIdentity) -> external_identities::ActiveModel {
+pub(super) fn identity_row(identity: &NewExternalIdentity) -> external_identities::ActiveModel {
     external_identities::ActiveModel {
         id: Set(Uuid::now_v7()),
         issuer: Set(identity.issuer.as_str().to_owned()),
@@ -159,6 +164,54 @@ impl IdentityLinkStore for SeaOrmStore {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         self.delete_link(issuer, subject, Some(user), event).await
+    }
+
+    async fn unlink_own_identity(
+        &self,
+        user: UserId,
+        issuer: &Issuer,
+        subject: &Subject,
+        event: &AuditEvent,
+    ) -> Result<OwnUnlink, StoreError> {
+        let txn = self.db.begin().await.map_err(internal)?;
+        // Writing the user's row first makes concurrent removals for one user take turns (a row
+        // lock on PostgreSQL, the database's write lock on SQLite), so the count below is exact.
+        let owner = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::col(users::Column::UpdatedAt))
+            .filter(users::Column::Id.eq(user.as_uuid()))
+            .exec_with_returning(&txn)
+            .await
+            .map_err(internal)?;
+        let Some(owner) = owner.into_iter().next() else {
+            txn.rollback().await.map_err(internal)?;
+            return Ok(OwnUnlink::NotLinked);
+        };
+        let deleted = Entity::delete_many()
+            .filter(Column::Issuer.eq(issuer.as_str()))
+            .filter(Column::Subject.eq(subject.as_str()))
+            .filter(Column::UserId.eq(user.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        if deleted.rows_affected == 0 {
+            txn.rollback().await.map_err(internal)?;
+            return Ok(OwnUnlink::NotLinked);
+        }
+        let others = Entity::find()
+            .filter(Column::UserId.eq(user.as_uuid()))
+            .limit(1)
+            .count(&txn)
+            .await
+            .map_err(internal)?;
+        if others == 0 && owner.password_hash.is_none() {
+            txn.rollback().await.map_err(internal)?;
+            return Ok(OwnUnlink::LastLoginMethod);
+        }
+        let scope = RevokeScope::Identity { issuer: issuer.clone(), subject: subject.clone() };
+        let revoked = revoke_in(&txn, &scope, event.occurred_at).await?;
+        audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(OwnUnlink::Removed)
     }
 
     async fn identities_of_user(&self, id: UserId) -> Result<Vec<ExternalIdentity>, StoreError> {

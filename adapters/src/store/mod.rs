@@ -4,6 +4,7 @@
 mod audit;
 mod entity;
 mod identity_links;
+mod invitations;
 mod pending_logins;
 mod sessions;
 mod signing_keys;

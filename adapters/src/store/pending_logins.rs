@@ -7,7 +7,9 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use codex_cloud_core::domain::{Issuer, PendingLogin, ReturnTo, SecretString, StateDigest};
+use codex_cloud_core::domain::{
+    Issuer, LoginPurpose, PendingLogin, ReturnTo, SecretString, StateDigest, UserId,
+};
 use codex_cloud_core::ports::{PendingLoginStore, PendingLoginStoreError, StoreError};
 
 use crate::store::entity::pending_logins::{ActiveModel, Column, Entity, Model};
@@ -24,6 +26,12 @@ fn login_from_row(state: &StateDigest, row: Model) -> Result<PendingLogin, Store
         }
         None => None,
     };
+    let purpose = match (row.invitation_id, row.link_user_id) {
+        (None, None) => LoginPurpose::Login,
+        (Some(invitation), None) => LoginPurpose::Invitation(invitation),
+        (None, Some(user)) => LoginPurpose::Link(UserId::from_uuid(user)),
+        (Some(_), Some(_)) => return Err(corrupt("pending_logins", "invitation_id")),
+    };
     Ok(PendingLogin {
         state: state.clone(),
         nonce: SecretString::new(row.nonce),
@@ -32,6 +40,7 @@ fn login_from_row(state: &StateDigest, row: Model) -> Result<PendingLogin, Store
         return_to,
         created_at: row.created_at,
         client_key: row.client_key,
+        purpose,
     })
 }
 
@@ -46,6 +55,14 @@ impl PendingLoginStore for SeaOrmStore {
             return_to: Set(login.return_to.as_ref().map(|r| r.as_str().to_owned())),
             created_at: Set(login.created_at),
             client_key: Set(login.client_key.clone()),
+            invitation_id: Set(match login.purpose {
+                LoginPurpose::Invitation(id) => Some(id),
+                _ => None,
+            }),
+            link_user_id: Set(match login.purpose {
+                LoginPurpose::Link(user) => Some(user.as_uuid()),
+                _ => None,
+            }),
         };
         Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(&e) {
             Some(Violation::Unique(_)) => PendingLoginStoreError::DuplicateState,

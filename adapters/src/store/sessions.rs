@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use time::OffsetDateTime;
 
 use codex_cloud_core::domain::{
-    AuditEvent, Issuer, Session, SessionId, SessionMethod, Subject, TokenDigest, User, UserId,
+    AuditEvent, Issuer, SealedIdToken, Session, SessionId, SessionMethod, Subject, TokenDigest,
+    User, UserId,
 };
 use codex_cloud_core::ports::{
     NewSession, RefreshOutcome, RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError,
@@ -75,6 +76,7 @@ impl SessionStore for SeaOrmStore {
             identity_issuer: Set(issuer),
             identity_subject: Set(subject),
             cookie_digest: Set(new.cookie.as_ref().map(TokenDigest::to_hex)),
+            id_token_sealed: Set(new.id_token.as_ref().map(|t| t.as_bytes().to_vec())),
         };
         let fail = |e: sea_orm::DbErr| match violation(&e) {
             Some(Violation::Unique(_)) => SessionStoreError::DuplicateId,
@@ -107,6 +109,17 @@ impl SessionStore for SeaOrmStore {
             .await
             .map_err(internal)?;
         with_user(found)
+    }
+
+    async fn sealed_id_token(&self, id: SessionId) -> Result<Option<SealedIdToken>, StoreError> {
+        let sealed: Option<Option<Vec<u8>>> = sessions::Entity::find_by_id(id.as_uuid())
+            .select_only()
+            .column(sessions::Column::IdTokenSealed)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(sealed.flatten().map(SealedIdToken::from_bytes))
     }
 
     async fn session_by_cookie(

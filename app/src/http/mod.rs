@@ -6,6 +6,8 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod identities;
+pub mod invitations;
 pub mod keys;
 pub mod middleware;
 pub mod oidc;
@@ -49,8 +51,10 @@ type Apis = (
     auth::AuthApi,
     sessions::SessionsApi,
     oidc::OidcApi,
+    identities::IdentitiesApi,
     audit::AuditApi,
     admin::AdminApi,
+    invitations::InvitationsApi,
     health::HealthApi,
     keys::KeysApi,
 );
@@ -60,12 +64,21 @@ pub fn api(services: Services) -> OpenApiService<Apis, ()> {
     let apis = (
         auth::AuthApi { auth: services.auth.clone(), secure_cookies: services.secure_cookies },
         sessions::SessionsApi { auth: services.auth.clone() },
-        oidc::OidcApi { oidc: services.oidc, secure_cookies: services.secure_cookies },
+        oidc::OidcApi {
+            auth: services.auth.clone(),
+            oidc: services.oidc,
+            secure_cookies: services.secure_cookies,
+        },
+        identities::IdentitiesApi { auth: services.auth.clone(), links: services.links.clone() },
         audit::AuditApi { auth: services.auth.clone(), accounts: services.accounts.clone() },
         admin::AdminApi {
             auth: services.auth.clone(),
             accounts: services.accounts,
             links: services.links,
+        },
+        invitations::InvitationsApi {
+            auth: services.auth.clone(),
+            invitations: services.invitations,
         },
         health::HealthApi { readiness: services.readiness, auth: services.auth.clone() },
         keys::KeysApi { auth: services.auth },

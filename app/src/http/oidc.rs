@@ -7,14 +7,14 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use codex_cloud_core::domain::{CallbackParams, SecretString};
-use codex_cloud_core::service::OidcLogin;
+use codex_cloud_core::service::{Auth, OidcCallback, OidcLogin};
 
 use crate::http::ApiTags;
 use crate::http::auth::TokenResponse;
 use crate::http::error::ApiError;
 use crate::http::middleware::ClientAddress;
 use crate::http::problems;
-use crate::http::security;
+use crate::http::security::{self, Credentials};
 use crate::statuses;
 
 /// Binds a pending login to the browser that began it (public origin on http).
@@ -35,29 +35,57 @@ pub enum CallbackResponse {
     #[oai(status = 200)]
     Token(Json<TokenResponse>),
     /// Logged in, and the login asked to return to a page: go there, with the session's
-    /// credential in the HttpOnly `codex_session` cookie (it lives as long as the session).
+    /// credential in the HttpOnly `codex_session` cookie (it lives as long as the session). Or,
+    /// for a login begun at `GET /auth/oidc/link`: the identity is linked to the signed-in
+    /// user; go to `return_to` (default `/`), no new session.
     #[oai(status = 303)]
     SeeOther(#[oai(header = "Location")] String),
 }
 
+#[derive(ApiResponse)]
+pub enum LogoutRedirect {
+    /// The Codex session (if any) has ended and its cookie is cleared: go to the provider's
+    /// end-session endpoint (with `id_token_hint`, `client_id` and, when configured,
+    /// `post_logout_redirect_uri`), or to `return_to` (default `/`) when the provider has none.
+    #[oai(status = 302)]
+    Found(#[oai(header = "Location")] String),
+}
+
 statuses!(BeginErrors:
-    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`).",
+    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`), or the invitation is unknown, spent, revoked or expired (`invalid_invitation`).",
     404 "OpenID Connect is not configured (`oidc_not_configured`).",
     429 "This client (address, IPv6 per /64) has 1000 logins in progress, begun in the last 10 minutes (`too_many_pending_logins`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
     503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`). Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 statuses!(CallbackErrors:
-    400 "Missing, unknown, expired, replayed or foreign state (`invalid_state`); the provider reported an error (`provider_denied`, with `provider_error`); `iss` is not the configured issuer (`issuer_mismatch`); no code (`invalid_request`).",
+    400 "Missing, unknown, expired, replayed or foreign state (`invalid_state`); the provider reported an error (`provider_denied`, with `provider_error`); `iss` is not the configured issuer (`issuer_mismatch`); no code (`invalid_request`); the invitation the login carried was spent, revoked or expired meanwhile (`invalid_invitation`).",
     401 "The ID token failed verification (`id_token_rejected`).",
     403 "The identity is not linked to an enabled Codex user (`identity_not_linked`).",
     404 "OpenID Connect is not configured (`oidc_not_configured`).",
+    409 "The identity is linked to another user (`identity_already_linked`): nothing was linked, and an invitation stays unspent.",
     500 "Internal error (`internal_error`).",
     502 "The provider's token endpoint failed or timed out (`provider_error`).",
     503 "The provider (`provider_unavailable`, `provider_misconfigured`) or its keys (`provider_keys_unavailable`) cannot be used. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
 );
 
+statuses!(LinkErrors:
+    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`).",
+    401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
+    404 "OpenID Connect is not configured (`oidc_not_configured`).",
+    429 "This client (address, IPv6 per /64) has 1000 logins in progress, begun in the last 10 minutes (`too_many_pending_logins`); wait `Retry-After` seconds.",
+    500 "Internal error (`internal_error`).",
+    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`). Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
+);
+statuses!(LogoutErrors:
+    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`); nothing ended.",
+    404 "OpenID Connect is not configured (`oidc_not_configured`).",
+    500 "Internal error (`internal_error`).",
+    503 "The Codex session has ended, but the provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`). Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
+);
+
 pub struct OidcApi {
+    pub auth: Auth,
     pub oidc: Option<OidcLogin>,
     /// Whether cookies get the `Secure` attribute (the redirect URI is https).
     pub secure_cookies: bool,
@@ -84,13 +112,16 @@ impl OidcApi {
         &self,
         /// Where to send the browser after login: a relative path starting with a single `/`.
         return_to: Query<Option<String>>,
+        /// An invitation's token (from its URL): the identity that logs in is linked to the
+        /// invited user, if it is linked to nobody.
+        invitation: Query<Option<String>>,
         cookies: &CookieJar,
     ) -> Result<LoginRedirect, ApiError<BeginErrors>> {
         let start = self
             .oidc
             .as_ref()
             .ok_or_else(problems::oidc_not_configured)?
-            .begin(return_to.0.as_deref(), ClientAddress::current())
+            .begin(return_to.0.as_deref(), ClientAddress::current(), invitation.0.as_deref())
             .await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
         cookies.add(self.cookie(self.state_cookie(), start.state.expose(), max_age));
@@ -123,8 +154,16 @@ impl OidcApi {
             error_description: error_description.0,
             iss: iss.0,
         };
-        let done =
-            oidc.complete(params, browser_state.as_deref(), ClientAddress::current()).await?;
+        let done = match oidc
+            .complete(params, browser_state.as_deref(), ClientAddress::current())
+            .await?
+        {
+            OidcCallback::LoggedIn(done) => done,
+            OidcCallback::Linked { identity, return_to } => {
+                crate::http::middleware::record_user(identity.user_id);
+                return Ok(CallbackResponse::SeeOther(return_to.as_str().to_owned()));
+            }
+        };
         crate::http::middleware::record_user(done.login.user.id);
         let token = TokenResponse::from_login(&done.login);
         match done.return_to {
@@ -138,5 +177,65 @@ impl OidcApi {
                 Ok(CallbackResponse::SeeOther(return_to.as_str().to_owned()))
             }
         }
+    }
+
+    /// Link another external identity to the caller
+    ///
+    /// Begins a provider login (like `GET /auth/oidc/login`) whose identity, at the callback,
+    /// is linked to the signed-in caller: never to someone else's account (409
+    /// `identity_already_linked` then), audited as `identity.linked`. The callback then sends the
+    /// browser to `return_to` (default `/`); no new session starts.
+    #[oai(path = "/auth/oidc/link", method = "get", operation_id = "beginOidcLink")]
+    async fn link(
+        &self,
+        credentials: Credentials,
+        /// Where to send the browser after linking: a relative path starting with a single `/`.
+        return_to: Query<Option<String>>,
+        cookies: &CookieJar,
+    ) -> Result<LoginRedirect, ApiError<LinkErrors>> {
+        let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
+        let principal = credentials.authenticate(&self.auth).await?;
+        let start =
+            oidc.begin_link(&principal, return_to.0.as_deref(), ClientAddress::current()).await?;
+        let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
+        cookies.add(self.cookie(self.state_cookie(), start.state.expose(), max_age));
+        Ok(LoginRedirect::Found(start.authorization_url))
+    }
+
+    /// Log out here and at the provider
+    ///
+    /// Ends the browser's Codex session (the session cookie; cleared) and redirects to the
+    /// provider's `end_session_endpoint` (OpenID Connect RP-Initiated Logout) with
+    /// `id_token_hint` (the ID token of the login that started the session, kept sealed with it),
+    /// `client_id` and, when `CODEX_OIDC_POST_LOGOUT_REDIRECT_URI` is set,
+    /// `post_logout_redirect_uri`. A provider without an end-session endpoint: to `return_to`.
+    #[oai(path = "/auth/oidc/logout", method = "get", operation_id = "oidcLogout")]
+    async fn logout(
+        &self,
+        /// Where to go when the provider has no end-session endpoint (default `/`).
+        return_to: Query<Option<String>>,
+        cookies: &CookieJar,
+    ) -> Result<LogoutRedirect, ApiError<LogoutErrors>> {
+        let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
+        let name = security::session_cookie_name(self.secure_cookies);
+        let cookie = cookies.get(name).map(|c| c.value_str().to_owned()).filter(|c| !c.is_empty());
+        let principal = match &cookie {
+            Some(cookie) => {
+                match self.auth.authenticate_cookie(cookie, ClientAddress::current()).await {
+                    Ok(principal) => Some(principal),
+                    Err(codex_cloud_core::service::AuthenticateError::InvalidToken) => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => None,
+        };
+        if let Some(principal) = &principal {
+            crate::http::middleware::record_user(principal.user.id);
+        }
+        cookies.add(self.cookie(name, "", time::Duration::ZERO));
+        let out = oidc
+            .provider_logout(principal.as_ref(), cookie.as_deref(), return_to.0.as_deref())
+            .await?;
+        Ok(LogoutRedirect::Found(out.location))
     }
 }

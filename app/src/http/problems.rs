@@ -5,8 +5,9 @@ use poem::http::StatusCode;
 
 use codex_cloud_core::service::{
     AuditTrailError, AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError,
-    CreateUserError, IdentityLinkError, LoginError, LogoutError, ManageUsersError, NotAnAdmin,
-    NotReady, PasswordChangeError, RefreshError, SessionError,
+    CreateUserError, IdentityLinkError, InvitationError, LoginError, LogoutError, ManageUsersError,
+    NotAnAdmin, NotReady, OwnIdentityError, PasswordChangeError, ProviderLogoutError, RefreshError,
+    SessionError,
 };
 
 use crate::http::error::Problem;
@@ -249,11 +250,7 @@ impl From<IdentityLinkError> for Problem {
             IdentityLinkError::UnknownIdentity => {
                 problem(StatusCode::NOT_FOUND, "identity_not_found", "no such external identity")
             }
-            IdentityLinkError::AlreadyLinked => problem(
-                StatusCode::CONFLICT,
-                "identity_already_linked",
-                "this external identity is already linked to a user",
-            ),
+            IdentityLinkError::AlreadyLinked => identity_already_linked(),
             IdentityLinkError::Internal(e) => Problem::failed(&*e),
         }
     }
@@ -265,6 +262,7 @@ impl From<BeginOidcLoginError> for Problem {
             BeginOidcLoginError::InvalidReturnTo(e) => {
                 problem(StatusCode::BAD_REQUEST, "invalid_return_to", e)
             }
+            BeginOidcLoginError::InvalidInvitation => invalid_invitation(),
             BeginOidcLoginError::ProviderUnavailable(why) => provider_unavailable(&why),
             BeginOidcLoginError::ProviderMisconfigured(why) => provider_misconfigured(&why),
             BeginOidcLoginError::TooManyPendingLogins { retry_after } => {
@@ -301,6 +299,8 @@ impl From<CompleteOidcLoginError> for Problem {
                 problem(StatusCode::UNAUTHORIZED, "id_token_rejected", "the ID token was rejected")
             }
             E::IdentityNotLinked => problem(StatusCode::FORBIDDEN, "identity_not_linked", detail),
+            E::InvalidInvitation => invalid_invitation(),
+            E::IdentityAlreadyLinked => identity_already_linked(),
             E::ProviderError(why) => {
                 tracing::warn!(reason = %why, "token endpoint failed");
                 problem(
@@ -315,6 +315,68 @@ impl From<CompleteOidcLoginError> for Problem {
                 problem(StatusCode::SERVICE_UNAVAILABLE, "provider_keys_unavailable", detail)
             }
             E::Internal(e) => Problem::failed(&*e),
+        }
+    }
+}
+
+fn invalid_invitation() -> Problem {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "invalid_invitation",
+        "the invitation is unknown, spent, revoked or expired",
+    )
+}
+
+fn identity_already_linked() -> Problem {
+    problem(
+        StatusCode::CONFLICT,
+        "identity_already_linked",
+        "this external identity is already linked to a user",
+    )
+}
+
+impl From<InvitationError> for Problem {
+    fn from(error: InvitationError) -> Self {
+        match error {
+            InvitationError::UnknownUser => {
+                problem(StatusCode::NOT_FOUND, "user_not_found", "no such user")
+            }
+            InvitationError::UnknownInvitation => {
+                problem(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation")
+            }
+            InvitationError::Internal(e) => Problem::failed(&*e),
+        }
+    }
+}
+
+impl From<OwnIdentityError> for Problem {
+    fn from(error: OwnIdentityError) -> Self {
+        match error {
+            OwnIdentityError::InvalidIdentity(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_identity", e)
+            }
+            OwnIdentityError::UnknownIdentity => problem(
+                StatusCode::NOT_FOUND,
+                "identity_not_found",
+                "no such external identity of the caller",
+            ),
+            OwnIdentityError::LastLoginMethod => {
+                problem(StatusCode::CONFLICT, "last_login_method", error)
+            }
+            OwnIdentityError::Internal(e) => Problem::failed(&*e),
+        }
+    }
+}
+
+impl From<ProviderLogoutError> for Problem {
+    fn from(error: ProviderLogoutError) -> Self {
+        match error {
+            ProviderLogoutError::InvalidReturnTo(e) => {
+                problem(StatusCode::BAD_REQUEST, "invalid_return_to", e)
+            }
+            ProviderLogoutError::ProviderUnavailable(why) => provider_unavailable(&why),
+            ProviderLogoutError::ProviderMisconfigured(why) => provider_misconfigured(&why),
+            ProviderLogoutError::Internal(e) => Problem::failed(&*e),
         }
     }
 }

@@ -207,7 +207,7 @@ impl OidcLogin {
     ) -> Result<ExternalIdentity, Error> {
         let internal = |e: crate::ports::StoreError| Error::Internal(e.0);
         let owner = self.auth.users.user_by_id(user).await.map_err(internal)?;
-        if !owner.is_some_and(|u| !u.disabled) {
+        if owner.is_none_or(|u| u.disabled) {
             return Err(Error::InvalidState);
         }
         let linked = self.links.user_by_identity(&identity.issuer, &identity.subject).await;

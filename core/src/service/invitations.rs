@@ -107,7 +107,7 @@ impl Invitations {
         }
     }
 
-    /// When invitations made now expire.
+    /// The time now, by the service's clock (for an invitation's status).
     pub fn now(&self) -> time::OffsetDateTime {
         self.clock.now()
     }

@@ -48,9 +48,7 @@ pub(super) fn moved_discovery(state: Data<&Arc<Mutex<OpState>>>) -> Response {
 
 fn discovery_document(s: &OpState) -> Response {
     let issuer = s.discovery_issuer.clone().unwrap_or_else(|| s.issuer.clone());
-    json_response(
-        200,
-        json!({
+    let mut document = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{}/authorize", s.issuer),
             "token_endpoint": format!("{}/token", s.issuer),
@@ -61,8 +59,11 @@ fn discovery_document(s: &OpState) -> Response {
             "id_token_signing_alg_values_supported": ["RS256", "RS384", "RS512", "HS256", "none"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
-        }),
-    )
+    });
+    if s.end_session {
+        document["end_session_endpoint"] = json!(format!("{}/session/end", s.issuer));
+    }
+    json_response(200, document)
 }
 
 #[handler]
@@ -182,6 +183,7 @@ fn token_response(
     }
     let access_token = uuid::Uuid::new_v4().simple().to_string();
     let id_token = id_token(&s, &grant, &access_token);
+    s.issued_id_tokens.push(id_token.to_string());
     json_response(
         200,
         json!({

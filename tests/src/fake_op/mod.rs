@@ -179,6 +179,10 @@ struct OpState {
     /// Whether discovery says authorization responses carry `iss` (RFC 9207).
     iss_parameter_supported: bool,
     moved_discovery_requests: u64,
+    /// Whether discovery publishes `end_session_endpoint` (`{issuer}/session/end`).
+    end_session: bool,
+    /// Every ID token the token endpoint issued, in order.
+    issued_id_tokens: Vec<String>,
     down: bool,
     codes: HashMap<String, Grant>,
     discovery_requests: u64,
@@ -229,6 +233,8 @@ impl FakeOp {
             jwk_alg: None,
             iss_parameter_supported: false,
             moved_discovery_requests: 0,
+            end_session: false,
+            issued_id_tokens: Vec::new(),
             down: false,
             codes: HashMap::new(),
             discovery_requests: 0,
@@ -268,6 +274,16 @@ impl FakeOp {
     }
 
     /// Times tokens by this clock (the backend's, so `iat` and `exp` agree with it).
+    /// Whether discovery publishes `end_session_endpoint` at `{issuer}/session/end`.
+    pub fn set_end_session_endpoint(&self, published: bool) {
+        self.with(|s| s.end_session = published);
+    }
+
+    /// The ID tokens the token endpoint issued, oldest first.
+    pub fn issued_id_tokens(&self) -> Vec<String> {
+        self.with(|s| s.issued_id_tokens.clone())
+    }
+
     pub fn set_clock(&self, clock: Arc<dyn Clock>) {
         self.with(|s| s.clock = clock);
     }

@@ -34,6 +34,7 @@ mod oidc_conformance;
 mod oidc_flow;
 mod oidc_hardening;
 mod oidc_jwks;
+mod oidc_linking;
 mod oidc_outbound;
 mod oidc_transport;
 mod openapi_snapshot;

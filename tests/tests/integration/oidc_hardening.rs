@@ -126,6 +126,7 @@ async fn a_client_with_too_many_pending_logins_gets_429_while_other_clients_log_
                     return_to: None,
                     created_at: now,
                     client_key: client_key.clone(),
+                    purpose: codex_cloud_core::domain::LoginPurpose::Login,
                 };
                 store.save_pending_login(&login).await.unwrap();
             }

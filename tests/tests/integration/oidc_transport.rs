@@ -98,6 +98,7 @@ async fn a_callback_without_iss_waits_for_discovery_before_deciding_it_may() {
         return_to: None,
         created_at: h.app.now(),
         client_key: String::new(),
+        purpose: codex_cloud_core::domain::LoginPurpose::Login,
     };
     h.app.store.store().save_pending_login(&login).await.unwrap();
 

@@ -115,6 +115,7 @@ pub(crate) fn stored(
         session: session.clone(),
         refresh_token: None,
         cookie: None,
+        id_token: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn pending(state: &str, return_to: Option<&str>, second: i64) -> PendingLogin {
         return_to: return_to.map(|r| ReturnTo::parse(r).expect("return_to")),
         created_at: at(second),
         client_key: "address:192.0.2.1".to_owned(),
+        purpose: codex_cloud_core::domain::LoginPurpose::Login,
     }
 }
 
@@ -253,6 +254,7 @@ async fn with_refresh(t: &TestStore, expires_at: i64) -> (SessionId, UserId) {
         session: session.clone(),
         refresh_token: Some(digest("first")),
         cookie: Some(digest("cookie")),
+        id_token: None,
     };
     store.start_session(&new, &super::audit()).await.expect("start");
     (session.id, user.id)
