@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default), `create-admin`, `set-password`, `migrate`,
-//! `openapi`, `link-identity`, `unlink-identity`, `rotate-signing-key`, `list-signing-keys`.
+//! `openapi`, `link-identity`, `unlink-identity`, `invite`, `rotate-signing-key`,
+//! `list-signing-keys`.
 
 use std::io::{BufRead as _, Read as _};
 
@@ -63,6 +64,9 @@ pub enum Command {
         #[arg(long)]
         subject: String,
     },
+    /// Invite a user to link their provider account: prints the invitation's single-use URL
+    /// (valid for CODEX_INVITATION_TTL seconds).
+    Invite(UserArgs),
     /// Make a new token signing key: published at once, signing after
     /// CODEX_SIGNING_KEY_PUBLISH_DELAY seconds; prints its key id.
     RotateSigningKey,
@@ -93,6 +97,15 @@ pub struct LinkArgs {
     /// The e-mail address the provider knows the user by (informational).
     #[arg(long)]
     pub email: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("user").required(true).args(["user_id", "user_email"])))]
+pub struct UserArgs {
+    #[arg(long)]
+    pub user_id: Option<Uuid>,
+    #[arg(long)]
+    pub user_email: Option<String>,
 }
 
 /// Runs a command other than `serve`.
@@ -147,6 +160,27 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let identity = links.link_identity(&operator, request).await?;
             eprintln!("linked ({}, {}) to user {}", identity.issuer, identity.subject, user_id);
             println!("{}", identity.id);
+        }
+        Command::Invite(args) => {
+            let services = services(settings).await?;
+            let Some(invitations) = services.invitations else {
+                bail!(
+                    "OpenID Connect is not configured: set CODEX_OIDC_ISSUER, \
+                     CODEX_OIDC_CLIENT_ID and CODEX_OIDC_CLIENT_SECRET"
+                );
+            };
+            let user_id = match (args.user_id, &args.user_email) {
+                (Some(id), _) => UserId::from_uuid(id),
+                (None, Some(email)) => services.links.user_id_by_email(&operator, email).await?,
+                (None, None) => bail!("give --user-id or --user-email"),
+            };
+            let issued = invitations.invite(&operator, user_id).await?;
+            eprintln!(
+                "invitation {} for user {user_id}, valid until {}",
+                issued.invitation.id,
+                rfc3339(issued.invitation.expires_at)
+            );
+            println!("{}", issued.url);
         }
         Command::RotateSigningKey => {
             let backend = Backend::build(settings, Overrides::default()).await?;

@@ -22,7 +22,8 @@ pub struct AuditEventView {
     pub occurred_at: time::OffsetDateTime,
     /// `login.password`, `login.oidc`, `login.throttled`, `logout`, `refresh`,
     /// `refresh.reuse_detected`, `password.changed`, `user.created`, `user.disabled`,
-    /// `user.enabled`, `identity.linked`, `identity.unlinked` or `sessions.revoked`.
+    /// `user.enabled`, `identity.linked`, `identity.unlinked`, `sessions.revoked`,
+    /// `invitation.created` or `invitation.revoked`.
     pub kind: String,
     /// `success` or `failure`.
     pub outcome: String,

@@ -287,3 +287,61 @@ async fn a_flood_of_begun_logins_from_one_address_leaves_logins_from_another_wor
     let (status, body) = browser_login(&server, &op).await;
     assert_eq!(status, 200, "{body}\n{}", server.log());
 }
+
+/// `invite` prints a single-use URL on the redirect URI's origin; opened at the running server
+/// and walked through the provider, it links the identity to the invited user and logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_prints_a_url_that_links_the_provider_account_and_logs_in() {
+    let op = FakeOp::start().await;
+    let dir = TempDir::new();
+    let env = oidc_env(&op, CLIENT_SECRET);
+    let user_id = printed_id(&run(&dir, &["create-admin", "ada@example.com", PASSWORD]));
+
+    let without_oidc = run(&dir, &["invite", "--user-email", "ada@example.com"]);
+    assert_failure_mentioning(&without_oidc, "CODEX_OIDC_ISSUER");
+    let invite = |args: &[&str]| {
+        let mut command = backend_command(&dir);
+        command.envs(env.iter().copied()).arg("invite").args(args);
+        command.output().expect("run invite")
+    };
+    let unknown = invite(&["--user-email", "nobody@example.com"]);
+    assert_failure_mentioning(&unknown, "no such user");
+    let by_id = invite(&["--user-id", &user_id.to_string()]);
+    assert!(by_id.status.success(), "{}", stderr(&by_id));
+    let output = invite(&["--user-email", "ada@example.com"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let url = stdout(&output).trim().to_owned();
+    let origin = REDIRECT_URI.trim_end_matches("/auth/oidc/callback");
+    assert!(url.starts_with(&format!("{origin}/auth/oidc/login?invitation=")), "{url}");
+    assert!(!stderr(&output).contains(url.rsplit_once('=').unwrap().1), "the token only once");
+
+    let mut server = Server::start_with_env(&dir, &env);
+    server.wait_until_ready(&http_client()).await;
+    let path_and_query = url.strip_prefix(origin).expect("on the public origin");
+    let begin = http_client().get(server.url(path_and_query)).send().await.expect("open the URL");
+    assert_eq!(begin.status(), 302, "{begin:?}");
+    let location = begin.headers()[LOCATION].to_str().expect("location").to_owned();
+    let state_cookie = begin.headers()[SET_COOKIE].to_str().expect("cookie").to_owned();
+    op.set_subject("ada-at-provider");
+    let (code, state) = op.approve(&location);
+    let callback = http_client()
+        .get(server.url("/auth/oidc/callback"))
+        .query(&[("code", &code), ("state", &state)])
+        .header(COOKIE, state_cookie.split(';').next().expect("name=value"))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(callback.status(), 200);
+    let body: Value = callback.json().await.expect("JSON");
+    let me = http_client()
+        .get(server.url("/auth/me"))
+        .bearer_auth(body["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("me");
+    let me: Value = me.json().await.expect("JSON");
+    assert_eq!(me["id"], user_id.to_string());
+    let again = http_client().get(server.url(path_and_query)).send().await.expect("open again");
+    assert_eq!(again.status(), 400, "spent");
+    server.stop();
+}
