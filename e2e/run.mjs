@@ -66,6 +66,8 @@ const ISSUER = `http://127.0.0.1:${opPort}`;
 const [portA, portB] = [await freePort(), await freePort()];
 // Both replicas send the provider back to B: a login begun on A completes on B.
 const REDIRECT_URI = `http://127.0.0.1:${portB}/auth/oidc/callback`;
+// Where the provider sends the browser after its end-session page.
+const POST_LOGOUT_URI = `http://127.0.0.1:${portB}/signed-out`;
 
 function signingJwk() {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -80,6 +82,7 @@ async function startProvider(jwk) {
       client_id: 'codex',
       client_secret: CLIENT_SECRET,
       redirect_uris: [REDIRECT_URI],
+      post_logout_redirect_uris: [POST_LOGOUT_URI],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
       grant_types: ['authorization_code'],
@@ -122,6 +125,7 @@ function backendEnv(port) {
     CODEX_OIDC_CLIENT_ID: 'codex',
     CODEX_OIDC_CLIENT_SECRET: CLIENT_SECRET,
     CODEX_OIDC_REDIRECT_URI: REDIRECT_URI,
+    CODEX_OIDC_POST_LOGOUT_REDIRECT_URI: POST_LOGOUT_URI,
   };
 }
 
@@ -297,6 +301,53 @@ async function main() {
     check(again.callbackStatus === 303 && again.page.url() === b.url('/after/rotation'),
       `after the provider rotated to key ${secondKid} the next login works`, b.log());
     await rotated.close();
+
+    // An invitation opened in the browser links the provider's account "dave" to the invited
+    // user and logs in.
+    const admin = (await api(b, 'POST', '/auth/login', { body: { email: 'alice@example.com', password: PASSWORD } })).json.access_token;
+    const dave = await api(a, 'POST', '/admin/users', { token: admin, body: { email: 'dave@example.com' } });
+    const invitation = await api(a, 'POST', `/admin/users/${dave.json.id}/invitations`, { token: admin });
+    check(invitation.status === 201 && invitation.json.url.startsWith(b.url('/auth/oidc/login?invitation=')),
+      `an invitation for dave (an identity-only user) on the public origin: ${invitation.json?.url?.replace(/=.*/, '=…')}`, invitation.text);
+    const invited = await newContext(browser);
+    const daveLogin = await providerLogin(invited, `${invitation.json.url}&return_to=/welcome`, 'dave');
+    check(daveLogin.callbackStatus === 303 && daveLogin.page.url() === b.url('/welcome'),
+      `the invitation link logs in through the provider and lands on /welcome (${daveLogin.page.url()})`, b.log());
+    const daveMe = await pageFetch(daveLogin.page, 'GET', '/auth/me');
+    check(daveMe.status === 200 && JSON.parse(daveMe.body).id === dave.json.id, 'as dave, by the session cookie', daveMe.body);
+    const spent = await api(a, 'GET', `/admin/users/${dave.json.id}/invitations`, { token: admin });
+    check(spent.json?.[0]?.status === 'spent', 'the invitation is spent', spent.text);
+    const reopened = await api(a, 'GET', new URL(invitation.json.url).pathname + new URL(invitation.json.url).search);
+    check(reopened.status === 400 && reopened.json?.code === 'invalid_invitation', 'and its URL is refused before any redirect', reopened.text);
+
+    // Signed in, dave links a second provider account, "dave-work". The provider's own session
+    // cookies go, so that it asks who is signing in.
+    await invited.clearCookies({ name: /^_/ });
+    const linked = await providerLogin(invited, b.url('/auth/oidc/link?return_to=/linked'), 'dave-work');
+    check(linked.callbackStatus === 303 && linked.page.url() === b.url('/linked'),
+      `a signed-in user links a second identity through /auth/oidc/link (${linked.page.url()})`, b.log());
+    const own = await pageFetch(linked.page, 'GET', '/auth/identities');
+    const subjects = JSON.parse(own.body).map((identity) => identity.subject).sort();
+    check(own.status === 200 && subjects.join() === 'dave,dave-work', `GET /auth/identities lists both (${subjects.join(', ')})`, own.body);
+
+    // Provider logout: the Codex session ends and the browser lands on the provider's
+    // end-session page, which accepted our id_token_hint; confirming there returns to the
+    // registered post-logout URI.
+    const logoutPage = linked.page;
+    await logoutPage.goto(b.url('/auth/oidc/logout'));
+    await logoutPage.waitForLoadState('load');
+    const endSession = new URL(logoutPage.url());
+    const endSessionText = await logoutPage.evaluate(() => document.body.innerText);
+    await logoutPage.screenshot({ path: join(SHOTS, 'provider-logout.png'), fullPage: true });
+    check(endSession.origin === ISSUER && /sign-out/i.test(endSessionText) && await logoutPage.locator('#op\\.logoutForm').count() === 1,
+      `provider logout lands on the provider's end-session page (${endSession.origin}${endSession.pathname})`, endSessionText);
+    const afterLogout = await invited.cookies();
+    check(!afterLogout.some((c) => c.name === 'codex_session' && c.value), 'the codex_session cookie is cleared');
+    await Promise.all([logoutPage.waitForNavigation(), logoutPage.click('button[name="logout"]')]);
+    check(logoutPage.url() === POST_LOGOUT_URI, `confirming there lands on CODEX_OIDC_POST_LOGOUT_REDIRECT_URI (${logoutPage.url()})`);
+    const daveAfter = await pageFetch(logoutPage, 'GET', '/auth/me');
+    check(daveAfter.status === 401, 'and the Codex session has ended', daveAfter.body);
+    await invited.close();
 
     // Swagger UI: loads with no console error and nothing off the machine, Authorize takes a
     // bearer token, and Try it out on /auth/me shows 200 with the user.
