@@ -310,9 +310,9 @@ async function main() {
     check(invitation.status === 201 && invitation.json.url.startsWith(b.url('/auth/oidc/login?invitation=')),
       `an invitation for dave (an identity-only user) on the public origin: ${invitation.json?.url?.replace(/=.*/, '=…')}`, invitation.text);
     const invited = await newContext(browser);
-    const daveLogin = await providerLogin(invited, `${invitation.json.url}&return_to=/welcome`, 'dave');
-    check(daveLogin.callbackStatus === 303 && daveLogin.page.url() === b.url('/welcome'),
-      `the invitation link logs in through the provider and lands on /welcome (${daveLogin.page.url()})`, b.log());
+    const daveLogin = await providerLogin(invited, invitation.json.url, 'dave');
+    check(daveLogin.callbackStatus === 303 && daveLogin.page.url() === b.url('/'),
+      `the invitation link, opened as issued, logs in through the provider and lands on / (${daveLogin.page.url()})`, b.log());
     const daveMe = await pageFetch(daveLogin.page, 'GET', '/auth/me');
     check(daveMe.status === 200 && JSON.parse(daveMe.body).id === dave.json.id, 'as dave, by the session cookie', daveMe.body);
     const spent = await api(a, 'GET', `/admin/users/${dave.json.id}/invitations`, { token: admin });
@@ -320,9 +320,9 @@ async function main() {
     const reopened = await api(a, 'GET', new URL(invitation.json.url).pathname + new URL(invitation.json.url).search);
     check(reopened.status === 400 && reopened.json?.code === 'invalid_invitation', 'and its URL is refused before any redirect', reopened.text);
 
-    // Signed in, dave links a second provider account, "dave-work". The provider's own session
-    // cookies go, so that it asks who is signing in.
-    await invited.clearCookies({ name: /^_/ });
+    // Signed in, dave links a second provider account, "dave-work": the link asks the provider
+    // for a fresh login (prompt=login), so it asks who is signing in although dave is signed in
+    // there.
     const linked = await providerLogin(invited, b.url('/auth/oidc/link?return_to=/linked'), 'dave-work');
     check(linked.callbackStatus === 303 && linked.page.url() === b.url('/linked'),
       `a signed-in user links a second identity through /auth/oidc/link (${linked.page.url()})`, b.log());
@@ -334,6 +334,10 @@ async function main() {
     // end-session page, which accepted our id_token_hint; confirming there returns to the
     // registered post-logout URI.
     const logoutPage = linked.page;
+    let endSessionRequest = null;
+    logoutPage.on('request', (request) => {
+      if (request.url().startsWith(`${ISSUER}/session/end`)) endSessionRequest = new URL(request.url());
+    });
     await logoutPage.goto(b.url('/auth/oidc/logout'));
     await logoutPage.waitForLoadState('load');
     const endSession = new URL(logoutPage.url());
@@ -341,6 +345,10 @@ async function main() {
     await logoutPage.screenshot({ path: join(SHOTS, 'provider-logout.png'), fullPage: true });
     check(endSession.origin === ISSUER && /sign-out/i.test(endSessionText) && await logoutPage.locator('#op\\.logoutForm').count() === 1,
       `provider logout lands on the provider's end-session page (${endSession.origin}${endSession.pathname})`, endSessionText);
+    const hint = endSessionRequest?.searchParams.get('id_token_hint') ?? '';
+    const hintPayload = JSON.parse(Buffer.from(hint.split('.')[1] ?? '', 'base64url').toString() || '{}');
+    check(hintPayload.sub === 'dave' && hintPayload.aud === 'codex' && endSessionRequest.searchParams.get('post_logout_redirect_uri') === POST_LOGOUT_URI,
+      `with the ID token of the login that started the session as id_token_hint (sub ${hintPayload.sub}) and the post-logout URI`, endSessionRequest?.toString());
     const afterLogout = await invited.cookies();
     check(!afterLogout.some((c) => c.name === 'codex_session' && c.value), 'the codex_session cookie is cleared');
     await Promise.all([logoutPage.waitForNavigation(), logoutPage.click('button[name="logout"]')]);

@@ -318,6 +318,8 @@ impl UserStore for InMemoryStore {
             let sessions = &s.sessions;
             s.cookies.retain(|_, session| sessions.contains_key(session));
             s.refresh.retain(|_, (session, _)| sessions.contains_key(session));
+            s.id_tokens.retain(|session, _| sessions.contains_key(session));
+            s.invitations.retain(|i| i.user_id != id);
             s.users.len() != before
         }))
     }
@@ -492,6 +494,9 @@ impl InvitationStore for InMemoryStore {
                 |i: &&mut Invitation| i.id == id && i.spent_at.is_none() && at < i.expires_at;
             let invited = s.invitations.iter_mut().find(usable).map(|i| i.user_id);
             let invited = invited.ok_or(RedeemError::InvalidInvitation)?;
+            if !s.users.iter().any(|u| u.id == invited && !u.disabled) {
+                return Err(RedeemError::InvalidInvitation);
+            }
             let link = match s.identity_mut(&identity.issuer, &identity.subject) {
                 Some(existing) if existing.user_id != invited => {
                     return Err(RedeemError::AlreadyLinked);
@@ -647,6 +652,7 @@ impl SessionStore for InMemoryStore {
             }
             s.cookies.retain(|_, id| !ended.contains(id));
             s.refresh.retain(|_, (id, _)| !ended.contains(id));
+            s.id_tokens.retain(|id, _| !ended.contains(id));
             ended.len() as u64
         }))
     }

@@ -1,5 +1,5 @@
 //! Invitations to link a provider account to a chosen user; pending logins remember what they
-//! are for (an invitation, or linking to a signed-in user); browser sessions keep the provider's
+//! are for (an invitation, or linking to the user of a live session); browser sessions keep the provider's
 //! ID token, sealed, for provider logout.
 
 use sea_orm_migration::prelude::*;
@@ -33,7 +33,7 @@ enum Users {
 enum PendingLogins {
     Table,
     InvitationId,
-    LinkUserId,
+    LinkSessionId,
 }
 
 #[derive(DeriveIden)]
@@ -116,7 +116,7 @@ impl MigrationTrait for Migration {
         add_column(
             manager,
             PendingLogins::Table,
-            ColumnDef::new(PendingLogins::LinkUserId).uuid().null().to_owned(),
+            ColumnDef::new(PendingLogins::LinkSessionId).uuid().null().to_owned(),
         )
         .await?;
         add_column(
@@ -129,7 +129,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_column(manager, Sessions::Table, Sessions::IdTokenSealed).await?;
-        drop_column(manager, PendingLogins::Table, PendingLogins::LinkUserId).await?;
+        drop_column(manager, PendingLogins::Table, PendingLogins::LinkSessionId).await?;
         drop_column(manager, PendingLogins::Table, PendingLogins::InvitationId).await?;
         manager.drop_table(Table::drop().table(Invitations::Table).to_owned()).await
     }

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKey,
-    CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier,
+    CoreJsonWebKey, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, AuthUrl, ClaimsVerificationError, ClientId, CsrfToken, IssuerUrl,
@@ -187,7 +187,10 @@ impl OidcProvider for OpenIdConnectProvider {
         Ok(self.endpoints().await?.iss_parameter_supported)
     }
 
-    async fn authorization_request(&self) -> Result<AuthorizationRequest, OidcProviderError> {
+    async fn authorization_request(
+        &self,
+        force_login: bool,
+    ) -> Result<AuthorizationRequest, OidcProviderError> {
         let endpoints = self.endpoints().await?;
         let issuer = IssuerUrl::new(self.settings.issuer.as_str().to_owned())
             .map_err(|e| OidcProviderError::Misconfigured(e.to_string()))?;
@@ -202,7 +205,7 @@ impl OidcProvider for OpenIdConnectProvider {
                 .map_err(|e| OidcProviderError::Misconfigured(e.to_string()))?,
         );
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -210,8 +213,11 @@ impl OidcProvider for OpenIdConnectProvider {
             )
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if force_login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        let (url, state, nonce) = request.url();
         Ok(AuthorizationRequest {
             url: url.to_string(),
             state: SecretString::new(state.secret().clone()),

@@ -111,7 +111,7 @@ pub(crate) mod pending_logins {
         pub created_at: TimeDateTimeWithTimeZone,
         pub client_key: String,
         pub invitation_id: Option<Uuid>,
-        pub link_user_id: Option<Uuid>,
+        pub link_session_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,7 +15,7 @@ use codex_cloud_core::domain::{
 use codex_cloud_core::ports::{InvitationStore, InvitationStoreError, RedeemError, StoreError};
 
 use crate::store::audit;
-use crate::store::entity::{external_identities, invitations};
+use crate::store::entity::{external_identities, invitations, users};
 use crate::store::identity_links::{identity_from_row, identity_row};
 use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
 
@@ -123,6 +123,15 @@ impl InvitationStore for SeaOrmStore {
             return Err(RedeemError::InvalidInvitation);
         };
         let invited = UserId::from_uuid(invitation.user_id);
+        let enabled = users::Entity::find_by_id(invitation.user_id)
+            .one(&txn)
+            .await
+            .map_err(fail)?
+            .is_some_and(|user| !user.disabled);
+        if !enabled {
+            txn.rollback().await.map_err(fail)?;
+            return Err(RedeemError::InvalidInvitation);
+        }
         let existing = external_identities::Entity::find()
             .filter(external_identities::Column::Issuer.eq(identity.issuer.as_str()))
             .filter(external_identities::Column::Subject.eq(identity.subject.as_str()))

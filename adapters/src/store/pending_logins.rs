@@ -8,7 +8,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use codex_cloud_core::domain::{
-    Issuer, LoginPurpose, PendingLogin, ReturnTo, SecretString, StateDigest, UserId,
+    Issuer, LoginPurpose, PendingLogin, ReturnTo, SecretString, SessionId, StateDigest,
 };
 use codex_cloud_core::ports::{PendingLoginStore, PendingLoginStoreError, StoreError};
 
@@ -26,10 +26,10 @@ fn login_from_row(state: &StateDigest, row: Model) -> Result<PendingLogin, Store
         }
         None => None,
     };
-    let purpose = match (row.invitation_id, row.link_user_id) {
+    let purpose = match (row.invitation_id, row.link_session_id) {
         (None, None) => LoginPurpose::Login,
         (Some(invitation), None) => LoginPurpose::Invitation(invitation),
-        (None, Some(user)) => LoginPurpose::Link(UserId::from_uuid(user)),
+        (None, Some(session)) => LoginPurpose::Link(SessionId::from_uuid(session)),
         (Some(_), Some(_)) => return Err(corrupt("pending_logins", "invitation_id")),
     };
     Ok(PendingLogin {
@@ -59,8 +59,8 @@ impl PendingLoginStore for SeaOrmStore {
                 LoginPurpose::Invitation(id) => Some(id),
                 _ => None,
             }),
-            link_user_id: Set(match login.purpose {
-                LoginPurpose::Link(user) => Some(user.as_uuid()),
+            link_session_id: Set(match login.purpose {
+                LoginPurpose::Link(session) => Some(session.as_uuid()),
                 _ => None,
             }),
         };

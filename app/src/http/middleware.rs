@@ -97,9 +97,15 @@ fn has_session_cookie(req: &Request) -> bool {
         })
 }
 
+/// The route that begins linking a provider account to the signed-in user.
+const LINK_PATH: &str = "/auth/oidc/link";
+
 fn is_cross_site_cookie_request(req: &Request, public_origin: &str) -> bool {
     use poem::http::Method;
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+    // Beginning to link a provider account changes the account too: a page on another site
+    // must not start it in the user's browser (it could link an identity of its choosing).
+    let link = req.uri().path() == LINK_PATH;
+    if (!link && matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS))
         || has_bearer_token(req)
         || matches!(req.uri().path(), "/auth/login" | "/auth/refresh")
         || !has_session_cookie(req)
@@ -107,9 +113,11 @@ fn is_cross_site_cookie_request(req: &Request, public_origin: &str) -> bool {
         return false;
     }
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let same_origin = header("sec-fetch-site")
-        .is_some_and(|v| v.eq_ignore_ascii_case("same-origin"))
-        || header("origin").is_some_and(|origin| origin.eq_ignore_ascii_case(public_origin));
+    // A navigation the user made themselves (typed, bookmarked) says `none`.
+    let same_origin = header("sec-fetch-site").is_some_and(|v| {
+        v.eq_ignore_ascii_case("same-origin") || (link && v.eq_ignore_ascii_case("none"))
+    }) || header("origin")
+        .is_some_and(|origin| origin.eq_ignore_ascii_case(public_origin));
     !same_origin
 }
 

@@ -72,6 +72,7 @@ statuses!(CallbackErrors:
 statuses!(LinkErrors:
     400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`).",
     401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
+    403 "The session cookie came with a navigation from another site (`cross_site_request`): only the user's own navigation (`Sec-Fetch-Site: none` or `same-origin`) or a bearer token may begin a link.",
     404 "OpenID Connect is not configured (`oidc_not_configured`).",
     429 "This client (address, IPv6 per /64) has 1000 logins in progress, begun in the last 10 minutes (`too_many_pending_logins`); wait `Retry-After` seconds.",
     500 "Internal error (`internal_error`).",
@@ -181,8 +182,9 @@ impl OidcApi {
 
     /// Link another external identity to the caller
     ///
-    /// Begins a provider login (like `GET /auth/oidc/login`) whose identity, at the callback,
-    /// is linked to the signed-in caller: never to someone else's account (409
+    /// Begins a provider login (like `GET /auth/oidc/login`, with `prompt=login` so the
+    /// provider asks which account) whose identity, at the callback, is linked to the signed-in
+    /// caller, whose session must still be live then: never to someone else's account (409
     /// `identity_already_linked` then), audited as `identity.linked`. The callback then sends the
     /// browser to `return_to` (default `/`); no new session starts.
     #[oai(path = "/auth/oidc/link", method = "get", operation_id = "beginOidcLink")]

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{TokenDigest, UserId};
+use crate::domain::{SessionId, TokenDigest, UserId};
 
 /// An invitation as stored: only the digest of its token is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,8 +53,9 @@ pub enum LoginPurpose {
     Login,
     /// Redeem this invitation: link the identity to the invited user, then sign in.
     Invitation(Uuid),
-    /// Link the identity to this signed-in user; no new session starts.
-    Link(UserId),
+    /// Link the identity to the user of this session, which must still be live at the
+    /// callback; no new session starts.
+    Link(SessionId),
 }
 
 #[cfg(test)]

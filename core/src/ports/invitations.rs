@@ -73,7 +73,8 @@ pub trait InvitationStore: Send + Sync {
     /// When the store fails.
     async fn revoke_invitation(&self, id: Uuid, audit: &AuditEvent) -> Result<bool, StoreError>;
 
-    /// Atomically: spends the invitation `id` if it is unspent and unexpired at `at`, and links
+    /// Atomically: spends the invitation `id` if it is unspent and unexpired at `at` and its user
+    /// is enabled (else `InvalidInvitation`, nothing spent), and links
     /// `identity` to the invited user when it is linked to nobody (recording `audit`, with the
     /// invited user, then). An identity linked to the invited user already is kept as it is.
     ///

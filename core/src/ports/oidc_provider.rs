@@ -52,11 +52,16 @@ pub trait OidcProvider: Send + Sync {
     /// As `authorization_request` when the provider is not discovered.
     async fn requires_iss(&self) -> Result<bool, OidcProviderError>;
 
-    /// A new authorization request with fresh state, nonce and PKCE verifier.
+    /// A new authorization request with fresh state, nonce and PKCE verifier; with
+    /// `force_login`, `prompt=login`: the provider asks who is signing in even when it has a
+    /// session (linking an account must be a deliberate choice of the account).
     ///
     /// # Errors
     /// `Unavailable` or `Misconfigured` when discovery has not produced a trusted document.
-    async fn authorization_request(&self) -> Result<AuthorizationRequest, OidcProviderError>;
+    async fn authorization_request(
+        &self,
+        force_login: bool,
+    ) -> Result<AuthorizationRequest, OidcProviderError>;
 
     /// Exchanges an authorization code at the token endpoint.
     ///

@@ -66,10 +66,14 @@ impl OidcLogin {
         client: Option<IpAddr>,
         invitation: Option<&str>,
     ) -> Result<OidcLoginStart, BeginOidcLoginError> {
-        let return_to = return_to.map(ReturnTo::parse).transpose()?;
+        let mut return_to = return_to.map(ReturnTo::parse).transpose()?;
         let purpose = match invitation {
             None => LoginPurpose::Login,
-            Some(token) => LoginPurpose::Invitation(self.pending_invitation(token).await?),
+            Some(token) => {
+                // An invitation is opened in a browser: it ends in a browser session.
+                return_to.get_or_insert_with(ReturnTo::root);
+                LoginPurpose::Invitation(self.pending_invitation(token).await?)
+            }
         };
         self.start(purpose, return_to, client).await
     }
@@ -85,19 +89,25 @@ impl OidcLogin {
         client: Option<IpAddr>,
     ) -> Result<OidcLoginStart, BeginOidcLoginError> {
         let return_to = return_to.map(ReturnTo::parse).transpose()?;
-        self.start(LoginPurpose::Link(principal.user.id), return_to, client).await
+        self.start(LoginPurpose::Link(principal.session), return_to, client).await
     }
 
-    /// The id of the invitation with this token, if it can be redeemed now.
+    /// The id of the invitation with this token, if it can be redeemed now (unspent, unexpired,
+    /// for a user who is enabled).
     async fn pending_invitation(&self, token: &str) -> Result<uuid::Uuid, BeginOidcLoginError> {
+        let internal = |e: crate::ports::StoreError| BeginOidcLoginError::Internal(e.0);
         let invitation = self
             .invitations
             .invitation_by_token(&TokenDigest::of(token))
             .await
-            .map_err(|e| BeginOidcLoginError::Internal(e.0))?
+            .map_err(internal)?
             .filter(|i| i.status(self.clock.now()) == InvitationStatus::Pending)
             .ok_or(BeginOidcLoginError::InvalidInvitation)?;
-        Ok(invitation.id)
+        let user = self.auth.users.user_by_id(invitation.user_id).await.map_err(internal)?;
+        match user {
+            Some(user) if !user.disabled => Ok(invitation.id),
+            _ => Err(BeginOidcLoginError::InvalidInvitation),
+        }
     }
 
     async fn start(
@@ -106,13 +116,17 @@ impl OidcLogin {
         return_to: Option<ReturnTo>,
         client: Option<IpAddr>,
     ) -> Result<OidcLoginStart, BeginOidcLoginError> {
-        let request = self.provider.authorization_request().await.map_err(|e| match e {
-            OidcProviderError::Misconfigured(m) => BeginOidcLoginError::ProviderMisconfigured(m),
-            OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
-                BeginOidcLoginError::ProviderUnavailable(m)
-            }
-            OidcProviderError::Internal(e) => BeginOidcLoginError::Internal(e),
-        })?;
+        let force_login = matches!(purpose, LoginPurpose::Link(_));
+        let request =
+            self.provider.authorization_request(force_login).await.map_err(|e| match e {
+                OidcProviderError::Misconfigured(m) => {
+                    BeginOidcLoginError::ProviderMisconfigured(m)
+                }
+                OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
+                    BeginOidcLoginError::ProviderUnavailable(m)
+                }
+                OidcProviderError::Internal(e) => BeginOidcLoginError::Internal(e),
+            })?;
         let now = self.clock.now();
         // Logins older than the maximum age no longer count; `purge_pending_logins` removes them.
         let client_key = PendingLogin::client_key_of(client);

@@ -7,7 +7,7 @@ use crate::BoxError;
 use crate::domain::{
     AuditEvent, AuditKind, AuditOutcome, CallbackParams, ExternalIdentity, IdTokenRejection,
     LoginPurpose, NewExternalIdentity, PendingLogin, ProviderKeys, ProviderTokens, ReturnTo,
-    SecretString, SessionMethod, StateDigest, User, UserId, VerifiedIdentity,
+    SecretString, SessionId, SessionMethod, StateDigest, User, VerifiedIdentity,
 };
 use crate::ports::{KeyProviderError, LinkStoreError, OidcProviderError, RedeemError};
 use crate::service::begin_oidc_login::PENDING_LOGIN_MAX_AGE;
@@ -150,8 +150,8 @@ impl OidcLogin {
             LoginPurpose::Invitation(invitation) => {
                 self.redeem(invitation, &identity, address).await?;
             }
-            LoginPurpose::Link(user) => {
-                let identity = self.link_to(user, identity, address).await?;
+            LoginPurpose::Link(session) => {
+                let identity = self.link_to(session, identity, address).await?;
                 let return_to = pending.return_to.unwrap_or_else(ReturnTo::root);
                 return Ok(OidcCallback::Linked { identity, return_to });
             }
@@ -197,19 +197,22 @@ impl OidcLogin {
         }
     }
 
-    /// Links the identity to `user` (the signed-in user who began the login), who must still
-    /// be enabled; an identity linked to them already stays as it is.
+    /// Links the identity to the user of `session` (the one that began the login), which must
+    /// still be live, its user enabled; an identity linked to them already stays as it is.
     async fn link_to(
         &self,
-        user: UserId,
+        session: SessionId,
         identity: VerifiedIdentity,
         address: Option<IpAddr>,
     ) -> Result<ExternalIdentity, Error> {
         let internal = |e: crate::ports::StoreError| Error::Internal(e.0);
-        let owner = self.auth.users.user_by_id(user).await.map_err(internal)?;
-        if owner.is_none_or(|u| u.disabled) {
-            return Err(Error::InvalidState);
-        }
+        let (now, idle) = (self.clock.now(), self.auth.settings.sessions.idle_timeout);
+        let found = self.auth.sessions.session_with_user(session).await.map_err(internal)?;
+        let user = match found {
+            Some((session, user)) if session.is_active(now, idle) && !user.disabled => user.id,
+            // Logged out, revoked or disabled while at the provider.
+            _ => return Err(Error::InvalidState),
+        };
         let linked = self.links.user_by_identity(&identity.issuer, &identity.subject).await;
         match linked.map_err(internal)? {
             Some(other) if other.id != user => return Err(Error::IdentityAlreadyLinked),

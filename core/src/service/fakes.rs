@@ -579,8 +579,17 @@ impl IdentityLinkStore for FakeStore {
         if others == 0 && !password {
             return Ok(OwnUnlink::LastLoginMethod);
         }
-        state.links.remove(at);
-        state.audit.push(audit.clone());
+        let removed = state.links.remove(at);
+        let mut revoked = 0;
+        for session in state.sessions.values_mut() {
+            let through = matches!(&session.method, SessionMethod::Oidc { issuer, subject }
+                if *issuer == removed.issuer && *subject == removed.subject);
+            if through && session.revoked_at.is_none() {
+                session.revoked_at = Some(audit.occurred_at);
+                revoked += 1;
+            }
+        }
+        state.audit.push(audit.clone().detail("sessions_revoked", revoked));
         Ok(OwnUnlink::Removed)
     }
 
@@ -656,6 +665,9 @@ impl InvitationStore for FakeStore {
             .find(|i| i.id == id && i.spent_at.is_none() && at < i.expires_at)
             .cloned()
             .ok_or(RedeemError::InvalidInvitation)?;
+        if !state.users.iter().any(|u| u.id == invitation.user_id && !u.disabled) {
+            return Err(RedeemError::InvalidInvitation);
+        }
         let existing = state
             .links
             .iter()
@@ -781,7 +793,10 @@ impl OidcProvider for FakeProvider {
         Ok(true)
     }
 
-    async fn authorization_request(&self) -> Result<AuthorizationRequest, OidcProviderError> {
+    async fn authorization_request(
+        &self,
+        _force_login: bool,
+    ) -> Result<AuthorizationRequest, OidcProviderError> {
         let n = self.begun.fetch_add(1, Ordering::SeqCst);
         Ok(AuthorizationRequest {
             url: format!("{ISSUER}/authorize?state=state-{n}"),

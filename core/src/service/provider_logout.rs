@@ -21,11 +21,17 @@ pub enum ProviderLogoutError {
 }
 
 /// Where the browser goes after the Codex session has ended.
-#[derive(Debug)]
 pub struct ProviderLogout {
     pub location: String,
     /// Whether `location` is the provider's end-session endpoint.
     pub at_provider: bool,
+}
+
+impl std::fmt::Debug for ProviderLogout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The location carries the ID token.
+        f.debug_struct("ProviderLogout").field("at_provider", &self.at_provider).finish()
+    }
 }
 
 impl OidcLogin {

@@ -63,7 +63,31 @@ fn discovery_document(s: &OpState) -> Response {
     if s.end_session {
         document["end_session_endpoint"] = json!(format!("{}/session/end", s.issuer));
     }
-    json_response(200, document)
+    for (field, value) in &s.discovery_fields {
+        match (value, document.as_object_mut()) {
+            (Some(value), Some(fields)) => {
+                fields.insert(field.clone(), value.clone());
+            }
+            (None, Some(fields)) => {
+                fields.remove(field);
+            }
+            _ => {}
+        }
+    }
+    let mut response = match &s.discovery_body {
+        Some(body) => Response::builder().content_type("text/html").body(body.clone()),
+        None => json_response(200, document),
+    };
+    if let Some(offset) = s.date_offset {
+        let at = time::OffsetDateTime::from(std::time::SystemTime::now())
+            + time::Duration::seconds(offset);
+        let format = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let date = at.format(&format).expect("an HTTP date");
+        response.headers_mut().insert("date", date.parse().expect("a header value"));
+    }
+    response
 }
 
 #[handler]

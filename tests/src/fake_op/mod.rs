@@ -181,6 +181,12 @@ struct OpState {
     moved_discovery_requests: u64,
     /// Whether discovery publishes `end_session_endpoint` (`{issuer}/session/end`).
     end_session: bool,
+    /// Fields of the discovery document replaced (`Some`) or removed (`None`).
+    discovery_fields: Vec<(String, Option<Value>)>,
+    /// Served as the discovery document instead of JSON.
+    discovery_body: Option<String>,
+    /// Seconds added to this machine's time in discovery's `Date` header.
+    date_offset: Option<i64>,
     /// Every ID token the token endpoint issued, in order.
     issued_id_tokens: Vec<String>,
     down: bool,
@@ -234,6 +240,9 @@ impl FakeOp {
             iss_parameter_supported: false,
             moved_discovery_requests: 0,
             end_session: false,
+            discovery_fields: Vec::new(),
+            discovery_body: None,
+            date_offset: None,
             issued_id_tokens: Vec::new(),
             down: false,
             codes: HashMap::new(),
@@ -273,10 +282,24 @@ impl FakeOp {
         f(&mut self.state.lock().expect("fake provider lock"))
     }
 
-    /// Times tokens by this clock (the backend's, so `iat` and `exp` agree with it).
     /// Whether discovery publishes `end_session_endpoint` at `{issuer}/session/end`.
     pub fn set_end_session_endpoint(&self, published: bool) {
         self.with(|s| s.end_session = published);
+    }
+
+    /// Replaces (`Some`) or removes (`None`) a field of the discovery document.
+    pub fn set_discovery_field(&self, field: &str, value: Option<Value>) {
+        self.with(|s| s.discovery_fields.push((field.to_owned(), value)));
+    }
+
+    /// Serves this text as the discovery document (status 200, not JSON).
+    pub fn set_discovery_body(&self, body: &str) {
+        self.with(|s| s.discovery_body = Some(body.to_owned()));
+    }
+
+    /// Sends discovery's `Date` header this many seconds off this machine's clock.
+    pub fn set_date_offset(&self, seconds: i64) {
+        self.with(|s| s.date_offset = Some(seconds));
     }
 
     /// The ID tokens the token endpoint issued, oldest first.
@@ -284,6 +307,7 @@ impl FakeOp {
         self.with(|s| s.issued_id_tokens.clone())
     }
 
+    /// Times tokens by this clock (the backend's, so `iat` and `exp` agree with it).
     pub fn set_clock(&self, clock: Arc<dyn Clock>) {
         self.with(|s| s.clock = clock);
     }

@@ -1,7 +1,7 @@
 //! `oidc-check` through the real binary against the fake provider: every check passes with the
-//! right settings (exit 0), a wrong client secret and an issuer with a trailing slash are named
-//! as failures with their fix (exit 1), `--json` gives the same findings as one document, and
-//! the client secret is never printed.
+//! right settings (exit 0); each misconfiguration, one test each, is named on its check's line
+//! as a failure with its fix (exit 1) or a warning (exit 0); `--json` gives the same findings
+//! as one document, and the client secret is never printed.
 
 use std::process::Output;
 
@@ -151,4 +151,155 @@ async fn without_the_variables_the_first_check_fails() {
     assert!(
         document["checks"][0]["seen"].as_str().is_some_and(|s| s.contains("CODEX_OIDC_CLIENT_ID"))
     );
+}
+
+/// Runs `oidc-check` with `env` (the provider prepared and running): the output, and the line
+/// of `check` with outcome `outcome` (which must be there).
+async fn check_line(env: Vec<(String, String)>, check: &str, outcome: &str) -> (Output, String) {
+    let output = oidc_check(env, false).await;
+    let found = lines(&output)
+        .into_iter()
+        .find(|(o, c, _)| c == check && o == outcome)
+        .map(|(_, _, line)| line)
+        .unwrap_or_else(|| panic!("no {outcome} {check} line:\n{}", stdout(&output)));
+    assert_secret_not_printed(&output, CLIENT_SECRET);
+    (output, found)
+}
+
+/// A misconfiguration that fails: exit status 1 and this line.
+async fn fails(env: Vec<(String, String)>, check: &str, needle: &str) {
+    let (output, line) = check_line(env, check, "FAIL").await;
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(line.contains(needle), "{line}");
+    assert!(
+        line.contains("fix:") || check == "jwks" || check == "https",
+        "says how to fix: {line}"
+    );
+}
+
+/// A doubtful setting that warns: exit status 0 and this line.
+async fn warns(env: Vec<(String, String)>, check: &str, needle: &str) {
+    let (output, line) = check_line(env, check, "warn").await;
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(line.contains(needle), "{line}");
+}
+
+fn with(op: &FakeOp, name: &str, value: &str) -> Vec<(String, String)> {
+    let mut env = env_of(op, CLIENT_SECRET);
+    env.retain(|(k, _)| k != name);
+    env.push((name.to_owned(), value.to_owned()));
+    env
+}
+
+#[tokio::test]
+async fn a_redirect_uri_with_a_fragment_or_not_absolute_fails_as_a_variable() {
+    let op = FakeOp::start().await;
+    let fragment = with(&op, "CODEX_OIDC_REDIRECT_URI", "https://codex.example.com/cb#x");
+    fails(fragment, "variables", "CODEX_OIDC_REDIRECT_URI").await;
+    let relative = with(&op, "CODEX_OIDC_REDIRECT_URI", "/auth/oidc/callback");
+    fails(relative, "variables", "CODEX_OIDC_REDIRECT_URI").await;
+}
+
+#[tokio::test]
+async fn a_plain_http_redirect_uri_off_this_machine_fails() {
+    let op = FakeOp::start().await;
+    let env = with(&op, "CODEX_OIDC_REDIRECT_URI", "http://codex.example.com/auth/oidc/callback");
+    fails(env, "redirect_uri", "is not https").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_fails_discovery() {
+    let op = FakeOp::start().await;
+    let port = codex_cloud_tests::process::free_port();
+    let env = with(&op, "CODEX_OIDC_ISSUER", &format!("http://127.0.0.1:{port}"));
+    fails(env, "discovery", "could not be reached").await;
+}
+
+#[tokio::test]
+async fn a_discovery_error_status_fails() {
+    let op = FakeOp::start().await;
+    op.set_down(true);
+    fails(env_of(&op, CLIENT_SECRET), "discovery", "answered 503").await;
+}
+
+#[tokio::test]
+async fn a_discovery_document_that_is_not_json_fails() {
+    let op = FakeOp::start().await;
+    op.set_discovery_body("<html>a login page</html>");
+    fails(env_of(&op, CLIENT_SECRET), "discovery", "not with JSON").await;
+}
+
+#[tokio::test]
+async fn a_plain_http_endpoint_off_this_machine_fails() {
+    let op = FakeOp::start().await;
+    op.set_discovery_field("token_endpoint", Some("http://op.example.com/token".into()));
+    fails(env_of(&op, CLIENT_SECRET), "https", "token_endpoint").await;
+}
+
+#[tokio::test]
+async fn a_document_without_an_authorization_endpoint_fails() {
+    let op = FakeOp::start().await;
+    op.set_discovery_field("authorization_endpoint", None);
+    fails(env_of(&op, CLIENT_SECRET), "https", "no authorization_endpoint").await;
+}
+
+#[tokio::test]
+async fn a_provider_without_the_code_flow_fails() {
+    let op = FakeOp::start().await;
+    op.set_discovery_field("response_types_supported", Some(serde_json::json!(["id_token"])));
+    fails(env_of(&op, CLIENT_SECRET), "response_type", "id_token").await;
+}
+
+#[tokio::test]
+async fn pkce_without_s256_or_not_advertised_warns() {
+    let op = FakeOp::start().await;
+    op.set_discovery_field("code_challenge_methods_supported", Some(serde_json::json!(["plain"])));
+    warns(env_of(&op, CLIENT_SECRET), "pkce", "without S256").await;
+    let op = FakeOp::start().await;
+    op.set_discovery_field("code_challenge_methods_supported", None);
+    warns(env_of(&op, CLIENT_SECRET), "pkce", "not advertised").await;
+}
+
+#[tokio::test]
+async fn a_provider_without_client_secret_basic_fails() {
+    let op = FakeOp::start().await;
+    let methods = serde_json::json!(["private_key_jwt"]);
+    op.set_discovery_field("token_endpoint_auth_methods_supported", Some(methods));
+    fails(env_of(&op, CLIENT_SECRET), "client_auth", "private_key_jwt").await;
+}
+
+#[tokio::test]
+async fn a_provider_that_signs_only_with_es256_fails_naming_it() {
+    let op = FakeOp::start().await;
+    let algs = serde_json::json!(["ES256", "EdDSA"]);
+    op.set_discovery_field("id_token_signing_alg_values_supported", Some(algs));
+    fails(env_of(&op, CLIENT_SECRET), "id_token_alg", "[\"ES256\", \"EdDSA\"]").await;
+}
+
+#[tokio::test]
+async fn a_jwks_error_status_fails() {
+    let op = FakeOp::start().await;
+    op.set_jwks_mode(codex_cloud_tests::fake_op::JwksMode::Status(500));
+    fails(env_of(&op, CLIENT_SECRET), "jwks", "answered 500").await;
+}
+
+#[tokio::test]
+async fn a_jwks_without_a_usable_rsa_key_fails() {
+    let op = FakeOp::start().await;
+    op.set_jwk_alg("ES256");
+    fails(env_of(&op, CLIENT_SECRET), "jwks", "none a usable RSA signing key").await;
+}
+
+#[tokio::test]
+async fn rsa_keys_without_kid_warn() {
+    let op = FakeOp::start().await;
+    op.set_jwks_mode(codex_cloud_tests::fake_op::JwksMode::SingleRsaNoKid);
+    warns(env_of(&op, CLIENT_SECRET), "jwks", "1 of them have no kid").await;
+}
+
+#[tokio::test]
+async fn a_provider_clock_off_by_more_than_30_seconds_warns() {
+    let op = FakeOp::start().await;
+    op.set_date_offset(120);
+    warns(env_of(&op, CLIENT_SECRET), "clock", "+12").await;
 }

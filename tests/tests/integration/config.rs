@@ -71,6 +71,22 @@ fn with_the_three_required_oidc_variables_the_optional_ones_take_their_defaults(
         assert_eq!(oidc.redirect_uri.as_str(), "http://localhost:8000/auth/oidc/callback");
         assert_eq!(oidc.jwks_cache_ttl, Duration::from_secs(3600));
         assert_eq!(oidc.jwks_cache_refresh, Duration::from_secs(300));
+        assert_eq!(oidc.invitation_ttl, time::Duration::seconds(604_800));
+        assert_eq!(oidc.post_logout_redirect_uri, None);
+    });
+}
+
+#[test]
+fn the_invitation_lifetime_and_the_post_logout_uri_are_read() {
+    jail(|jail| {
+        oidc_on(jail);
+        jail.set_env("CODEX_INVITATION_TTL", "3600");
+        jail.set_env("CODEX_OIDC_POST_LOGOUT_REDIRECT_URI", "https://codex.example.com/bye");
+
+        let oidc = load().expect("valid").oidc.expect("OpenID Connect is on");
+
+        assert_eq!(oidc.invitation_ttl, time::Duration::hours(1));
+        assert_eq!(oidc.post_logout_redirect_uri.as_deref(), Some("https://codex.example.com/bye"));
     });
 }
 
@@ -256,6 +272,11 @@ fn bad_values_fail_naming_their_variable() {
         ("CODEX_OIDC_JWKS_CACHE_REFRESH", "-1", true),
         ("CODEX_OIDC_ALLOW_INSECURE_HTTP", "maybe", true),
         ("CODEX_OIDC_CA_FILE", "/nonexistent/ca.pem", true),
+        ("CODEX_OIDC_POST_LOGOUT_REDIRECT_URI", "/relative", true),
+        ("CODEX_OIDC_POST_LOGOUT_REDIRECT_URI", "https://codex.example.com/bye#x", true),
+        ("CODEX_INVITATION_TTL", "59", true),
+        ("CODEX_INVITATION_TTL", "31536001", true),
+        ("CODEX_INVITATION_TTL", "a week", true),
         ("CODEX_CORS_ALLOWED_ORIGINS", "https://app.example.com/path", false),
         ("CODEX_CORS_ALLOWED_ORIGINS", "app.example.com", false),
         ("CODEX_CORS_ALLOWED_ORIGINS", "*", false),

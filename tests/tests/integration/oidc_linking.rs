@@ -139,9 +139,8 @@ async fn an_invitation_links_a_free_identity_logs_in_and_is_spent_on_postgres() 
     invitation_links_a_free_identity_then_is_spent(StoreBackend::Postgres).await;
 }
 
-#[tokio::test]
-async fn an_identity_linked_to_someone_else_is_refused_and_the_invitation_stays_unspent() {
-    let h = OidcHarness::start().await;
+async fn linked_elsewhere_is_refused_and_unspent(backend: StoreBackend) {
+    let h = OidcHarness::start_with(backend, |_| {}).await;
     let admin = admin_token(&h).await;
     h.linked_user("bob@example.com", "subject-1").await;
     let ada = h.app.create_identity_only_user("ada@example.com").await;
@@ -153,13 +152,34 @@ async fn an_identity_linked_to_someone_else_is_refused_and_the_invitation_stays_
 
     h.op.set_subject("ada-at-provider");
     let done = approve_and_return(&h, &open(&h, &url, None).await).await;
-    assert_eq!(done.status, 200, "without return_to the answer is JSON: {}", done.text());
-    assert!(done.json()["refresh_token"].is_string());
+    assert_eq!(done.status, 303, "the URL as issued ends in a browser session: {}", done.text());
+    assert_eq!(done.header("location"), Some("/"));
+    assert!(set_cookie(&done, "codex_session").is_some());
 }
 
 #[tokio::test]
-async fn unknown_expired_and_revoked_invitations_are_refused_before_any_redirect() {
-    let h = OidcHarness::start().await;
+async fn an_identity_linked_to_someone_else_is_refused_and_the_invitation_stays_unspent() {
+    linked_elsewhere_is_refused_and_unspent(StoreBackend::Memory).await;
+}
+
+#[tokio::test]
+async fn an_identity_linked_to_someone_else_is_refused_and_the_invitation_stays_unspent_on_sqlite()
+{
+    linked_elsewhere_is_refused_and_unspent(StoreBackend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn an_identity_linked_to_someone_else_is_refused_and_the_invitation_stays_unspent_on_postgres()
+ {
+    linked_elsewhere_is_refused_and_unspent(StoreBackend::Postgres).await;
+}
+
+async fn unknown_expired_revoked_and_disabled(backend: StoreBackend) {
+    let h = OidcHarness::start_with(backend, |_| {}).await;
     let admin = admin_token(&h).await;
     let ada = h.app.create_identity_only_user("ada@example.com").await;
     let id = ada.id.to_string();
@@ -192,6 +212,36 @@ async fn unknown_expired_and_revoked_invitations_are_refused_before_any_redirect
     let links =
         h.app.send(Method::GET, &format!("/admin/users/{id}/identities"), Some(&admin), None).await;
     assert_eq!(links.json(), serde_json::json!([]));
+
+    // A disabled user's invitation: refused before any redirect, and at the callback when the
+    // user was disabled meanwhile, unspent.
+    let pending = invite(&h, &admin, &id).await;
+    let begun = open(&h, pending["url"].as_str().unwrap(), None).await;
+    h.app.disable(&ada).await;
+    open(&h, pending["url"].as_str().unwrap(), None)
+        .await
+        .assert_problem(400, "invalid_invitation");
+    approve_and_return(&h, &begun).await.assert_problem(400, "invalid_invitation");
+    assert_eq!(invitations(&h, &admin, &id).await[0]["status"], "pending");
+}
+
+#[tokio::test]
+async fn unknown_expired_revoked_and_disabled_users_invitations_are_refused() {
+    unknown_expired_revoked_and_disabled(StoreBackend::Memory).await;
+}
+
+#[tokio::test]
+async fn unknown_expired_revoked_and_disabled_users_invitations_are_refused_on_sqlite() {
+    unknown_expired_revoked_and_disabled(StoreBackend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn unknown_expired_revoked_and_disabled_users_invitations_are_refused_on_postgres() {
+    unknown_expired_revoked_and_disabled(StoreBackend::Postgres).await;
 }
 
 #[tokio::test]
@@ -439,4 +489,70 @@ async fn without_an_end_session_endpoint_logout_returns_to_the_page_asked_for() 
     bad.assert_problem(400, "invalid_return_to");
     let me = open(&h, "/auth/me", Some(&cookie)).await;
     assert_eq!(me.status, 200, "a refused logout ends nothing: {}", me.text());
+}
+
+#[tokio::test]
+async fn linking_through_the_session_cookie_needs_the_users_own_navigation_and_asks_which_account()
+{
+    let h = OidcHarness::start().await;
+    let ada = h.app.create_user("ada@example.com", codex_cloud_tests::app::PASSWORD).await;
+    let (cookie, _) = h.app.cookie_session(&ada).await;
+    let pair = format!("codex_session={cookie}");
+    let link = |site: Option<&'static str>| {
+        let mut request = h.app.client.get("/auth/oidc/link").header("cookie", pair.clone());
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        async move { Reply::read(request.send().await).await }
+    };
+    link(None).await.assert_problem(403, "cross_site_request");
+    link(Some("cross-site")).await.assert_problem(403, "cross_site_request");
+    link(Some("same-site")).await.assert_problem(403, "cross_site_request");
+    let begun = link(Some("none")).await;
+    assert_eq!(begun.status, 302, "{}", begun.text());
+    let location = url::Url::parse(begun.header("location").unwrap()).unwrap();
+    assert!(location.query_pairs().any(|(k, v)| k == "prompt" && v == "login"), "{location}");
+    let login = h.begin_reply(None).await;
+    assert!(!login.header("location").unwrap().contains("prompt="), "plain logins do not force it");
+
+    h.op.set_subject("ada-at-provider");
+    let done = approve_and_return(&h, &begun).await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    let admin = admin_token(&h).await;
+    let audit = h
+        .app
+        .send(Method::GET, "/admin/audit-events?kind=identity.linked", Some(&admin), None)
+        .await;
+    let events = audit.json();
+    let event = &events.as_array().or(events["events"].as_array()).expect("events")[0];
+    assert_eq!(event["user_id"], ada.id.to_string(), "{event}");
+    assert_eq!(event["actor_id"], ada.id.to_string(), "{event}");
+    assert_eq!(event["detail"]["subject"], "ada-at-provider", "{event}");
+    assert_eq!(event["detail"]["via"], "self_service", "{event}");
+}
+
+#[tokio::test]
+async fn a_link_whose_session_ended_while_at_the_provider_links_nothing() {
+    let h = OidcHarness::start().await;
+    let (_, token) = h.app.user_with_token("ada@example.com").await;
+    let begun = h.app.send(Method::GET, "/auth/oidc/link", Some(&token), None).await;
+    assert_eq!(Reply::read(h.app.logout(&token).await).await.status, 204);
+    approve_and_return(&h, &begun).await.assert_problem(400, "invalid_state");
+    let store = h.app.store.store();
+    let issuer = codex_cloud_core::domain::Issuer::new(h.op.issuer.clone()).unwrap();
+    let subject = codex_cloud_core::domain::Subject::new("subject-1").unwrap();
+    assert!(store.user_by_identity(&issuer, &subject).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn without_a_post_logout_uri_none_is_sent_to_the_provider() {
+    let h =
+        OidcHarness::start_with(StoreBackend::Memory, |op| op.set_end_session_endpoint(true)).await;
+    h.linked_user("ada@example.com", "subject-1").await;
+    let cookie = browser_session(&h).await;
+    let out = open(&h, "/auth/oidc/logout", Some(&cookie)).await;
+    assert_eq!(out.status, 302, "{}", out.text());
+    let location = url::Url::parse(out.header("location").unwrap()).unwrap();
+    let names: Vec<String> = location.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(names, ["id_token_hint", "client_id"]);
 }

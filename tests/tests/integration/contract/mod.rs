@@ -52,6 +52,7 @@ macro_rules! contract_tests {
 
 mod cascade;
 mod identities;
+mod invitations;
 mod keys;
 mod sessions;
 mod users;
