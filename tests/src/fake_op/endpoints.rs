@@ -79,8 +79,7 @@ fn discovery_document(s: &OpState) -> Response {
         None => json_response(200, document),
     };
     if let Some(offset) = s.date_offset {
-        let at = time::OffsetDateTime::from(std::time::SystemTime::now())
-            + time::Duration::seconds(offset);
+        let at = s.clock.now() + time::Duration::seconds(offset);
         let format = time::macros::format_description!(
             "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
         );
