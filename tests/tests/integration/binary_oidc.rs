@@ -331,14 +331,21 @@ async fn invite_prints_a_url_that_links_the_provider_account_and_logs_in() {
         .send()
         .await
         .expect("callback");
-    assert_eq!(callback.status(), 200);
-    let body: Value = callback.json().await.expect("JSON");
-    let me = http_client()
-        .get(server.url("/auth/me"))
-        .bearer_auth(body["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("me");
+    assert_eq!(callback.status(), 303, "a browser session starts");
+    assert_eq!(callback.headers()[LOCATION], "/");
+    let session = callback
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("codex_session="))
+        .expect("the session cookie")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    let me =
+        http_client().get(server.url("/auth/me")).header(COOKIE, session).send().await.expect("me");
     let me: Value = me.json().await.expect("JSON");
     assert_eq!(me["id"], user_id.to_string());
     let again = http_client().get(server.url(path_and_query)).send().await.expect("open again");
