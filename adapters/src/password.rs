@@ -137,6 +137,21 @@ thread_local! {
     static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// How long a hashing thread keeps its argon2 memory with no hash to do: through a login storm
+/// it is reused, and after one it goes back to the allocator.
+const KEEP_MEMORY_WHILE_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a hashing thread waits at the queue before it looks at its idle time again.
+const QUEUE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Hands this thread's argon2 memory back (the next hash allocates it again).
+fn release_memory() {
+    BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.capacity() > 0 {
+            *blocks = Vec::new();
+        }
+    });
+}
+
 /// Argon2 of `password` into `out`, in this thread's own memory (grown when a hash needs more).
 fn argon2_into(
     argon: &Argon2<'_>,
@@ -235,15 +250,27 @@ impl HashThreads {
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
+                    let mut last_job = std::time::Instant::now();
                     loop {
-                        let next =
-                            queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        // A short wait, so that every thread takes its turn at the queue and
+                        // notices when it has been idle.
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv_timeout(QUEUE_POLL);
                         match next {
                             // A panicking hash fails its caller, not the thread.
                             Ok(job) => {
                                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                                last_job = std::time::Instant::now();
                             }
-                            Err(_) => return,
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                                if last_job.elapsed() >= KEEP_MEMORY_WHILE_IDLE {
+                                    release_memory();
+                                }
+                                std::thread::yield_now();
+                            }
+                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 })

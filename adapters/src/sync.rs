@@ -1,11 +1,9 @@
 //! Poison-tolerant locking: a panic elsewhere never makes a lock unusable. Every critical
 //! section in this crate leaves its data consistent at each step, so the data stays valid.
 
-#[cfg(feature = "memory")]
 use std::sync::{Mutex, MutexGuard};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-#[cfg(feature = "memory")]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

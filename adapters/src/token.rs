@@ -552,6 +552,32 @@ pub struct JwtTokenIssuer {
     issuer: String,
     audience: String,
     ring: Arc<KeyRing>,
+    verified: VerifiedTokens,
+}
+
+/// Tokens whose signature and claims were checked already, under the SHA-256 of the token:
+/// checked again, only their expiry and their key's schedule are. Bounded in size; an entry is
+/// useless once its token has expired.
+#[derive(Default)]
+struct VerifiedTokens(std::sync::Mutex<HashMap<[u8; 32], (AccessTokenClaims, String)>>);
+
+impl VerifiedTokens {
+    const MAX_ENTRIES: usize = 50_000;
+
+    fn get(&self, digest: &[u8; 32]) -> Option<(AccessTokenClaims, String)> {
+        crate::sync::lock(&self.0).get(digest).cloned()
+    }
+
+    fn insert(&self, digest: [u8; 32], claims: AccessTokenClaims, kid: &str, now: OffsetDateTime) {
+        let mut entries = crate::sync::lock(&self.0);
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (claims, _)| claims.expires_at > now);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, (claims, kid.to_owned()));
+    }
 }
 
 impl JwtTokenIssuer {
@@ -573,7 +599,8 @@ impl JwtTokenIssuer {
         audience: impl Into<String>,
         ring: Arc<KeyRing>,
     ) -> Self {
-        Self { issuer: issuer.into(), audience: audience.into(), ring }
+        let verified = VerifiedTokens::default();
+        Self { issuer: issuer.into(), audience: audience.into(), ring, verified }
     }
 
     pub fn issuer(&self) -> &str {
@@ -653,6 +680,37 @@ impl TokenIssuer for JwtTokenIssuer {
         token: &str,
         now: OffsetDateTime,
     ) -> Result<AccessTokenClaims, TokenIssuerError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some((claims, kid)) = self.verified.get(&digest) {
+            // Checked before: still unexpired, and its key not dropped since.
+            let set = self.ring.current();
+            let key_valid = set.by_kid.get(&kid).is_some_and(|key| key.verifies_at(now));
+            if claims.expires_at > now && key_valid {
+                return Ok(claims);
+            }
+            return Err(TokenIssuerError::Invalid);
+        }
+        let claims = self.verify_signed(token, now).await?;
+        if let Ok(header) = jsonwebtoken::decode_header(token)
+            && let Some(kid) = header.kid
+        {
+            self.verified.insert(digest, claims.clone(), &kid, now);
+        }
+        Ok(claims)
+    }
+
+    fn published_keys(&self, now: OffsetDateTime) -> Vec<PublishedKey> {
+        self.ring.published(now)
+    }
+}
+
+impl JwtTokenIssuer {
+    /// The whole check of a token not seen before: header, key, signature, claims.
+    async fn verify_signed(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<AccessTokenClaims, TokenIssuerError> {
         let arrived = Instant::now();
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenIssuerError::Invalid)?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
@@ -670,10 +728,6 @@ impl TokenIssuer for JwtTokenIssuer {
         let set = self.ring.current();
         let key = set.by_kid.get(kid).ok_or(TokenIssuerError::Invalid)?;
         self.check(token, key, header.alg, now)
-    }
-
-    fn published_keys(&self, now: OffsetDateTime) -> Vec<PublishedKey> {
-        self.ring.published(now)
     }
 }
 

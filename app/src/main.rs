@@ -11,6 +11,12 @@ use codex_cloud_backend::config::Settings;
 use codex_cloud_backend::server::{self, Limits};
 use codex_cloud_backend::{http, metrics, telemetry};
 
+/// jemalloc: freed memory goes back to the system (with its background thread on, even while
+/// the server is idle), so a login storm leaves no lasting footprint.
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,6 +54,10 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    #[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "jemalloc's background purging is off: freed memory returns later");
+    }
     // The recorder comes first, so that what the backend records while it is built counts.
     let recorder = settings.metrics_bind.map(|_| metrics::install()).transpose()?;
     let backend = Backend::build(settings, Overrides::default()).await?;

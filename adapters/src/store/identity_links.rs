@@ -90,6 +90,7 @@ impl SeaOrmStore {
         event.user_id.get_or_insert(UserId::from_uuid(row.user_id));
         audit::write(&txn, &event).await?;
         txn.commit().await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(true)
     }
 
@@ -122,6 +123,7 @@ impl SeaOrmStore {
         }
         audit::write(&txn, event).await?;
         txn.commit().await.map_err(link_error)?;
+        self.sessions.invalidate();
         Ok(identity_from_row(row)?)
     }
 }
@@ -211,6 +213,7 @@ impl IdentityLinkStore for SeaOrmStore {
         let revoked = revoke_in(&txn, &scope, event.occurred_at).await?;
         audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         txn.commit().await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(OwnUnlink::Removed)
     }
 

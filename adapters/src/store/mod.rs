@@ -6,6 +6,7 @@ mod entity;
 mod identity_links;
 mod invitations;
 mod pending_logins;
+mod session_cache;
 mod sessions;
 mod signing_keys;
 mod throttles;
@@ -84,6 +85,8 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), SetupError> {
 #[derive(Clone, Debug)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
+    /// Sessions the bearer check read lately (see `session_cache`).
+    sessions: std::sync::Arc<session_cache::SessionCache>,
 }
 
 impl SeaOrmStore {
@@ -103,8 +106,12 @@ impl SeaOrmStore {
     }
 
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, sessions: std::sync::Arc::default() }
     }
+
+    /// How long this store's cached sessions are trusted: the most a change made by another
+    /// replica takes to be seen by this one's bearer check.
+    pub const SESSION_CACHE_TTL: Duration = session_cache::TTL;
 }
 
 #[async_trait]

@@ -102,13 +102,21 @@ impl SessionStore for SeaOrmStore {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, StoreError> {
+        if let Some(cached) = self.sessions.get(id) {
+            return Ok(Some(cached));
+        }
+        let generation = self.sessions.generation();
         // One query: the session joined with its user.
         let found = sessions::Entity::find_by_id(id.as_uuid())
             .find_also_related(users::Entity)
             .one(&self.db)
             .await
             .map_err(internal)?;
-        with_user(found)
+        let found = with_user(found)?;
+        if let Some((session, user)) = &found {
+            self.sessions.insert(generation, session.clone(), user.clone());
+        }
+        Ok(found)
     }
 
     async fn sealed_id_token(&self, id: SessionId) -> Result<Option<SealedIdToken>, StoreError> {
@@ -178,6 +186,7 @@ impl SessionStore for SeaOrmStore {
             audit::write(&txn, &event).await?;
         }
         txn.commit().await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(live.is_some())
     }
 
@@ -193,6 +202,7 @@ impl SessionStore for SeaOrmStore {
             audit::write(&txn, &event.clone().detail("count", revoked)).await?;
         }
         txn.commit().await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(revoked)
     }
 
@@ -217,6 +227,7 @@ impl SessionStore for SeaOrmStore {
             .exec(&self.db)
             .await
             .map_err(internal)?;
+        self.sessions.invalidate();
         Ok(deleted.rows_affected)
     }
 }

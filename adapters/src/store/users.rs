@@ -128,6 +128,7 @@ impl UserStore for SeaOrmStore {
         let revoked = revoke_in(&txn, &RevokeScope::User { user: id, except: None }, at).await?;
         audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         txn.commit().await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(DisableOutcome::Disabled(user))
     }
 
@@ -156,6 +157,7 @@ impl UserStore for SeaOrmStore {
             audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         }
         txn.commit().await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(changed)
     }
 
@@ -171,6 +173,7 @@ impl UserStore for SeaOrmStore {
             audit::write(&txn, event).await?;
         }
         txn.commit().await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(user)
     }
 
@@ -178,6 +181,7 @@ impl UserStore for SeaOrmStore {
         // The schema's foreign keys delete the user's links and sessions with it.
         let deleted =
             users::Entity::delete_by_id(id.as_uuid()).exec(&self.db).await.map_err(internal)?;
+        self.sessions.invalidate();
         Ok(deleted.rows_affected > 0)
     }
 }

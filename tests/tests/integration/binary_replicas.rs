@@ -63,8 +63,15 @@ async fn two_replicas_started_at_once_on_an_empty_database_both_serve_and_share_
             assert_eq!(post(&a, "/auth/login", None, wrong.clone()).await.0, 401);
         }
         assert_eq!(post(&b, "/auth/login", None, wrong).await.0, 429, "B sees A's failures");
+        assert_eq!(me(&b, &token).await, 200, "B has read the session");
         assert_eq!(post(&a, "/auth/logout", Some(&token), Value::Null).await.0, 204);
-        assert_eq!(me(&b, &token).await, 401, "a logout on A is refused on B");
+        assert_eq!(me(&a, &token).await, 401, "refused at once on the replica that logged out");
+        // B trusts the session it read for less than a second.
+        let logged_out = std::time::Instant::now();
+        while me(&b, &token).await != 401 {
+            assert!(logged_out.elapsed() < std::time::Duration::from_secs(1), "B still accepts");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         a.stop();
         b.stop();
     }

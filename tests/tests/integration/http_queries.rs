@@ -17,6 +17,11 @@ async fn me_costs_one_query(backend: StoreBackend) {
     let sql = statements[0].to_lowercase();
     assert!(sql.contains("join") && sql.contains("sessions") && sql.contains("users"), "{sql}");
     eprintln!("GET /auth/me on {backend}: {}", statements[0]);
+
+    // Within a second the same session costs no query at all.
+    let before = app.store.queries().count();
+    assert_eq!(Reply::read(app.me(&token).await).await.status, 200);
+    assert_eq!(app.store.queries().statements_since(before), Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -44,3 +44,4 @@ mod security_hash_queue;
 mod security_sessions;
 mod security_throttling;
 mod seed;
+mod session_cache;
