@@ -2,22 +2,30 @@
 # Benchmarks of the release binary on SQLite and on PostgreSQL (127.0.0.1:5432), with wrk.
 # Every machine-dependent figure is a ratio against a baseline measured in the same run.
 # Prints one table: figure, value, target, mark. BENCH_SECONDS (default 10) sets each wrk run;
-# BENCH_STORM (default 30) and BENCH_SETTLE (default 60) the login storm and the wait after it.
+# BENCH_STORM (default 30) and BENCH_SETTLE (default 60) the login storm and the wait after it;
+# BENCH_LOGINS (default 300) the sequential provider logins. The provider figures (P4, P5, P9)
+# run against a local stand-in (bench/oidc.mjs, Node 20); P8 against two replicas on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${BENCH_SECONDS:-10}
 STORM=${BENCH_STORM:-30}
 SETTLE=${BENCH_SETTLE:-60}
+LOGINS=${BENCH_LOGINS:-300}
 PG=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 CORES=$(nproc)
 
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v psql >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null; }
+command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
 cargo build --release -p codex-cloud-backend >&2
 BIN=$PWD/target/release/codex-cloud-backend
 WORK=$(mktemp -d)
-trap 'pkill -f "$BIN serve" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'pkill -f "$BIN serve" 2>/dev/null || true; kill "$OP_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=18700
+OP_PORT=18690
+OP="http://127.0.0.1:$OP_PORT"
+node bench/oidc.mjs provider "$OP_PORT" & OP_PID=$!
+until curl -sf "$OP/.well-known/openid-configuration" >/dev/null; do sleep 0.05; done
 ROWS=()
 
 rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -25,6 +33,7 @@ reqs() { awk '/Requests\/sec/ { print $2 }'; }
 p99_ms() { awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 } print v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 mark() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=" ? v >= t : v <= t); print (ok ? "pass" : "FAIL") }'; }
+json_field() { node -e 'process.stdout.write(String(JSON.parse(process.argv[1])[process.argv[2]]))' "$1" "$2"; }
 row() { ROWS+=("$(printf '%-4s %-10s %-58s %12s %10s %s' "$1" "$2" "$3" "$4" "$5 $6" "$(mark "$4" "$5" "$6")")"); }
 
 bench_one() {
@@ -32,9 +41,12 @@ bench_one() {
   PORT=$((PORT + 1))
   local base="http://127.0.0.1:$PORT"
   export CODEX_DATABASE_URL=$url CODEX_BIND=127.0.0.1:$PORT RUST_LOG=warn
+  export CODEX_OIDC_ISSUER=$OP CODEX_OIDC_CLIENT_ID=bench CODEX_OIDC_CLIENT_SECRET=bench-secret
+  export CODEX_OIDC_REDIRECT_URI=$base/auth/oidc/callback
   for i in $(seq 0 31); do
     "$BIN" create-admin "u$i@bench.example" 'correct horse battery staple' >/dev/null 2>&1 || true
   done
+  "$BIN" link-identity --issuer "$OP" --subject bench-user --user-email u0@bench.example >/dev/null
   local started=$(date +%s.%N)
   "$BIN" serve 2>"$WORK/$name.log" & local pid=$!
   until curl -sf "$base/readyz" >/dev/null; do sleep 0.02; done
@@ -48,6 +60,14 @@ bench_one() {
   local healthz=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" "$base/healthz" | reqs)
   local me=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" -H "authorization: Bearer $token" "$base/auth/me" | reqs)
   row P1 "$name" "GET /auth/me ÷ GET /healthz req/s ($me / $healthz)" "$(ratio "$me" "$healthz")" ">=" 0.60
+
+  # P4, P5, P9: provider logins through the stand-in.
+  local oidc=$(node bench/oidc.mjs measure "$base" "$OP" "$pid" "$healthz" "$LOGINS")
+  row P4 "$name" "JWKS fetches for 100 concurrent callbacks, cold cache" "$(json_field "$oidc" p4_cold)" "<=" 1
+  row P4 "$name" "JWKS fetches for 100 ID tokens under an unknown kid" "$(json_field "$oidc" p4_unknown_kid)" "<=" 2
+  row P5 "$name" "p50 server time of a callback less the token endpoint, ms" "$(printf '%.2f' "$(json_field "$oidc" p5_p50_ms)")" "<=" 2
+  row P9 "$name" "provider logins/s ÷ GET /healthz req/s ($(printf '%.1f' "$(json_field "$oidc" p9_logins_per_s)") / $healthz)" "$(printf '%.4f' "$(json_field "$oidc" p9_ratio)")" ">=" 0.005
+  row P9 "$name" "server CPU per provider login, ms" "$(printf '%.2f' "$(json_field "$oidc" p9_cpu_ms)")" "<=" 1.5
 
   # P3 baseline: one login at a time (an argon2id hash plus the request), then 8 at once.
   local one=$(wrk -t1 -c1 -d"${SECONDS_EACH}s" -s bench/login.lua "$base" | reqs)
@@ -80,8 +100,31 @@ bench_one sqlite "sqlite://$WORK/bench.db?mode=rwc"
 schema="bench_$(date +%s)"
 psql "$PG" -qAtc "CREATE SCHEMA $schema" >/dev/null
 bench_one postgres "$PG?options=-c%20search_path%3D$schema"
+
+# P8: a logout on replica A, then how long replica B (which had read the session) accepts it.
+p8() {
+  local url="$PG?options=-c%20search_path%3D$schema"
+  local a="http://127.0.0.1:$((PORT + 1))" b="http://127.0.0.1:$((PORT + 2))"
+  CODEX_DATABASE_URL=$url CODEX_BIND=${a#http://} "$BIN" serve 2>"$WORK/p8-a.log" & local pa=$!
+  CODEX_DATABASE_URL=$url CODEX_BIND=${b#http://} "$BIN" serve 2>"$WORK/p8-b.log" & local pb=$!
+  until curl -sf "$a/readyz" >/dev/null && curl -sf "$b/readyz" >/dev/null; do sleep 0.05; done
+  local worst=0
+  for _ in 1 2 3 4 5; do
+    local token=$(curl -s "$a/auth/login" -H 'content-type: application/json' \
+      -d '{"email":"u1@bench.example","password":"correct horse battery staple"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+    curl -sf -o /dev/null -H "authorization: Bearer $token" "$b/auth/me"
+    curl -sf -o /dev/null -X POST -H "authorization: Bearer $token" "$a/auth/logout"
+    local t0=$(date +%s.%N)
+    while [ "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "$b/auth/me")" = 200 ]; do sleep 0.005; done
+    local took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+    worst=$(awk -v a="$worst" -v b="$took" 'BEGIN { print (b > a ? b : a) }')
+    sleep 0.3
+  done
+  row P8 postgres "worst of 5: logout on A until B refuses the token, s" "$worst" "<=" 1
+  kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
+}
+p8
 psql "$PG" -qAtc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
 
 printf '\n%-4s %-10s %-58s %12s %10s %s\n' id database figure value target mark
 printf '%s\n' "${ROWS[@]}"
-echo "(P4, P5, P8 and P9 are not measured by this script yet.)"

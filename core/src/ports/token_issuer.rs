@@ -23,11 +23,12 @@ pub enum TokenIssuerError {
 /// that no other kind of token (an ID token, say) ever passes.
 #[async_trait]
 pub trait TokenIssuer: Send + Sync {
-    /// Signs a token with these claims.
+    /// Signs a token with these claims. Implementations SHOULD do the private-key arithmetic
+    /// off the threads that serve requests.
     ///
     /// # Errors
     /// `Internal` when signing fails.
-    fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError>;
+    async fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError>;
 
     /// Verifies a token presented by a client, at time `now`. A token signed with a key this
     /// replica has not seen yet (rotated in by another) may make it look for new keys first.

@@ -101,7 +101,7 @@ impl Auth {
             .await
             .map_err(|e| AuthenticateError::Internal(e.0))?
             .ok_or(AuthenticateError::InvalidToken)?;
-        self.access_token(&session, now).map_err(AuthenticateError::Internal)
+        self.access_token(&session, now).await.map_err(AuthenticateError::Internal)
     }
 }
 

@@ -172,7 +172,7 @@ impl FakeTokens {
 
 #[async_trait::async_trait]
 impl TokenIssuer for FakeTokens {
-    fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError> {
+    async fn issue(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, TokenIssuerError> {
         let mut issued = lock(&self.0);
         issued.push(claims.clone());
         Ok(IssuedToken {

@@ -223,7 +223,7 @@ impl Auth {
             event = event.detail("issuer", issuer).detail("subject", subject);
         }
         self.sessions.start_session(&new, &event).await.map_err(Box::new)?;
-        let token = self.access_token(&session, now)?;
+        let token = self.access_token(&session, now).await?;
         let session_expires_at = session.expires_at;
         Ok(LoginSuccess {
             user,
@@ -236,19 +236,22 @@ impl Auth {
     }
 
     /// A new access token of `session`: it never outlives the session's maximum age.
-    pub(crate) fn access_token(
+    pub(crate) async fn access_token(
         &self,
         session: &Session,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, BoxError> {
         let expires_at = (now + self.settings.access_token_ttl).min(session.expires_at);
-        Ok(self.tokens.issue(&AccessTokenClaims {
-            subject: session.user_id,
-            session: session.id,
-            issued_at: now,
-            expires_at,
-            token_id: Uuid::new_v4(),
-        })?)
+        Ok(self
+            .tokens
+            .issue(&AccessTokenClaims {
+                subject: session.user_id,
+                session: session.id,
+                issued_at: now,
+                expires_at,
+                token_id: Uuid::new_v4(),
+            })
+            .await?)
     }
 }
 

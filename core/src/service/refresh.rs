@@ -69,7 +69,7 @@ impl Auth {
             return Err(RefreshError::InvalidRefreshToken);
         }
         self.sessions.touch_session(session.id, now).await.map_err(internal)?;
-        let token = self.access_token(&session, now).map_err(RefreshError::Internal)?;
+        let token = self.access_token(&session, now).await.map_err(RefreshError::Internal)?;
         Ok(LoginSuccess {
             user,
             session: session.id,

@@ -56,7 +56,7 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_verifies_unt
     let store = Arc::new(InMemoryStore::new());
     let (ring, issuer) = replica(&store).await;
     let long_lived = AccessTokenClaims { expires_at: T0 + Duration::hours(1), ..claims(T0) };
-    let old_token = issuer.issue(&long_lived).unwrap();
+    let old_token = issuer.issue(&long_lived).await.unwrap();
     let old = kid_of(&old_token);
 
     let status = ring.rotate(T0, Duration::seconds(50)).await.unwrap();
@@ -65,8 +65,8 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_verifies_unt
     let new = status.kid;
     assert_eq!(kids(&issuer.published_keys(T0)), [new.clone(), old.clone()]);
     let before = claims(T0 + Duration::seconds(49));
-    assert_eq!(kid_of(&issuer.issue(&before).unwrap()), old, "a next key does not sign yet");
-    let new_token = issuer.issue(&claims(T0 + Duration::seconds(50))).unwrap();
+    assert_eq!(kid_of(&issuer.issue(&before).await.unwrap()), old, "a next key does not sign yet");
+    let new_token = issuer.issue(&claims(T0 + Duration::seconds(50))).await.unwrap();
     assert_eq!(kid_of(&new_token), new, "it signs from its activation");
 
     let later = T0 + Duration::seconds(149);
@@ -85,7 +85,7 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_verifies_unt
     let stored: Vec<String> =
         store.signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
     assert_eq!(stored, std::slice::from_ref(&new), "a dropped key is deleted");
-    let fresh = issuer.issue(&claims(dropped)).unwrap();
+    let fresh = issuer.issue(&claims(dropped)).await.unwrap();
     assert!(issuer.verify(fresh.token.expose(), dropped).await.is_ok());
 }
 
@@ -94,11 +94,15 @@ async fn a_replica_verifies_a_key_rotated_in_elsewhere_before_its_next_reload() 
     let store = Arc::new(InMemoryStore::new());
     let ((ring_a, a), (_, b)) = (replica(&store).await, replica(&store).await);
     ring_a.rotate(T0, Duration::ZERO).await.unwrap();
-    let token = a.issue(&claims(T0)).unwrap();
-    assert_ne!(kid_of(&token), kid_of(&b.issue(&claims(T0)).unwrap()), "b has not reloaded");
+    let token = a.issue(&claims(T0)).await.unwrap();
+    assert_ne!(kid_of(&token), kid_of(&b.issue(&claims(T0)).await.unwrap()), "b has not reloaded");
 
     assert!(b.verify(token.token.expose(), T0).await.is_ok());
-    assert_eq!(kid_of(&b.issue(&claims(T0)).unwrap()), kid_of(&token), "and now signs with it");
+    assert_eq!(
+        kid_of(&b.issue(&claims(T0)).await.unwrap()),
+        kid_of(&token),
+        "and now signs with it"
+    );
 }
 
 #[tokio::test]

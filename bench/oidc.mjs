@@ -1,0 +1,167 @@
+// The provider figures of bench/run.sh: a local OpenID Provider stand-in (discovery, authorize,
+// token and JWKS endpoints; real RS256 ID tokens signed with node:crypto) and a client that
+// drives the backend through it. Node 20, no packages.
+//
+//   node bench/oidc.mjs provider <port>                 serve the stand-in until killed
+//   node bench/oidc.mjs measure <backend> <provider> <server pid> <healthz req/s> <logins>
+//
+// `measure` prints one JSON line: P4 (JWKS fetches for 100 concurrent callbacks on a cold
+// cache, and for 100 ID tokens under an unknown kid), P5 (p50 of the callback's time less the
+// token endpoint's), P9 (sequential provider logins per second, and server CPU per login).
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+const CLIENT_ID = 'bench';
+const CLIENT_SECRET = 'bench-secret';
+const SUBJECT = 'bench-user';
+const b64url = (data) => Buffer.from(data).toString('base64url');
+
+function newKey() {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = randomBytes(8).toString('hex');
+  return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } };
+}
+
+function provider(port) {
+  const issuer = `http://127.0.0.1:${port}`;
+  let key = newKey();
+  const codes = new Map();
+  const stats = { jwks: 0, tokenMs: new Map() };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, issuer);
+    const json = (status, body) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return json(200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic'],
+        code_challenge_methods_supported: ['S256'],
+      });
+    }
+    if (url.pathname === '/jwks') {
+      stats.jwks += 1;
+      return json(200, { keys: [key.jwk] });
+    }
+    if (url.pathname === '/authorize') {
+      const code = randomBytes(16).toString('hex');
+      codes.set(code, url.searchParams.get('nonce'));
+      const back = new URL(url.searchParams.get('redirect_uri'));
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', url.searchParams.get('state'));
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
+    if (url.pathname === '/token' && req.method === 'POST') {
+      const started = process.hrtime.bigint();
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        const code = form.get('code');
+        const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
+        if (basic !== `${CLIENT_ID}:${CLIENT_SECRET}` || !codes.has(code)) {
+          return json(400, { error: codes.has(code) ? 'invalid_client' : 'invalid_grant' });
+        }
+        const nonce = codes.get(code);
+        codes.delete(code);
+        const now = Math.floor(Date.now() / 1000);
+        const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: key.kid }));
+        const claims = b64url(JSON.stringify({ iss: issuer, sub: SUBJECT, aud: CLIENT_ID, iat: now, exp: now + 300, nonce }));
+        const signature = sign('sha256', Buffer.from(`${header}.${claims}`), key.privateKey).toString('base64url');
+        json(200, { access_token: randomBytes(16).toString('hex'), token_type: 'Bearer', expires_in: 300, id_token: `${header}.${claims}.${signature}` });
+        stats.tokenMs.set(code, Number(process.hrtime.bigint() - started) / 1e6);
+      });
+      return undefined;
+    }
+    if (url.pathname === '/stats') return json(200, { jwks: stats.jwks });
+    if (url.pathname === '/rotate' && req.method === 'POST') {
+      key = newKey();
+      stats.jwks = 0;
+      return json(200, { kid: key.kid });
+    }
+    if (url.pathname === '/reset' && req.method === 'POST') {
+      stats.jwks = 0;
+      return json(200, {});
+    }
+    if (url.pathname.startsWith('/token-ms/')) {
+      return json(200, { ms: stats.tokenMs.get(url.pathname.slice('/token-ms/'.length)) ?? null });
+    }
+    return json(404, { error: 'not_found' });
+  });
+  server.keepAliveTimeout = 60000;
+  server.listen(port, '127.0.0.1');
+}
+
+/// Begins a login at the backend and approves it at the stand-in: the callback URL and the
+/// state cookie.
+async function begun(backend) {
+  const begin = await fetch(`${backend}/auth/oidc/login`, { redirect: 'manual' });
+  const cookie = begin.headers.getSetCookie().find((c) => c.startsWith('codex_oidc_state=')).split(';')[0];
+  const authorize = await fetch(begin.headers.get('location'), { redirect: 'manual' });
+  return { callback: authorize.headers.get('location'), cookie };
+}
+
+async function callback({ callback: url, cookie }) {
+  const started = process.hrtime.bigint();
+  const response = await fetch(url, { headers: { cookie }, redirect: 'manual' });
+  await response.arrayBuffer();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (response.status !== 200) throw new Error(`callback answered ${response.status}`);
+  return ms;
+}
+
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+};
+
+async function measure(backend, providerUrl, pid, healthz, logins) {
+  const post = (path) => fetch(`${providerUrl}${path}`, { method: 'POST' }).then((r) => r.json());
+  const jwks = async () => (await fetch(`${providerUrl}/stats`).then((r) => r.json())).jwks;
+  // P4: 100 callbacks at once on a cold key cache (no login has run yet).
+  await post('/reset');
+  let ready = await Promise.all(Array.from({ length: 100 }, () => begun(backend)));
+  await Promise.all(ready.map(callback));
+  const cold = await jwks();
+  // …and 100 ID tokens signed by a key the backend has not seen.
+  await post('/rotate');
+  ready = await Promise.all(Array.from({ length: 100 }, () => begun(backend)));
+  await Promise.all(ready.map(callback));
+  const unknownKid = await jwks();
+  // P5 and P9: sequential logins, each begin → authorize → callback.
+  const serverMs = [];
+  const cpuBefore = cpuSeconds(pid);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < logins; i += 1) {
+    const login = await begun(backend);
+    const ms = await callback(login);
+    const code = new URL(login.callback).searchParams.get('code');
+    const token = (await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json())).ms;
+    serverMs.push(ms - token);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  serverMs.sort((a, b) => a - b);
+  console.log(JSON.stringify({
+    p4_cold: cold,
+    p4_unknown_kid: unknownKid,
+    p5_p50_ms: serverMs[Math.floor(serverMs.length / 2)],
+    p9_logins_per_s: logins / seconds,
+    p9_ratio: logins / seconds / healthz,
+    p9_cpu_ms: (cpu * 1000) / logins,
+  }));
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === 'provider') provider(Number(args[0]));
+else if (mode === 'measure') await measure(args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4]));
+else { console.error('usage: oidc.mjs provider <port> | measure <backend> <provider> <pid> <healthz> <logins>'); process.exit(2); }
