@@ -138,18 +138,20 @@ async function measure(backend, providerUrl, pid, healthz, logins) {
   await Promise.all(ready.map(callback));
   const unknownKid = await jwks();
   // P5 and P9: sequential logins, each begin → authorize → callback.
-  const serverMs = [];
+  const timed = [];
   const cpuBefore = cpuSeconds(pid);
   const started = process.hrtime.bigint();
   for (let i = 0; i < logins; i += 1) {
     const login = await begun(backend);
-    const ms = await callback(login);
-    const code = new URL(login.callback).searchParams.get('code');
-    const token = (await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json())).ms;
-    serverMs.push(ms - token);
+    timed.push([new URL(login.callback).searchParams.get('code'), await callback(login)]);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = cpuSeconds(pid) - cpuBefore;
+  // The token endpoint's own time, asked for after the timed loop.
+  const serverMs = [];
+  for (const [code, ms] of timed) {
+    serverMs.push(ms - (await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json())).ms);
+  }
   serverMs.sort((a, b) => a - b);
   console.log(JSON.stringify({
     p4_cold: cold,

@@ -20,7 +20,8 @@ command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=nonin
 cargo build --release -p codex-cloud-backend >&2
 BIN=$PWD/target/release/codex-cloud-backend
 WORK=$(mktemp -d)
-trap 'pkill -f "$BIN serve" 2>/dev/null || true; kill "$OP_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SERVERS=()
+trap 'kill "${SERVERS[@]}" "$OP_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=18700
 OP_PORT=18690
 OP="http://127.0.0.1:$OP_PORT"
@@ -49,6 +50,7 @@ bench_one() {
   "$BIN" link-identity --issuer "$OP" --subject bench-user --user-email u0@bench.example >/dev/null
   local started=$(date +%s.%N)
   "$BIN" serve 2>"$WORK/$name.log" & local pid=$!
+  SERVERS+=("$pid")
   until curl -sf "$base/readyz" >/dev/null; do sleep 0.02; done
   local ready=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
   sleep 1
@@ -107,6 +109,7 @@ p8() {
   local a="http://127.0.0.1:$((PORT + 1))" b="http://127.0.0.1:$((PORT + 2))"
   CODEX_DATABASE_URL=$url CODEX_BIND=${a#http://} "$BIN" serve 2>"$WORK/p8-a.log" & local pa=$!
   CODEX_DATABASE_URL=$url CODEX_BIND=${b#http://} "$BIN" serve 2>"$WORK/p8-b.log" & local pb=$!
+  SERVERS+=("$pa" "$pb")
   until curl -sf "$a/readyz" >/dev/null && curl -sf "$b/readyz" >/dev/null; do sleep 0.05; done
   local worst=0
   for _ in 1 2 3 4 5; do
@@ -115,7 +118,11 @@ p8() {
     curl -sf -o /dev/null -H "authorization: Bearer $token" "$b/auth/me"
     curl -sf -o /dev/null -X POST -H "authorization: Bearer $token" "$a/auth/logout"
     local t0=$(date +%s.%N)
-    while [ "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "$b/auth/me")" = 200 ]; do sleep 0.005; done
+    local code
+    while code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "$b/auth/me"); [ "$code" != 401 ]; do
+      [ "$code" = 200 ] || { echo "P8: B answered $code" >&2; exit 1; }
+      sleep 0.005
+    done
     local took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
     worst=$(awk -v a="$worst" -v b="$took" 'BEGIN { print (b > a ? b : a) }')
     sleep 0.3

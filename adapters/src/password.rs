@@ -140,7 +140,7 @@ thread_local! {
 /// How long a hashing thread keeps its argon2 memory with no hash to do: through a login storm
 /// it is reused, and after one it goes back to the allocator.
 const KEEP_MEMORY_WHILE_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
-/// How long a hashing thread waits at the queue before it looks at its idle time again.
+/// How long a hashing thread waits for a job before it looks at its idle time again.
 const QUEUE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Hashing yields the processor to the threads that answer requests (a nice value of about
@@ -252,13 +252,14 @@ fn verify_phc(password: &[u8], phc: &str) -> bool {
 /// They end when the last hasher sharing them is dropped.
 #[derive(Clone)]
 struct HashThreads {
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: flume::Sender<Job>,
 }
 
 impl HashThreads {
     fn start(count: usize) -> Result<Self, PasswordHasherError> {
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let queue = Arc::new(std::sync::Mutex::new(queue));
+        // Each thread waits on the queue by itself (flume's receivers are shared), so that
+        // every one of them notices when it has been idle.
+        let (jobs, queue) = flume::unbounded::<Job>();
         for i in 0..count {
             let queue = queue.clone();
             std::thread::Builder::new()
@@ -267,25 +268,18 @@ impl HashThreads {
                     lower_priority();
                     let mut last_job = std::time::Instant::now();
                     loop {
-                        // A short wait, so that every thread takes its turn at the queue and
-                        // notices when it has been idle.
-                        let next = queue
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .recv_timeout(QUEUE_POLL);
-                        match next {
+                        match queue.recv_timeout(QUEUE_POLL) {
                             // A panicking hash fails its caller, not the thread.
                             Ok(job) => {
                                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                                 last_job = std::time::Instant::now();
                             }
-                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            Err(flume::RecvTimeoutError::Timeout) => {
                                 if last_job.elapsed() >= KEEP_MEMORY_WHILE_IDLE {
                                     release_memory();
                                 }
-                                std::thread::yield_now();
                             }
-                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                            Err(flume::RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 })

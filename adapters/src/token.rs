@@ -600,11 +600,17 @@ impl VerifiedTokens {
         crate::sync::lock(&self.0).get(digest).cloned()
     }
 
+    fn forget(&self, digest: &[u8; 32]) {
+        crate::sync::lock(&self.0).remove(digest);
+    }
+
     fn insert(&self, digest: [u8; 32], claims: AccessTokenClaims, kid: &str, now: OffsetDateTime) {
         let mut entries = crate::sync::lock(&self.0);
         if entries.len() >= Self::MAX_ENTRIES {
+            // Once per filling, not per insert: unless the expired tokens free a tenth of the
+            // room, everything goes.
             entries.retain(|_, (claims, _)| claims.expires_at > now);
-            if entries.len() >= Self::MAX_ENTRIES {
+            if entries.len() >= Self::MAX_ENTRIES - Self::MAX_ENTRIES / 10 {
                 entries.clear();
             }
         }
@@ -725,6 +731,7 @@ impl TokenIssuer for JwtTokenIssuer {
             if claims.expires_at > now && key_valid {
                 return Ok(claims);
             }
+            self.verified.forget(&digest);
             return Err(TokenIssuerError::Invalid);
         }
         let claims = self.verify_signed(token, now).await?;

@@ -72,6 +72,8 @@ impl SeaOrmStore {
         owner: Option<UserId>,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(internal)?;
         let mut delete = Entity::delete_many()
             .filter(Column::Issuer.eq(issuer.as_str()))
@@ -90,7 +92,6 @@ impl SeaOrmStore {
         event.user_id.get_or_insert(UserId::from_uuid(row.user_id));
         audit::write(&txn, &event).await?;
         txn.commit().await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(true)
     }
 
@@ -101,6 +102,8 @@ impl SeaOrmStore {
         on_conflict: Option<OnConflict>,
         event: &AuditEvent,
     ) -> Result<ExternalIdentity, LinkStoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(link_error)?;
         // A link moved to another user takes the sessions started through it along: they end.
         let before = Entity::find()
@@ -123,7 +126,6 @@ impl SeaOrmStore {
         }
         audit::write(&txn, event).await?;
         txn.commit().await.map_err(link_error)?;
-        self.sessions.invalidate();
         Ok(identity_from_row(row)?)
     }
 }
@@ -175,6 +177,8 @@ impl IdentityLinkStore for SeaOrmStore {
         subject: &Subject,
         event: &AuditEvent,
     ) -> Result<OwnUnlink, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(internal)?;
         // Writing the user's row first makes concurrent removals for one user take turns (a row
         // lock on PostgreSQL, the database's write lock on SQLite), so the count below is exact.
@@ -213,7 +217,6 @@ impl IdentityLinkStore for SeaOrmStore {
         let revoked = revoke_in(&txn, &scope, event.occurred_at).await?;
         audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         txn.commit().await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(OwnUnlink::Removed)
     }
 

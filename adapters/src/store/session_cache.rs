@@ -26,6 +26,22 @@ struct State {
     entries: HashMap<SessionId, (Session, User, Instant)>,
 }
 
+/// When a read began, and in which generation.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadTicket {
+    generation: u64,
+    started: Instant,
+}
+
+/// See `SessionCache::invalidate_after`.
+pub struct InvalidateOnDrop<'a>(&'a SessionCache);
+
+impl Drop for InvalidateOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.invalidate();
+    }
+}
+
 #[derive(Default)]
 pub struct SessionCache {
     state: Mutex<State>,
@@ -45,15 +61,16 @@ impl SessionCache {
         (read_at.elapsed() < TTL).then(|| (session.clone(), user.clone()))
     }
 
-    /// Taken before a read: the read's result is cached only if nothing changed meanwhile.
-    pub fn generation(&self) -> u64 {
-        lock(&self.state).generation
+    /// Taken before a read: the read's result is cached only if nothing changed meanwhile, and
+    /// its age counts from here (before the database took its snapshot).
+    pub fn begin_read(&self) -> ReadTicket {
+        ReadTicket { generation: lock(&self.state).generation, started: Instant::now() }
     }
 
-    /// Caches what a read that began at `generation` (and ended just now) found.
-    pub fn insert(&self, generation: u64, session: Session, user: User) {
+    /// Caches what the read of `ticket` found.
+    pub fn insert(&self, ticket: ReadTicket, session: Session, user: User) {
         let mut state = lock(&self.state);
-        if state.generation != generation {
+        if state.generation != ticket.generation {
             return;
         }
         if state.entries.len() >= MAX_ENTRIES {
@@ -62,7 +79,14 @@ impl SessionCache {
                 state.entries.clear();
             }
         }
-        state.entries.insert(session.id, (session, user, Instant::now()));
+        state.entries.insert(session.id, (session, user, ticket.started));
+    }
+
+    /// Invalidates the cache when dropped: taken before a change, so that whatever happens to
+    /// the change (committed, failed at commit, or abandoned by a caller that went away) nothing
+    /// read before it is trusted afterwards.
+    pub fn invalidate_after(&self) -> InvalidateOnDrop<'_> {
+        InvalidateOnDrop(self)
     }
 
     /// After a committed change to sessions, users or links: nothing cached before counts.

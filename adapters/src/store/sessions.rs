@@ -105,7 +105,7 @@ impl SessionStore for SeaOrmStore {
         if let Some(cached) = self.sessions.get(id) {
             return Ok(Some(cached));
         }
-        let generation = self.sessions.generation();
+        let ticket = self.sessions.begin_read();
         // One query: the session joined with its user.
         let found = sessions::Entity::find_by_id(id.as_uuid())
             .find_also_related(users::Entity)
@@ -114,7 +114,7 @@ impl SessionStore for SeaOrmStore {
             .map_err(internal)?;
         let found = with_user(found)?;
         if let Some((session, user)) = &found {
-            self.sessions.insert(generation, session.clone(), user.clone());
+            self.sessions.insert(ticket, session.clone(), user.clone());
         }
         Ok(found)
     }
@@ -171,6 +171,8 @@ impl SessionStore for SeaOrmStore {
         at: OffsetDateTime,
         event: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(internal)?;
         let revoked = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
@@ -186,7 +188,6 @@ impl SessionStore for SeaOrmStore {
             audit::write(&txn, &event).await?;
         }
         txn.commit().await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(live.is_some())
     }
 
@@ -196,13 +197,14 @@ impl SessionStore for SeaOrmStore {
         at: OffsetDateTime,
         event: Option<&AuditEvent>,
     ) -> Result<u64, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(internal)?;
         let revoked = revoke_in(&txn, scope, at).await?;
         if let (true, Some(event)) = (revoked > 0, event) {
             audit::write(&txn, &event.clone().detail("count", revoked)).await?;
         }
         txn.commit().await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(revoked)
     }
 
@@ -212,6 +214,8 @@ impl SessionStore for SeaOrmStore {
         idle_cutoff: OffsetDateTime,
         batch: u64,
     ) -> Result<u64, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let ended = Condition::any()
             .add(sessions::Column::ExpiresAt.lte(now))
             .add(sessions::Column::RevokedAt.is_not_null())
@@ -227,7 +231,6 @@ impl SessionStore for SeaOrmStore {
             .exec(&self.db)
             .await
             .map_err(internal)?;
-        self.sessions.invalidate();
         Ok(deleted.rows_affected)
     }
 }

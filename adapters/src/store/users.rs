@@ -105,6 +105,8 @@ impl UserStore for SeaOrmStore {
         at: OffsetDateTime,
         event: &AuditEvent,
     ) -> Result<DisableOutcome, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(internal)?;
         // The enabled administrators, locked on PostgreSQL so that two administrators cannot
         // disable each other at once (SQLite serialises writing transactions anyway).
@@ -128,7 +130,6 @@ impl UserStore for SeaOrmStore {
         let revoked = revoke_in(&txn, &RevokeScope::User { user: id, except: None }, at).await?;
         audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         txn.commit().await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(DisableOutcome::Disabled(user))
     }
 
@@ -140,6 +141,8 @@ impl UserStore for SeaOrmStore {
         revoke: Option<&RevokeScope>,
         event: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(internal)?;
         let updated = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(Some(hash.as_str().to_owned())))
@@ -157,7 +160,6 @@ impl UserStore for SeaOrmStore {
             audit::write(&txn, &event.clone().detail("sessions_revoked", revoked)).await?;
         }
         txn.commit().await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(changed)
     }
 
@@ -167,21 +169,23 @@ impl UserStore for SeaOrmStore {
         at: OffsetDateTime,
         event: &AuditEvent,
     ) -> Result<Option<User>, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         let txn = self.db.begin().await.map_err(internal)?;
         let user = set_disabled(&txn, id, false, at).await?;
         if user.is_some() {
             audit::write(&txn, event).await?;
         }
         txn.commit().await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(user)
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        // Whatever becomes of the change, nothing read before it is trusted after.
+        let _invalidate = self.sessions.invalidate_after();
         // The schema's foreign keys delete the user's links and sessions with it.
         let deleted =
             users::Entity::delete_by_id(id.as_uuid()).exec(&self.db).await.map_err(internal)?;
-        self.sessions.invalidate();
         Ok(deleted.rows_affected > 0)
     }
 }

@@ -151,3 +151,20 @@ async fn a_password_change_on_one_replica_is_refused_on_the_other_within_a_secon
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_administrators_reset_on_one_replica_is_refused_on_the_other_within_a_second() {
+    ended_on_a_is_refused_on_b(false, |a, user, _| async move {
+        let scope = RevokeScope::User { user: user.id, except: None };
+        assert_eq!(a.revoke_sessions(&scope, at(), Some(&audit())).await.expect("reset"), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_the_user_on_one_replica_is_refused_on_the_other_within_a_second() {
+    ended_on_a_is_refused_on_b(false, |a, user, _| async move {
+        assert!(a.delete_user(user.id).await.expect("delete"));
+    })
+    .await;
+}
