@@ -61,6 +61,9 @@ pub struct IdentityView {
     pub issuer: String,
     pub subject: String,
     pub user_id: Uuid,
+    /// The e-mail address the provider knows the user by (informational); absent when none was
+    /// given, never `null`.
+    #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
     pub created_at: time::OffsetDateTime,
 }

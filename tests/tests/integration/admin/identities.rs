@@ -62,6 +62,17 @@ async fn linking_answers_201_with_the_identity_and_it_is_listed() {
 }
 
 #[tokio::test]
+async fn an_identity_without_an_email_address_omits_the_field_rather_than_sending_null() {
+    let admin = AdminApp::spawn().await;
+    let user = admin.create_user("ada@example.com").await;
+    let reply = admin.link(user, link_body(ISSUER, "sub-1")).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(keys(&reply.json()), ["created_at", "id", "issuer", "subject", "user_id"]);
+    let listed = admin.get(&path(user)).await.json();
+    assert_eq!(keys(&listed[0]), ["created_at", "id", "issuer", "subject", "user_id"]);
+}
+
+#[tokio::test]
 async fn an_identity_can_be_linked_once_even_across_users() {
     let admin = AdminApp::spawn().await;
     let ada = admin.create_user("ada@example.com").await;
