@@ -662,6 +662,80 @@ fn parse_forwarded(entry: &str) -> Option<IpAddr> {
     entry.parse().ok().or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
+/// Parameter errors in the words of the document: the name it gives the parameter
+/// (`user_id`, never the router's `param0`) and what it must be, never a parser's internals.
+pub struct PlainParameterErrors {
+    pub routes: RouteTemplates,
+}
+
+impl<E: Endpoint> Middleware<E> for PlainParameterErrors {
+    type Output = PlainParameterErrorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        PlainParameterErrorsEndpoint { inner, routes: self.routes.clone() }
+    }
+}
+
+pub struct PlainParameterErrorsEndpoint<E> {
+    inner: E,
+    routes: RouteTemplates,
+}
+
+impl<E: Endpoint> Endpoint for PlainParameterErrorsEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        let path = req.uri().path().to_owned();
+        let error = match self.inner.call(req).await {
+            Ok(output) => return Ok(output),
+            Err(error) => error,
+        };
+        let (name, reason) =
+            if let Some(e) = error.downcast_ref::<poem_openapi::error::ParsePathError>() {
+                // Path parameters are extracted as `param0`, `param1`, … in template order.
+                let index = e.name.strip_prefix("param").and_then(|n| n.parse::<usize>().ok());
+                let template = self.routes.of(&path);
+                let names: Vec<&str> = template
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                    .collect();
+                let name = index.and_then(|i| names.get(i).copied()).unwrap_or(e.name).to_owned();
+                (name, e.reason.clone())
+            } else if let Some(e) = error.downcast_ref::<poem_openapi::error::ParseParamError>() {
+                (e.name.to_owned(), e.reason.clone())
+            } else {
+                return Err(error);
+            };
+        let detail = format!("`{name}` {}", plain_parameter_reason(&reason));
+        Err(Problem::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request", detail).into())
+    }
+}
+
+/// What a parameter must be, from the parser's reason for refusing it.
+fn plain_parameter_reason(reason: &str) -> String {
+    let bound = |kind: &str| {
+        let rest = reason.split(&format!("{kind}(")).nth(1)?;
+        rest.split([',', ')']).next().map(str::trim).map(str::to_owned)
+    };
+    if reason.contains("expects an input value") {
+        "is required".to_owned()
+    } else if let Some(max) = bound("maximum") {
+        format!("must be at most {max}")
+    } else if let Some(min) = bound("minimum") {
+        format!("must be at least {min}")
+    } else if reason.contains("uuid") {
+        "must be a UUID".to_owned()
+    } else if reason.contains("uint") {
+        "must be a whole number, 0 or more".to_owned()
+    } else if reason.contains("integer") {
+        "must be a whole number".to_owned()
+    } else if reason.contains("boolean") {
+        "must be true or false".to_owned()
+    } else {
+        "is not valid".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

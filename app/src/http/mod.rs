@@ -163,7 +163,7 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
             )
             .with(middleware::DocsValidators),
         )
-        .nest("/", api)
+        .nest("/", api.with(middleware::PlainParameterErrors { routes: route_templates() }))
         .with(middleware::BodyLimit(MAX_BODY_BYTES))
         .with(middleware::CookieCsrfGuard { public_origin })
         .with(middleware::RequestContexts { trusted_proxies, secure_cookies })

@@ -195,3 +195,25 @@ async fn error_responses_carry_the_security_headers() {
     }
     assert!(missing.is_empty(), "no security headers on {missing:?}");
 }
+
+#[tokio::test]
+async fn a_bad_parameter_is_named_as_the_document_names_it_in_plain_words() {
+    let app = TestApp::spawn().await;
+    app.create_admin("admin@example.com", PASSWORD).await;
+    let token = app.token("admin@example.com", PASSWORD).await;
+    let cases = [
+        ("/admin/users/not-a-uuid", "`user_id` must be a UUID"),
+        ("/admin/users/not-a-uuid/identities", "`user_id` must be a UUID"),
+        ("/admin/users?offset=-1", "`offset` must be a whole number, 0 or more"),
+        ("/admin/users?limit=501", "`limit` must be at most 500"),
+        ("/admin/audit-events?limit=many", "`limit` must be a whole number, 0 or more"),
+    ];
+    for (path, detail) in cases {
+        let reply = app.send(Method::GET, path, Some(&token), None).await;
+        let problem = reply.assert_problem(400, "invalid_request");
+        assert_eq!(problem["detail"], detail, "{path}");
+    }
+    let missing = app.send(Method::DELETE, "/auth/identities?issuer=x", Some(&token), None).await;
+    let problem = missing.assert_problem(400, "invalid_request");
+    assert_eq!(problem["detail"], "`subject` is required");
+}
