@@ -734,12 +734,8 @@ impl TokenIssuer for JwtTokenIssuer {
             self.verified.forget(&digest);
             return Err(TokenIssuerError::Invalid);
         }
-        let claims = self.verify_signed(token, now).await?;
-        if let Ok(header) = jsonwebtoken::decode_header(token)
-            && let Some(kid) = header.kid
-        {
-            self.verified.insert(digest, claims.clone(), &kid, now);
-        }
+        let (claims, kid) = self.verify_signed(token, now).await?;
+        self.verified.insert(digest, claims.clone(), &kid, now);
         Ok(claims)
     }
 
@@ -749,12 +745,13 @@ impl TokenIssuer for JwtTokenIssuer {
 }
 
 impl JwtTokenIssuer {
-    /// The whole check of a token not seen before: header, key, signature, claims.
+    /// The whole check of a token not seen before: header, key, signature, claims. The claims,
+    /// and the id of the key that verified them.
     async fn verify_signed(
         &self,
         token: &str,
         now: OffsetDateTime,
-    ) -> Result<AccessTokenClaims, TokenIssuerError> {
+    ) -> Result<(AccessTokenClaims, String), TokenIssuerError> {
         let arrived = Instant::now();
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenIssuerError::Invalid)?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
@@ -762,7 +759,7 @@ impl JwtTokenIssuer {
         }
         let kid = header.kid.as_deref().ok_or(TokenIssuerError::Invalid)?;
         if let Some(key) = self.ring.current().by_kid.get(kid) {
-            return self.check(token, key, header.alg, now);
+            return Ok((self.check(token, key, header.alg, now)?, kid.to_owned()));
         }
         // A key another replica may have rotated in since this one last loaded.
         if !plausible_kid(kid) {
@@ -771,7 +768,7 @@ impl JwtTokenIssuer {
         self.ring.reload_for_unknown_kid(arrived, now).await;
         let set = self.ring.current();
         let key = set.by_kid.get(kid).ok_or(TokenIssuerError::Invalid)?;
-        self.check(token, key, header.alg, now)
+        Ok((self.check(token, key, header.alg, now)?, kid.to_owned()))
     }
 }
 

@@ -54,8 +54,8 @@ pub struct InvitationView {
 }
 
 impl InvitationView {
-    fn new(invitation: Invitation, now: time::OffsetDateTime) -> Self {
-        let status = match invitation.status(now) {
+    fn new(invitation: Invitation, status: InvitationStatus) -> Self {
+        let status = match status {
             InvitationStatus::Pending => InvitationState::Pending,
             InvitationStatus::Spent => InvitationState::Spent,
             InvitationStatus::Expired => InvitationState::Expired,
@@ -151,8 +151,7 @@ impl InvitationsApi {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let invitations = self.invitations.as_ref().ok_or_else(problems::oidc_not_configured)?;
         let list = invitations.invitations_of_user(&admin, UserId::from_uuid(user_id.0)).await?;
-        let now = invitations.now();
-        Ok(Json(list.into_iter().map(|i| InvitationView::new(i, now)).collect()))
+        Ok(Json(list.into_iter().map(|(i, status)| InvitationView::new(i, status)).collect()))
     }
 
     /// Revoke an invitation

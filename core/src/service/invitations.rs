@@ -5,7 +5,9 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::BoxError;
-use crate::domain::{AuditEvent, AuditKind, AuditOutcome, Invitation, OpaqueToken, UserId};
+use crate::domain::{
+    AuditEvent, AuditKind, AuditOutcome, Invitation, InvitationStatus, OpaqueToken, UserId,
+};
 use crate::ports::{InvitationStoreError, StoreError};
 use crate::service::{Admin, Invitations};
 
@@ -77,7 +79,7 @@ impl Invitations {
         Ok(IssuedInvitation { url: self.url(&token), invitation })
     }
 
-    /// A user's invitations, newest first.
+    /// A user's invitations, newest first, each with where it stands now.
     ///
     /// # Errors
     /// `UnknownUser`.
@@ -85,11 +87,19 @@ impl Invitations {
         &self,
         _admin: &Admin,
         user_id: UserId,
-    ) -> Result<Vec<Invitation>, InvitationError> {
+    ) -> Result<Vec<(Invitation, InvitationStatus)>, InvitationError> {
         if self.users.user_by_id(user_id).await?.is_none() {
             return Err(InvitationError::UnknownUser);
         }
-        Ok(self.invitations.invitations_of_user(user_id).await?)
+        let now = self.clock.now();
+        let invitations = self.invitations.invitations_of_user(user_id).await?;
+        Ok(invitations
+            .into_iter()
+            .map(|i| {
+                let status = i.status(now);
+                (i, status)
+            })
+            .collect())
     }
 
     /// Revokes an invitation: its URL no longer works.
@@ -105,11 +115,6 @@ impl Invitations {
             true => Ok(()),
             false => Err(InvitationError::UnknownInvitation),
         }
-    }
-
-    /// The time now, by the service's clock (for an invitation's status).
-    pub fn now(&self) -> time::OffsetDateTime {
-        self.clock.now()
     }
 }
 
@@ -132,9 +137,8 @@ mod tests {
         assert_eq!(token.len(), 64, "256 bits in hex");
         assert!(issued.url.starts_with("https://codex.example/auth/oidc/login?invitation="));
         let listed = w.invitations.invitations_of_user(&admin, ada.id).await.unwrap();
-        assert_eq!(listed, vec![issued.invitation.clone()]);
-        assert_ne!(format!("{:?}", listed[0].token), token);
-        assert_eq!(listed[0].status(w.invitations.now()), InvitationStatus::Pending);
+        assert_eq!(listed, vec![(issued.invitation.clone(), InvitationStatus::Pending)]);
+        assert_ne!(format!("{:?}", listed[0].0.token), token);
 
         let nobody = w.invitations.invite(&admin, UserId::new()).await;
         assert!(matches!(nobody, Err(InvitationError::UnknownUser)), "{nobody:?}");
