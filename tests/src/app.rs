@@ -114,7 +114,8 @@ impl TestAppBuilder {
         };
         let backend = Backend::build(&self.settings, overrides).await.expect("build the backend");
         let services = backend.services.clone();
-        let client = TestClient::new(endpoint(services.clone()).map_to_response().boxed());
+        let checked = crate::conformance::checked(endpoint(services.clone()).map_to_response());
+        let client = TestClient::new(checked.boxed());
         let jwks = JwkSet::of(&services.auth.published_keys());
         TestApp { client, services, clock, jwks, store, backend }
     }

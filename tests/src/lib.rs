@@ -9,6 +9,7 @@
 )]
 
 pub mod app;
+pub mod conformance;
 pub mod database;
 pub mod failing_store;
 pub mod fake_op;

@@ -1,7 +1,12 @@
 //! Administration for administrators' tokens: users, and their links to external identities.
 
+use crate::http::json::Json;
+use crate::http::problems::{AdminRefused, BadBody, BadParameter, CrossSiteRequest};
+use codex_cloud_core::service::{
+    CreateUserError, DisableUserError, IdentityLinkError, ManageUsersError, StoreFailed,
+    UnlinkIdentityError, UserLookupError,
+};
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::types::Password;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
@@ -9,10 +14,10 @@ use uuid::Uuid;
 use codex_cloud_core::domain::{ExternalIdentity, User, UserId};
 use codex_cloud_core::service::{Accounts, Auth, CreateUser, IdentityLinks, LinkIdentity};
 
+use crate::error_set;
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
 use crate::http::security::Credentials;
-use crate::statuses;
 
 const MAX_PAGE: u64 = 500;
 
@@ -112,54 +117,16 @@ pub struct PasswordReset {
     pub password: Password,
 }
 
-statuses!(ReadErrors:
-    400 "A malformed path or query parameter (`invalid_request`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "No such user (`user_not_found`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(DisableErrors:
-    400 "A malformed user id (`invalid_request`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "No such user (`user_not_found`).",
-    409 "The user is the last enabled administrator (`last_admin`) or the caller (`cannot_disable_self`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(ResetErrors:
-    400 "Invalid body (`invalid_request`), or the password breaks a rule, named in `detail` (`invalid_password`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "No such user (`user_not_found`).",
-    413 "The body is too large (`payload_too_large`).",
-    415 "The body is not `application/json` (`unsupported_media_type`).",
-    500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(WriteErrors:
-    400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`, `invalid_identity`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "No such user or identity (`user_not_found`, `identity_not_found`).",
-    409 "The e-mail address or identity is taken (`email_taken`, `identity_already_linked`).",
-    413 "The body is too large (`payload_too_large`).",
-    415 "The body is not `application/json` (`unsupported_media_type`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(CreateUserErrors:
-    400 "Invalid body or field (`invalid_request`, `invalid_email`, `invalid_password`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
-    409 "The e-mail address is taken (`email_taken`).",
-    413 "The body is too large (`payload_too_large`).",
-    415 "The body is not `application/json` (`unsupported_media_type`).",
-    500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
+error_set!(ListUsersProblem: BadParameter, AdminRefused, StoreFailed);
+error_set!(CreateUserProblem: BadBody, CrossSiteRequest, AdminRefused, CreateUserError);
+error_set!(GetUserProblem: BadParameter, AdminRefused, UserLookupError);
+error_set!(DisableUserProblem: BadParameter, CrossSiteRequest, AdminRefused, DisableUserError);
+error_set!(EnableUserProblem: BadParameter, CrossSiteRequest, AdminRefused, UserLookupError);
+error_set!(ResetPasswordProblem: BadParameter, BadBody, CrossSiteRequest, AdminRefused, ManageUsersError);
+error_set!(RevokeUserSessionsProblem: BadParameter, CrossSiteRequest, AdminRefused, UserLookupError);
+error_set!(ListUserIdentitiesProblem: BadParameter, AdminRefused, UserLookupError);
+error_set!(LinkUserIdentityProblem: BadParameter, BadBody, CrossSiteRequest, AdminRefused, IdentityLinkError);
+error_set!(UnlinkUserIdentityProblem: BadParameter, CrossSiteRequest, AdminRefused, UnlinkIdentityError);
 
 pub struct AdminApi {
     pub auth: Auth,
@@ -178,7 +145,7 @@ impl AdminApi {
         /// At most 500.
         #[oai(default = "default_limit", validator(maximum(value = "500")))]
         limit: Query<u64>,
-    ) -> Result<Json<Vec<UserView>>, ApiError<ReadErrors>> {
+    ) -> Result<Json<Vec<UserView>>, ApiError<ListUsersProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let users = self.accounts.list_users(&admin, offset.0, limit.0.min(MAX_PAGE)).await?;
         Ok(Json(users.into_iter().map(UserView::from).collect()))
@@ -190,7 +157,7 @@ impl AdminApi {
         &self,
         credentials: Credentials,
         body: Json<NewUserRequest>,
-    ) -> Result<Created<UserView>, ApiError<CreateUserErrors>> {
+    ) -> Result<Created<UserView>, ApiError<CreateUserProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let request = CreateUser {
             email: &body.email,
@@ -207,7 +174,7 @@ impl AdminApi {
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
+    ) -> Result<Json<UserView>, ApiError<GetUserProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         Ok(Json(self.accounts.user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
     }
@@ -222,7 +189,7 @@ impl AdminApi {
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<Json<UserView>, ApiError<DisableErrors>> {
+    ) -> Result<Json<UserView>, ApiError<DisableUserProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         Ok(Json(self.accounts.disable_user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
     }
@@ -233,7 +200,7 @@ impl AdminApi {
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<Json<UserView>, ApiError<ReadErrors>> {
+    ) -> Result<Json<UserView>, ApiError<EnableUserProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         Ok(Json(self.accounts.enable_user(&admin, UserId::from_uuid(user_id.0)).await?.into()))
     }
@@ -248,7 +215,7 @@ impl AdminApi {
         credentials: Credentials,
         user_id: Path<Uuid>,
         body: Json<PasswordReset>,
-    ) -> Result<Unlinked, ApiError<ResetErrors>> {
+    ) -> Result<Unlinked, ApiError<ResetPasswordProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let id = UserId::from_uuid(user_id.0);
         self.accounts.set_password(&admin, id, body.0.password.as_str()).await?;
@@ -265,7 +232,7 @@ impl AdminApi {
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<Unlinked, ApiError<ReadErrors>> {
+    ) -> Result<Unlinked, ApiError<RevokeUserSessionsProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         self.accounts.revoke_sessions(&admin, UserId::from_uuid(user_id.0)).await?;
         Ok(Unlinked::Unlinked)
@@ -281,7 +248,7 @@ impl AdminApi {
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<Json<Vec<IdentityView>>, ApiError<ReadErrors>> {
+    ) -> Result<Json<Vec<IdentityView>>, ApiError<ListUserIdentitiesProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let identities =
             self.links.identities_of_user(&admin, UserId::from_uuid(user_id.0)).await?;
@@ -301,7 +268,7 @@ impl AdminApi {
         credentials: Credentials,
         user_id: Path<Uuid>,
         body: Json<LinkRequest>,
-    ) -> Result<Created<IdentityView>, ApiError<WriteErrors>> {
+    ) -> Result<Created<IdentityView>, ApiError<LinkUserIdentityProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let request = LinkIdentity {
             issuer: &body.issuer,
@@ -325,7 +292,7 @@ impl AdminApi {
         user_id: Path<Uuid>,
         issuer: Query<String>,
         subject: Query<String>,
-    ) -> Result<Unlinked, ApiError<WriteErrors>> {
+    ) -> Result<Unlinked, ApiError<UnlinkUserIdentityProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let user_id = UserId::from_uuid(user_id.0);
         self.links.unlink_identity_of(&admin, user_id, &issuer.0, &subject.0).await?;

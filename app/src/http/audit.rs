@@ -2,18 +2,20 @@
 
 use std::collections::BTreeMap;
 
+use crate::http::json::Json;
+use crate::http::problems::{AdminRefused, BadParameter};
+use codex_cloud_core::service::AuditTrailError;
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{AuditEvent, AuditFilter, AuditKind, UserId};
 use codex_cloud_core::service::{Accounts, Auth};
 
+use crate::error_set;
 use crate::http::ApiTags;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::ApiError;
 use crate::http::security::Credentials;
-use crate::statuses;
 
 /// One entry of the audit trail. `detail` never holds a password, token, code, secret or cookie.
 #[derive(Debug, Object)]
@@ -54,13 +56,7 @@ impl From<AuditEvent> for AuditEventView {
     }
 }
 
-statuses!(AuditErrors:
-    400 "An unknown `kind`, or a malformed parameter (`invalid_request`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
+error_set!(ListAuditEventsProblem: BadParameter, AdminRefused, AuditTrailError);
 
 pub struct AuditApi {
     pub auth: Auth,
@@ -86,15 +82,11 @@ impl AuditApi {
         /// At most 500.
         #[oai(default = "default_limit", validator(maximum(value = "500")))]
         limit: Query<u64>,
-    ) -> Result<Json<Vec<AuditEventView>>, ApiError<AuditErrors>> {
+    ) -> Result<Json<Vec<AuditEventView>>, ApiError<ListAuditEventsProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let kind = match kind.0.as_deref() {
             Some(raw) => Some(AuditKind::parse(raw).ok_or_else(|| {
-                Problem::new(
-                    poem::http::StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    format!("kind {raw:?} is not a kind of audit event"),
-                )
+                BadParameter(format!("`kind` {raw:?} is not a kind of audit event"))
             })?),
             None => None,
         };

@@ -1,7 +1,9 @@
 //! Local login, refresh tokens, the current user, fresh tokens for the browser, logout.
 
+use crate::http::json::Json;
+use crate::http::problems::{BadBody, CrossSiteRequest};
+use codex_cloud_core::service::{AuthenticateError, LoginError, LogoutError, RefreshError};
 use poem::web::cookie::CookieJar;
-use poem_openapi::payload::Json;
 use poem_openapi::types::Password;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
@@ -9,11 +11,11 @@ use uuid::Uuid;
 use codex_cloud_core::domain::IssuedToken;
 use codex_cloud_core::service::{Auth, LoginSuccess};
 
+use crate::error_set;
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
 use crate::http::middleware::{ClientAddress, record_user};
 use crate::http::security::{self, BrowserSession, Credentials};
-use crate::statuses;
 
 // No `Debug`: it holds a password.
 /// An e-mail address and password to log in with.
@@ -81,40 +83,11 @@ pub enum LogoutResponse {
     LoggedOut,
 }
 
-statuses!(LoginErrors:
-    400 "The body is not valid JSON or lacks a field (`invalid_request`).",
-    401 "Unknown user, wrong password or disabled user, indistinguishably (`invalid_credentials`).",
-    413 "The body is too large (`payload_too_large`).",
-    415 "The body is not `application/json` (`unsupported_media_type`).",
-    429 "Too many failed attempts for this account or from this address (`too_many_attempts`); wait `Retry-After` seconds.",
-    500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(RefreshErrors:
-    400 "The body is not valid JSON or lacks a field (`invalid_request`).",
-    401 "The refresh token is unknown, spent, expired or revoked (`invalid_refresh_token`); a spent one also ends its session.",
-    413 "The body is too large (`payload_too_large`).",
-    415 "The body is not `application/json` (`unsupported_media_type`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(TokenErrors:
-    401 "The session cookie is missing, invalid, expired or revoked (`invalid_token`).",
-    403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(LogoutErrors:
-    401 "The access token is missing, invalid, expired or revoked (`invalid_token`).",
-    403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(SessionErrors:
-    401 "The access token is missing, invalid, expired or revoked (`invalid_token`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
+error_set!(LoginProblem: BadBody, LoginError);
+error_set!(RefreshProblem: BadBody, RefreshError);
+error_set!(SessionTokenProblem: CrossSiteRequest, AuthenticateError);
+error_set!(LogoutProblem: CrossSiteRequest, AuthenticateError, LogoutError);
+error_set!(CurrentUserProblem: AuthenticateError);
 
 pub struct AuthApi {
     pub auth: Auth,
@@ -131,7 +104,7 @@ impl AuthApi {
     async fn login(
         &self,
         body: Json<LoginRequest>,
-    ) -> Result<Json<TokenResponse>, ApiError<LoginErrors>> {
+    ) -> Result<Json<TokenResponse>, ApiError<LoginProblem>> {
         let request = body.0;
         let (password, client) = (request.password.as_str(), ClientAddress::current());
         let login = self.auth.login_with_password(&request.email, password, client).await?;
@@ -147,7 +120,7 @@ impl AuthApi {
     async fn refresh(
         &self,
         body: Json<RefreshRequest>,
-    ) -> Result<Json<TokenResponse>, ApiError<RefreshErrors>> {
+    ) -> Result<Json<TokenResponse>, ApiError<RefreshProblem>> {
         let login = self.auth.refresh(&body.0.refresh_token, ClientAddress::current()).await?;
         record_user(login.user.id);
         Ok(Json(TokenResponse::from_login(&login)))
@@ -160,7 +133,7 @@ impl AuthApi {
     async fn token(
         &self,
         cookie: BrowserSession,
-    ) -> Result<Json<TokenResponse>, ApiError<TokenErrors>> {
+    ) -> Result<Json<TokenResponse>, ApiError<SessionTokenProblem>> {
         let credentials = Credentials::from(cookie);
         let principal = credentials.authenticate(&self.auth).await?;
         let token = self.auth.access_token_for(&principal).await?;
@@ -172,7 +145,7 @@ impl AuthApi {
     async fn me(
         &self,
         credentials: Credentials,
-    ) -> Result<Json<CurrentUser>, ApiError<SessionErrors>> {
+    ) -> Result<Json<CurrentUser>, ApiError<CurrentUserProblem>> {
         let user = credentials.authenticate(&self.auth).await?.user;
         Ok(Json(CurrentUser {
             id: user.id.as_uuid(),
@@ -189,7 +162,7 @@ impl AuthApi {
         &self,
         credentials: Credentials,
         cookies: &CookieJar,
-    ) -> Result<LogoutResponse, ApiError<LogoutErrors>> {
+    ) -> Result<LogoutResponse, ApiError<LogoutProblem>> {
         let principal = credentials.authenticate(&self.auth).await?;
         self.auth.logout(&principal).await?;
         let name = security::session_cookie_name(self.secure_cookies);

@@ -1,14 +1,16 @@
 //! Liveness and readiness.
 
-use poem_openapi::payload::Json;
+use crate::http::json::Json;
+use crate::http::problems::NotReadyAnonymously;
+use codex_cloud_core::service::NotReady;
 use poem_openapi::{Object, OpenApi};
 
 use codex_cloud_core::service::{Auth, ReadinessCheck};
 
+use crate::error_set;
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestContext;
-use crate::statuses;
 
 #[derive(Debug, Object)]
 pub struct Health {
@@ -16,9 +18,7 @@ pub struct Health {
     pub status: String,
 }
 
-statuses!(ReadyErrors:
-    503 "Not ready: the database or the identity provider cannot be used (`not_ready`); the reason is in `detail` for administrators' bearer tokens only.",
-);
+error_set!(ReadyProblem: NotReady, NotReadyAnonymously);
 
 pub struct HealthApi {
     pub readiness: ReadinessCheck,
@@ -35,16 +35,15 @@ impl HealthApi {
 
     /// Readiness: the database is reachable and, when OpenID Connect is on, the provider is discovered
     #[oai(path = "/readyz", method = "get", operation_id = "ready")]
-    async fn readyz(&self, req: &poem::Request) -> Result<Json<Health>, ApiError<ReadyErrors>> {
+    async fn readyz(&self, req: &poem::Request) -> Result<Json<Health>, ApiError<ReadyProblem>> {
         let Err(not_ready) = self.readiness.check().await else {
             return Ok(Json(Health { status: "ready".to_owned() }));
         };
         // The reason is for operators: the log, and administrators' tokens.
-        let problem = crate::http::error::Problem::from(not_ready);
         if self.is_admin(req).await {
-            return Err(problem.into());
+            return Err(not_ready.into());
         }
-        Err(crate::http::problems::not_ready_anonymously().into())
+        Err(NotReadyAnonymously.into())
     }
 }
 

@@ -1,32 +1,22 @@
 //! The caller's own links to external identities: list them, remove one.
 
+use crate::http::json::Json;
+use crate::http::problems::{BadParameter, CrossSiteRequest};
+use codex_cloud_core::service::{AuthenticateError, OwnIdentityError, StoreFailed};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 
 use codex_cloud_core::service::{Auth, IdentityLinks};
 
+use crate::error_set;
 use crate::http::ApiTags;
 use crate::http::admin::IdentityView;
 use crate::http::error::ApiError;
 use crate::http::security::Credentials;
 use crate::http::sessions::Done;
-use crate::statuses;
 
-statuses!(ListErrors:
-    401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(UnlinkErrors:
-    400 "`issuer` or `subject` is missing or malformed (`invalid_request`, `invalid_identity`).",
-    401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
-    403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "The caller has no such identity (`identity_not_found`).",
-    409 "It is the caller's last way to sign in: no password and no other identity (`last_login_method`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
+error_set!(ListOwnIdentitiesProblem: AuthenticateError, StoreFailed);
+error_set!(UnlinkOwnIdentityProblem: BadParameter, CrossSiteRequest, AuthenticateError, OwnIdentityError);
 
 pub struct IdentitiesApi {
     pub auth: Auth,
@@ -42,7 +32,7 @@ impl IdentitiesApi {
     async fn list(
         &self,
         credentials: Credentials,
-    ) -> Result<Json<Vec<IdentityView>>, ApiError<ListErrors>> {
+    ) -> Result<Json<Vec<IdentityView>>, ApiError<ListOwnIdentitiesProblem>> {
         let principal = credentials.authenticate(&self.auth).await?;
         let identities = self.links.own_identities(&principal).await?;
         Ok(Json(identities.into_iter().map(IdentityView::from).collect()))
@@ -60,7 +50,7 @@ impl IdentitiesApi {
         issuer: Query<String>,
         /// The provider's `sub`.
         subject: Query<String>,
-    ) -> Result<Done, ApiError<UnlinkErrors>> {
+    ) -> Result<Done, ApiError<UnlinkOwnIdentityProblem>> {
         let principal = credentials.authenticate(&self.auth).await?;
         self.links.unlink_own_identity(&principal, &issuer.0, &subject.0).await?;
         Ok(Done::Done)

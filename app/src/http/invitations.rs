@@ -1,19 +1,20 @@
 //! Invitations (administrators): a single-use URL that links the provider account of whoever
 //! opens it to a chosen user.
 
+use crate::http::json::Json;
+use crate::http::problems::{AdminRefused, BadParameter, CrossSiteRequest, OidcNotConfigured};
+use codex_cloud_core::service::{InvitationError, UserLookupError};
 use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use codex_cloud_core::domain::{Invitation, InvitationStatus, UserId};
 use codex_cloud_core::service::{Auth, Invitations, IssuedInvitation};
 
+use crate::error_set;
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
-use crate::http::problems;
 use crate::http::security::Credentials;
-use crate::statuses;
 
 /// A new invitation. `url` is shown only here: the server keeps a digest of its token.
 #[derive(Debug, Object)]
@@ -85,22 +86,9 @@ pub enum Revoked {
     Revoked,
 }
 
-statuses!(InviteErrors:
-    400 "A malformed user id (`invalid_request`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "No such user (`user_not_found`), or OpenID Connect is not configured (`oidc_not_configured`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(RevokeErrors:
-    400 "A malformed invitation id (`invalid_request`).",
-    401 "Missing or invalid access token (`invalid_token`).",
-    403 "The caller is not an administrator (`forbidden`), or a cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "No such invitation (`invitation_not_found`), or OpenID Connect is not configured (`oidc_not_configured`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
+error_set!(CreateInvitationProblem: BadParameter, CrossSiteRequest, AdminRefused, OidcNotConfigured, UserLookupError);
+error_set!(ListInvitationsProblem: BadParameter, AdminRefused, OidcNotConfigured, UserLookupError);
+error_set!(RevokeInvitationProblem: BadParameter, CrossSiteRequest, AdminRefused, OidcNotConfigured, InvitationError);
 
 pub struct InvitationsApi {
     pub auth: Auth,
@@ -124,12 +112,12 @@ impl InvitationsApi {
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<InvitationCreated, ApiError<InviteErrors>> {
+    ) -> Result<InvitationCreated, ApiError<CreateInvitationProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
         let issued = self
             .invitations
             .as_ref()
-            .ok_or_else(problems::oidc_not_configured)?
+            .ok_or(OidcNotConfigured)?
             .invite(&admin, UserId::from_uuid(user_id.0))
             .await?;
         Ok(InvitationCreated::Created(Json(issued.into())))
@@ -147,9 +135,9 @@ impl InvitationsApi {
         &self,
         credentials: Credentials,
         user_id: Path<Uuid>,
-    ) -> Result<Json<Vec<InvitationView>>, ApiError<InviteErrors>> {
+    ) -> Result<Json<Vec<InvitationView>>, ApiError<ListInvitationsProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
-        let invitations = self.invitations.as_ref().ok_or_else(problems::oidc_not_configured)?;
+        let invitations = self.invitations.as_ref().ok_or(OidcNotConfigured)?;
         let list = invitations.invitations_of_user(&admin, UserId::from_uuid(user_id.0)).await?;
         Ok(Json(list.into_iter().map(|(i, status)| InvitationView::new(i, status)).collect()))
     }
@@ -164,13 +152,9 @@ impl InvitationsApi {
         &self,
         credentials: Credentials,
         invitation_id: Path<Uuid>,
-    ) -> Result<Revoked, ApiError<RevokeErrors>> {
+    ) -> Result<Revoked, ApiError<RevokeInvitationProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;
-        self.invitations
-            .as_ref()
-            .ok_or_else(problems::oidc_not_configured)?
-            .revoke(&admin, invitation_id.0)
-            .await?;
+        self.invitations.as_ref().ok_or(OidcNotConfigured)?.revoke(&admin, invitation_id.0).await?;
         Ok(Revoked::Revoked)
     }
 }

@@ -1,7 +1,7 @@
 //! The public keys of Codex access tokens, for other Codex services to verify them: the keys
 //! that may have signed a token still valid, and the key that signs next.
 
-use poem_openapi::payload::Json;
+use crate::http::json::Json;
 use poem_openapi::{Object, OpenApi};
 
 use codex_cloud_core::domain::PublishedKey;

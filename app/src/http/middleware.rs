@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use crate::config::TrustedProxies;
 use crate::http::error::{Problem, ProblemCode};
-use crate::http::problems;
+use crate::http::problems::{BadBody, BadParameter, CrossSiteRequest};
 use crate::http::security::{HOST_SESSION_COOKIE, SESSION_COOKIE};
 
 /// Refuses bodies larger than the limit with 413, whether announced by `Content-Length` or not.
@@ -39,13 +39,13 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|len| len > self.limit as u64) {
-            return Err(problems::payload_too_large(self.limit).into());
+            return Err(Problem::from(BadBody::TooLarge(self.limit)).into());
         }
         let body = req.take_body();
         let bytes = body
             .into_bytes_limit(self.limit)
             .await
-            .map_err(|_| poem::Error::from(problems::payload_too_large(self.limit)))?;
+            .map_err(|_| poem::Error::from(Problem::from(BadBody::TooLarge(self.limit))))?;
         req.set_body(Body::from(bytes));
         self.inner.call(req).await
     }
@@ -126,7 +126,7 @@ impl<E: Endpoint> Endpoint for CookieCsrfGuardEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         if is_cross_site_cookie_request(&req, &self.public_origin) {
-            return Err(problems::cross_site_request().into());
+            return Err(Problem::from(CrossSiteRequest).into());
         }
         self.inner.call(req).await
     }
@@ -427,8 +427,8 @@ impl<E: Endpoint> Endpoint for AccessLogEndpoint<E> {
         }
         let status = response.status().as_u16();
         let elapsed = started.elapsed().as_secs_f64();
-        let code = response.extensions().get::<ProblemCode>().map(|c| c.0.clone());
-        crate::metrics::record_request(&route, method.as_str(), status, elapsed, code.as_deref());
+        let code = response.extensions().get::<ProblemCode>().map(|c| c.0.as_str());
+        crate::metrics::record_request(&route, method.as_str(), status, elapsed, code);
         let elapsed_ms = elapsed * 1000.0;
         span.in_scope(|| match &code {
             Some(code) => tracing::info!(status, code, elapsed_ms, "request"),
@@ -707,7 +707,7 @@ impl<E: Endpoint> Endpoint for PlainParameterErrorsEndpoint<E> {
                 return Err(error);
             };
         let detail = format!("`{name}` {}", plain_parameter_reason(&reason));
-        Err(Problem::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request", detail).into())
+        Err(Problem::from(BadParameter(detail)).into())
     }
 }
 

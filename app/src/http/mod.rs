@@ -8,10 +8,11 @@ pub mod error;
 pub mod health;
 pub mod identities;
 pub mod invitations;
+pub mod json;
 pub mod keys;
 pub mod middleware;
 pub mod oidc;
-pub(crate) mod problems;
+pub mod problems;
 pub mod security;
 pub mod sessions;
 

@@ -1,21 +1,24 @@
 //! Login through the configured OpenID Connect provider: the redirect to the provider and the
 //! callback that finishes the login.
 
+use crate::http::json::Json;
+use crate::http::problems::{CrossSiteRequest, OidcNotConfigured};
+use codex_cloud_core::service::{
+    AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, ProviderLogoutError,
+};
 use poem::web::cookie::{Cookie, CookieJar};
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use codex_cloud_core::domain::{CallbackParams, SecretString};
 use codex_cloud_core::service::{Auth, OidcCallback, OidcLogin};
 
+use crate::error_set;
 use crate::http::ApiTags;
 use crate::http::auth::TokenResponse;
 use crate::http::error::ApiError;
 use crate::http::middleware::ClientAddress;
-use crate::http::problems;
 use crate::http::security::{self, Credentials};
-use crate::statuses;
 
 /// Binds a pending login to the browser that began it (public origin on http).
 pub const STATE_COOKIE: &str = "codex_oidc_state";
@@ -51,39 +54,10 @@ pub enum LogoutRedirect {
     Found(#[oai(header = "Location")] String),
 }
 
-statuses!(BeginErrors:
-    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`), or the invitation is unknown, spent, revoked or expired (`invalid_invitation`).",
-    404 "OpenID Connect is not configured (`oidc_not_configured`).",
-    429 "This client (address, IPv6 per /64) has 1000 logins in progress, begun in the last 10 minutes (`too_many_pending_logins`); wait `Retry-After` seconds.",
-    500 "Internal error (`internal_error`).",
-    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`). Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(CallbackErrors:
-    400 "Missing, unknown, expired, replayed or foreign state (`invalid_state`); the provider reported an error (`provider_denied`, with `provider_error`); `iss` is not the configured issuer (`issuer_mismatch`); no code (`invalid_request`); the invitation the login carried was spent, revoked or expired meanwhile (`invalid_invitation`).",
-    401 "The ID token failed verification (`id_token_rejected`).",
-    403 "The identity is not linked to an enabled Codex user (`identity_not_linked`).",
-    404 "OpenID Connect is not configured (`oidc_not_configured`).",
-    409 "The identity is linked to another user (`identity_already_linked`): nothing was linked, and an invitation stays unspent.",
-    500 "Internal error (`internal_error`).",
-    502 "The provider's token endpoint failed or timed out (`provider_error`).",
-    503 "The provider (`provider_unavailable`, `provider_misconfigured`) or its keys (`provider_keys_unavailable`) cannot be used. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-
-statuses!(LinkErrors:
-    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`).",
-    401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
-    403 "The session cookie came with a navigation from another site (`cross_site_request`): only the user's own navigation (`Sec-Fetch-Site: none` or `same-origin`) or a bearer token may begin a link.",
-    404 "OpenID Connect is not configured (`oidc_not_configured`).",
-    429 "This client (address, IPv6 per /64) has 1000 logins in progress, begun in the last 10 minutes (`too_many_pending_logins`); wait `Retry-After` seconds.",
-    500 "Internal error (`internal_error`).",
-    503 "The provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`). Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(LogoutErrors:
-    400 "`return_to` is not a relative path starting with a single `/` (`invalid_return_to`); nothing ended.",
-    404 "OpenID Connect is not configured (`oidc_not_configured`).",
-    500 "Internal error (`internal_error`).",
-    503 "The Codex session has ended, but the provider is not discovered (`provider_unavailable`) or its discovery document is refused (`provider_misconfigured`). Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
+error_set!(BeginOidcLoginProblem: OidcNotConfigured, BeginOidcLoginError);
+error_set!(CompleteOidcLoginProblem: OidcNotConfigured, CompleteOidcLoginError);
+error_set!(BeginOidcLinkProblem: OidcNotConfigured, CrossSiteRequest, AuthenticateError, BeginOidcLoginError);
+error_set!(OidcLogoutProblem: OidcNotConfigured, ProviderLogoutError);
 
 pub struct OidcApi {
     pub auth: Auth,
@@ -117,11 +91,11 @@ impl OidcApi {
         /// invited user, if it is linked to nobody.
         invitation: Query<Option<String>>,
         cookies: &CookieJar,
-    ) -> Result<LoginRedirect, ApiError<BeginErrors>> {
+    ) -> Result<LoginRedirect, ApiError<BeginOidcLoginProblem>> {
         let start = self
             .oidc
             .as_ref()
-            .ok_or_else(problems::oidc_not_configured)?
+            .ok_or(OidcNotConfigured)?
             .begin(return_to.0.as_deref(), ClientAddress::current(), invitation.0.as_deref())
             .await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
@@ -144,8 +118,8 @@ impl OidcApi {
         /// RFC 9207 issuer identifier.
         iss: Query<Option<String>>,
         cookies: &CookieJar,
-    ) -> Result<CallbackResponse, ApiError<CallbackErrors>> {
-        let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
+    ) -> Result<CallbackResponse, ApiError<CompleteOidcLoginProblem>> {
+        let oidc = self.oidc.as_ref().ok_or(OidcNotConfigured)?;
         let browser_state = cookies.get(self.state_cookie()).map(|c| c.value_str().to_owned());
         cookies.add(self.cookie(self.state_cookie(), "", time::Duration::ZERO));
         let params = CallbackParams {
@@ -194,8 +168,8 @@ impl OidcApi {
         /// Where to send the browser after linking: a relative path starting with a single `/`.
         return_to: Query<Option<String>>,
         cookies: &CookieJar,
-    ) -> Result<LoginRedirect, ApiError<LinkErrors>> {
-        let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
+    ) -> Result<LoginRedirect, ApiError<BeginOidcLinkProblem>> {
+        let oidc = self.oidc.as_ref().ok_or(OidcNotConfigured)?;
         let principal = credentials.authenticate(&self.auth).await?;
         let start =
             oidc.begin_link(&principal, return_to.0.as_deref(), ClientAddress::current()).await?;
@@ -217,16 +191,18 @@ impl OidcApi {
         /// Where to go when the provider has no end-session endpoint (default `/`).
         return_to: Query<Option<String>>,
         cookies: &CookieJar,
-    ) -> Result<LogoutRedirect, ApiError<LogoutErrors>> {
-        let oidc = self.oidc.as_ref().ok_or_else(problems::oidc_not_configured)?;
+    ) -> Result<LogoutRedirect, ApiError<OidcLogoutProblem>> {
+        let oidc = self.oidc.as_ref().ok_or(OidcNotConfigured)?;
         let name = security::session_cookie_name(self.secure_cookies);
         let cookie = cookies.get(name).map(|c| c.value_str().to_owned()).filter(|c| !c.is_empty());
         let principal = match &cookie {
             Some(cookie) => {
                 match self.auth.authenticate_cookie(cookie, ClientAddress::current()).await {
                     Ok(principal) => Some(principal),
-                    Err(codex_cloud_core::service::AuthenticateError::InvalidToken) => None,
-                    Err(e) => return Err(e.into()),
+                    Err(AuthenticateError::InvalidToken) => None,
+                    Err(AuthenticateError::Internal(e)) => {
+                        return Err(ProviderLogoutError::Internal(e).into());
+                    }
                 }
             }
             None => None,

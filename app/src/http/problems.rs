@@ -1,82 +1,127 @@
-//! How each use case's errors are answered: status, stable code and detail. Part of the error
-//! module's job, kept in its own file for size.
-
-use poem::http::StatusCode;
+//! How each error is answered: code (and so status) and detail, one arm per variant. Part of
+//! the error module's job, kept in its own file for size.
 
 use codex_cloud_core::service::{
     AuditTrailError, AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError,
-    CreateUserError, IdentityLinkError, InvitationError, LoginError, LogoutError, ManageUsersError,
-    NotAnAdmin, NotReady, OwnIdentityError, PasswordChangeError, ProviderLogoutError, RefreshError,
-    SessionError,
+    CreateUserError, DisableUserError, IdentityLinkError, InvitationError, LoginError, LogoutError,
+    ManageUsersError, NotAnAdmin, NotReady, OwnIdentityError, PasswordChangeError,
+    ProviderLogoutError, RefreshError, SessionError, StoreFailed, UnlinkIdentityError,
+    UserLookupError,
 };
 
-use crate::http::error::Problem;
+use crate::answers;
+use crate::http::error::{ErrorCode, Problem};
 
-fn problem(status: StatusCode, code: &str, detail: impl ToString) -> Problem {
-    Problem::new(status, code, detail.to_string())
+fn problem(code: ErrorCode, detail: impl ToString) -> Problem {
+    Problem::new(code, detail.to_string())
 }
 
-pub fn invalid_token() -> Problem {
-    problem(
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-        "the access token is missing, invalid, expired or revoked",
-    )
+/// A path or query parameter the document's schema refuses, with why in plain words.
+#[derive(Debug)]
+pub struct BadParameter(pub String);
+
+answers!(BadParameter {
+    BadParameter(why) => InvalidRequest = problem(ErrorCode::InvalidRequest, why),
+});
+
+/// A request body that cannot be read as the operation's schema.
+#[derive(Debug)]
+pub enum BadBody {
+    /// Why, in plain words naming the field.
+    Invalid(String),
+    /// Larger than this many bytes.
+    TooLarge(usize),
+    /// Not `application/json`.
+    NotJson,
 }
 
-impl From<NotAnAdmin> for Problem {
-    fn from(error: NotAnAdmin) -> Self {
-        problem(StatusCode::FORBIDDEN, "forbidden", error)
-    }
-}
-
-pub fn cross_site_request() -> Problem {
-    problem(
-        StatusCode::FORBIDDEN,
-        "cross_site_request",
-        "a cross-site request cannot use the session cookie",
-    )
-}
-
-pub fn payload_too_large(limit: usize) -> Problem {
-    problem(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+answers!(BadBody {
+    BadBody::Invalid(why) => InvalidRequest = problem(ErrorCode::InvalidRequest, why),
+    BadBody::TooLarge(limit) => PayloadTooLarge = problem(
+        ErrorCode::PayloadTooLarge,
         format!("the request body must be at most {limit} bytes"),
-    )
-}
+    ),
+    BadBody::NotJson => UnsupportedMediaType =
+        problem(ErrorCode::UnsupportedMediaType, "the body must be `application/json`"),
+});
 
-pub fn oidc_not_configured() -> Problem {
-    problem(
-        StatusCode::NOT_FOUND,
-        "oidc_not_configured",
+/// A state-changing request from another site that relies on the session cookie.
+#[derive(Debug)]
+pub struct CrossSiteRequest;
+
+answers!(CrossSiteRequest {
+    CrossSiteRequest => CrossSiteRequest = problem(
+        ErrorCode::CrossSiteRequest,
+        "a cross-site request cannot use the session cookie",
+    ),
+});
+
+/// An OpenID Connect route on a server without a provider.
+#[derive(Debug)]
+pub struct OidcNotConfigured;
+
+answers!(OidcNotConfigured {
+    OidcNotConfigured => OidcNotConfigured = problem(
+        ErrorCode::OidcNotConfigured,
         "OpenID Connect login is not configured on this server",
-    )
+    ),
+});
+
+/// Why an administrator's operation is refused before it starts.
+#[derive(Debug)]
+pub enum AdminRefused {
+    Unauthenticated(AuthenticateError),
+    NotAnAdmin(NotAnAdmin),
 }
 
-/// Not ready, without the reason (for anonymous callers).
-pub fn not_ready_anonymously() -> Problem {
-    problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the service is not ready")
-}
-
-impl From<NotReady> for Problem {
-    fn from(error: NotReady) -> Self {
-        match &error {
-            NotReady::Database(cause) => {
-                tracing::warn!(error = %cause, "readiness: database unreachable");
-            }
-            NotReady::ProviderUnavailable(_) | NotReady::ProviderMisconfigured(_) => {}
-        }
-        problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", error)
+impl From<AuthenticateError> for AdminRefused {
+    fn from(error: AuthenticateError) -> Self {
+        Self::Unauthenticated(error)
     }
 }
+
+impl From<NotAnAdmin> for AdminRefused {
+    fn from(error: NotAnAdmin) -> Self {
+        Self::NotAnAdmin(error)
+    }
+}
+
+answers!(AdminRefused {
+    AdminRefused::Unauthenticated(e) => InvalidToken | InternalError | DatabaseUnavailable =
+        e.into(),
+    AdminRefused::NotAnAdmin(e) => Forbidden = problem(ErrorCode::Forbidden, e),
+});
+
+answers!(AuthenticateError {
+    AuthenticateError::InvalidToken => InvalidToken = problem(
+        ErrorCode::InvalidToken,
+        "the access token is missing, invalid, expired or revoked",
+    ),
+    AuthenticateError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
+
+/// Not ready, told to an anonymous caller: without the reason.
+#[derive(Debug)]
+pub struct NotReadyAnonymously;
+
+answers!(NotReadyAnonymously {
+    NotReadyAnonymously => NotReady = problem(ErrorCode::NotReady, "the service is not ready"),
+});
+
+answers!(NotReady {
+    error => NotReady = {
+        if let NotReady::Database(cause) = &error {
+            tracing::warn!(error = %cause, "readiness: database unreachable");
+        }
+        problem(ErrorCode::NotReady, error)
+    },
+});
 
 /// The reason goes to the log (and `/readyz`), not to the browser.
 fn provider_unavailable(why: &str) -> Problem {
     tracing::warn!(reason = why, "login refused: the identity provider is unavailable");
     problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "provider_unavailable",
+        ErrorCode::ProviderUnavailable,
         "the identity provider cannot be reached; try again later",
     )
 }
@@ -84,299 +129,220 @@ fn provider_unavailable(why: &str) -> Problem {
 fn provider_misconfigured(why: &str) -> Problem {
     tracing::error!(reason = why, "login refused: the identity provider is misconfigured");
     problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "provider_misconfigured",
+        ErrorCode::ProviderMisconfigured,
         "the identity provider's discovery document is not trusted",
     )
 }
 
 fn too_many_attempts(retry_after: time::Duration) -> Problem {
     let seconds = u64::try_from(retry_after.whole_seconds()).unwrap_or(1).max(1);
-    problem(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        "too many failed attempts; try again later",
-    )
-    .retry_after(seconds)
+    problem(ErrorCode::TooManyAttempts, "too many failed attempts; try again later")
+        .retry_after(seconds)
 }
 
 /// Password hashing is saturated: nothing was checked; try again in a moment.
 fn server_busy(retry_after: std::time::Duration) -> Problem {
-    problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "server_busy",
-        "the server is busy checking passwords; try again shortly",
-    )
-    .retry_after(retry_after.as_secs().max(1))
+    problem(ErrorCode::ServerBusy, "the server is busy checking passwords; try again shortly")
+        .retry_after(retry_after.as_secs().max(1))
 }
 
-fn invalid_credentials() -> Problem {
-    problem(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid e-mail or password")
-}
+answers!(LoginError {
+    LoginError::InvalidCredentials => InvalidCredentials =
+        problem(ErrorCode::InvalidCredentials, "invalid e-mail or password"),
+    LoginError::Throttled { retry_after } => TooManyAttempts = too_many_attempts(retry_after),
+    LoginError::Busy { retry_after } => ServerBusy = server_busy(retry_after),
+    LoginError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<LoginError> for Problem {
-    fn from(error: LoginError) -> Self {
-        match error {
-            LoginError::InvalidCredentials => invalid_credentials(),
-            LoginError::Throttled { retry_after } => too_many_attempts(retry_after),
-            LoginError::Busy { retry_after } => server_busy(retry_after),
-            LoginError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(AuditTrailError {
+    AuditTrailError(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<AuditTrailError> for Problem {
-    fn from(error: AuditTrailError) -> Self {
-        Problem::failed(&*error.0)
-    }
-}
+answers!(StoreFailed {
+    StoreFailed(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<RefreshError> for Problem {
-    fn from(error: RefreshError) -> Self {
-        match error {
-            RefreshError::InvalidRefreshToken => problem(
-                StatusCode::UNAUTHORIZED,
-                "invalid_refresh_token",
-                "the refresh token is invalid, expired, spent or revoked",
-            ),
-            RefreshError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(UserLookupError {
+    UserLookupError::UnknownUser => UserNotFound =
+        problem(ErrorCode::UserNotFound, "no such user"),
+    UserLookupError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<PasswordChangeError> for Problem {
-    fn from(error: PasswordChangeError) -> Self {
-        match error {
-            PasswordChangeError::InvalidCredentials => problem(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "the current password is wrong",
-            ),
-            PasswordChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
-            PasswordChangeError::Busy { retry_after } => server_busy(retry_after),
-            PasswordChangeError::InvalidPassword(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_password", e)
-            }
-            PasswordChangeError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(DisableUserError {
+    DisableUserError::UnknownUser => UserNotFound =
+        problem(ErrorCode::UserNotFound, "no such user"),
+    DisableUserError::LastAdmin => LastAdmin = problem(
+        ErrorCode::LastAdmin,
+        "the last enabled administrator cannot be disabled",
+    ),
+    DisableUserError::CannotDisableSelf => CannotDisableSelf = problem(
+        ErrorCode::CannotDisableSelf,
+        "an administrator cannot disable themselves",
+    ),
+    DisableUserError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<SessionError> for Problem {
-    fn from(error: SessionError) -> Self {
-        match error {
-            SessionError::UnknownSession => {
-                problem(StatusCode::NOT_FOUND, "session_not_found", "no such session")
-            }
-            SessionError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(UnlinkIdentityError {
+    UnlinkIdentityError::InvalidIdentity(e) => InvalidIdentity =
+        problem(ErrorCode::InvalidIdentity, e),
+    UnlinkIdentityError::UnknownIdentity => IdentityNotFound =
+        problem(ErrorCode::IdentityNotFound, "no such external identity"),
+    UnlinkIdentityError::Internal(e) => InternalError | DatabaseUnavailable =
+        Problem::failed(&*e),
+});
 
-impl From<AuthenticateError> for Problem {
-    fn from(error: AuthenticateError) -> Self {
-        match error {
-            AuthenticateError::InvalidToken => invalid_token(),
-            AuthenticateError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(RefreshError {
+    RefreshError::InvalidRefreshToken => InvalidRefreshToken = problem(
+        ErrorCode::InvalidRefreshToken,
+        "the refresh token is invalid, expired, spent or revoked",
+    ),
+    RefreshError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<LogoutError> for Problem {
-    fn from(error: LogoutError) -> Self {
-        match error {
-            LogoutError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(PasswordChangeError {
+    PasswordChangeError::InvalidCredentials => InvalidCredentials =
+        problem(ErrorCode::InvalidCredentials, "the current password is wrong"),
+    PasswordChangeError::Throttled { retry_after } => TooManyAttempts =
+        too_many_attempts(retry_after),
+    PasswordChangeError::Busy { retry_after } => ServerBusy = server_busy(retry_after),
+    PasswordChangeError::InvalidPassword(e) => InvalidPassword =
+        problem(ErrorCode::InvalidPassword, e),
+    PasswordChangeError::Internal(e) => InternalError | DatabaseUnavailable =
+        Problem::failed(&*e),
+});
 
-impl From<CreateUserError> for Problem {
-    fn from(error: CreateUserError) -> Self {
-        match error {
-            CreateUserError::InvalidEmail(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_email", e)
-            }
-            CreateUserError::InvalidPassword(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_password", e)
-            }
-            CreateUserError::DuplicateEmail => problem(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "a user with this e-mail address already exists",
-            ),
-            CreateUserError::Busy { retry_after } => server_busy(retry_after),
-            CreateUserError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(SessionError {
+    SessionError::UnknownSession => SessionNotFound =
+        problem(ErrorCode::SessionNotFound, "no such session"),
+    SessionError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<ManageUsersError> for Problem {
-    fn from(error: ManageUsersError) -> Self {
-        match error {
-            ManageUsersError::UnknownUser => {
-                problem(StatusCode::NOT_FOUND, "user_not_found", "no such user")
-            }
-            ManageUsersError::LastAdmin => problem(
-                StatusCode::CONFLICT,
-                "last_admin",
-                "the last enabled administrator cannot be disabled",
-            ),
-            ManageUsersError::CannotDisableSelf => problem(
-                StatusCode::CONFLICT,
-                "cannot_disable_self",
-                "an administrator cannot disable themselves",
-            ),
-            ManageUsersError::InvalidPassword(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_password", e)
-            }
-            ManageUsersError::Busy { retry_after } => server_busy(retry_after),
-            ManageUsersError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(LogoutError {
+    LogoutError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<IdentityLinkError> for Problem {
-    fn from(error: IdentityLinkError) -> Self {
-        match error {
-            IdentityLinkError::InvalidIdentity(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_identity", e)
-            }
-            IdentityLinkError::InvalidEmail(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_email", e)
-            }
-            IdentityLinkError::UnknownUser => {
-                problem(StatusCode::NOT_FOUND, "user_not_found", "no such user")
-            }
-            IdentityLinkError::UnknownIdentity => {
-                problem(StatusCode::NOT_FOUND, "identity_not_found", "no such external identity")
-            }
-            IdentityLinkError::AlreadyLinked => identity_already_linked(),
-            IdentityLinkError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(CreateUserError {
+    CreateUserError::InvalidEmail(e) => InvalidEmail = problem(ErrorCode::InvalidEmail, e),
+    CreateUserError::InvalidPassword(e) => InvalidPassword =
+        problem(ErrorCode::InvalidPassword, e),
+    CreateUserError::DuplicateEmail => EmailTaken = problem(
+        ErrorCode::EmailTaken,
+        "a user with this e-mail address already exists",
+    ),
+    CreateUserError::Busy { retry_after } => ServerBusy = server_busy(retry_after),
+    CreateUserError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<BeginOidcLoginError> for Problem {
-    fn from(error: BeginOidcLoginError) -> Self {
-        match error {
-            BeginOidcLoginError::InvalidReturnTo(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_return_to", e)
-            }
-            BeginOidcLoginError::InvalidInvitation => invalid_invitation(),
-            BeginOidcLoginError::ProviderUnavailable(why) => provider_unavailable(&why),
-            BeginOidcLoginError::ProviderMisconfigured(why) => provider_misconfigured(&why),
-            BeginOidcLoginError::TooManyPendingLogins { retry_after } => {
-                // A flood would flood the log at a higher level.
-                tracing::debug!("login refused: the client has too many logins in progress");
-                let seconds = u64::try_from(retry_after.whole_seconds()).unwrap_or(1).max(1);
-                problem(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_pending_logins",
-                    "too many logins from this client are in progress; try again later",
-                )
-                .retry_after(seconds)
-            }
-            BeginOidcLoginError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(ManageUsersError {
+    ManageUsersError::UnknownUser => UserNotFound =
+        problem(ErrorCode::UserNotFound, "no such user"),
+    ManageUsersError::InvalidPassword(e) => InvalidPassword =
+        problem(ErrorCode::InvalidPassword, e),
+    ManageUsersError::Busy { retry_after } => ServerBusy = server_busy(retry_after),
+    ManageUsersError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<CompleteOidcLoginError> for Problem {
-    fn from(error: CompleteOidcLoginError) -> Self {
-        use CompleteOidcLoginError as E;
-        let detail = error.to_string();
-        match error {
-            E::InvalidState => problem(StatusCode::BAD_REQUEST, "invalid_state", detail),
-            E::ProviderDenied { error, .. } => {
-                let mut p = problem(StatusCode::BAD_REQUEST, "provider_denied", detail);
-                p.provider_error = Some(error);
-                p
-            }
-            E::IssuerMismatch => problem(StatusCode::BAD_REQUEST, "issuer_mismatch", detail),
-            E::MissingCode => problem(StatusCode::BAD_REQUEST, "invalid_request", detail),
-            E::IdTokenRejected(_) => {
-                tracing::warn!(reason = %detail, "ID token rejected");
-                problem(StatusCode::UNAUTHORIZED, "id_token_rejected", "the ID token was rejected")
-            }
-            E::IdentityNotLinked => problem(StatusCode::FORBIDDEN, "identity_not_linked", detail),
-            E::InvalidInvitation => invalid_invitation(),
-            E::IdentityAlreadyLinked => identity_already_linked(),
-            E::ProviderError(why) => {
-                tracing::warn!(reason = %why, "token endpoint failed");
-                problem(
-                    StatusCode::BAD_GATEWAY,
-                    "provider_error",
-                    "the identity provider's token endpoint failed",
-                )
-            }
-            E::ProviderUnavailable(why) => provider_unavailable(&why),
-            E::ProviderMisconfigured(why) => provider_misconfigured(&why),
-            E::KeysUnavailable => {
-                problem(StatusCode::SERVICE_UNAVAILABLE, "provider_keys_unavailable", detail)
-            }
-            E::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(IdentityLinkError {
+    IdentityLinkError::InvalidIdentity(e) => InvalidIdentity =
+        problem(ErrorCode::InvalidIdentity, e),
+    IdentityLinkError::InvalidEmail(e) => InvalidEmail = problem(ErrorCode::InvalidEmail, e),
+    IdentityLinkError::UnknownUser => UserNotFound =
+        problem(ErrorCode::UserNotFound, "no such user"),
+    IdentityLinkError::AlreadyLinked => IdentityAlreadyLinked = identity_already_linked(),
+    IdentityLinkError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
+
+answers!(BeginOidcLoginError {
+    BeginOidcLoginError::InvalidReturnTo(e) => InvalidReturnTo =
+        problem(ErrorCode::InvalidReturnTo, e),
+    BeginOidcLoginError::InvalidInvitation => InvalidInvitation = invalid_invitation(),
+    BeginOidcLoginError::ProviderUnavailable(why) => ProviderUnavailable =
+        provider_unavailable(&why),
+    BeginOidcLoginError::ProviderMisconfigured(why) => ProviderMisconfigured =
+        provider_misconfigured(&why),
+    BeginOidcLoginError::TooManyPendingLogins { retry_after } => TooManyPendingLogins = {
+        // A flood would flood the log at a higher level.
+        tracing::debug!("login refused: the client has too many logins in progress");
+        let seconds = u64::try_from(retry_after.whole_seconds()).unwrap_or(1).max(1);
+        problem(
+            ErrorCode::TooManyPendingLogins,
+            "too many logins from this client are in progress; try again later",
+        )
+        .retry_after(seconds)
+    },
+    BeginOidcLoginError::Internal(e) => InternalError | DatabaseUnavailable =
+        Problem::failed(&*e),
+});
+
+answers!(CompleteOidcLoginError {
+    CompleteOidcLoginError::InvalidState => InvalidState =
+        problem(ErrorCode::InvalidState, CompleteOidcLoginError::InvalidState),
+    CompleteOidcLoginError::ProviderDenied { error, description } => ProviderDenied = {
+        let denied = CompleteOidcLoginError::ProviderDenied { error: error.clone(), description };
+        let mut p = problem(ErrorCode::ProviderDenied, denied);
+        p.provider_error = Some(error);
+        p
+    },
+    CompleteOidcLoginError::IssuerMismatch => IssuerMismatch =
+        problem(ErrorCode::IssuerMismatch, CompleteOidcLoginError::IssuerMismatch),
+    CompleteOidcLoginError::MissingCode => InvalidRequest =
+        problem(ErrorCode::InvalidRequest, CompleteOidcLoginError::MissingCode),
+    CompleteOidcLoginError::IdTokenRejected(why) => IdTokenRejected = {
+        tracing::warn!(reason = %why, "ID token rejected");
+        problem(ErrorCode::IdTokenRejected, "the ID token was rejected")
+    },
+    CompleteOidcLoginError::IdentityNotLinked => IdentityNotLinked =
+        problem(ErrorCode::IdentityNotLinked, CompleteOidcLoginError::IdentityNotLinked),
+    CompleteOidcLoginError::InvalidInvitation => InvalidInvitation = invalid_invitation(),
+    CompleteOidcLoginError::IdentityAlreadyLinked => IdentityAlreadyLinked =
+        identity_already_linked(),
+    CompleteOidcLoginError::ProviderError(why) => ProviderError = {
+        tracing::warn!(reason = %why, "token endpoint failed");
+        problem(ErrorCode::ProviderError, "the identity provider's token endpoint failed")
+    },
+    CompleteOidcLoginError::ProviderUnavailable(why) => ProviderUnavailable =
+        provider_unavailable(&why),
+    CompleteOidcLoginError::ProviderMisconfigured(why) => ProviderMisconfigured =
+        provider_misconfigured(&why),
+    CompleteOidcLoginError::KeysUnavailable => ProviderKeysUnavailable =
+        problem(ErrorCode::ProviderKeysUnavailable, CompleteOidcLoginError::KeysUnavailable),
+    CompleteOidcLoginError::Internal(e) => InternalError | DatabaseUnavailable =
+        Problem::failed(&*e),
+});
 
 fn invalid_invitation() -> Problem {
-    problem(
-        StatusCode::BAD_REQUEST,
-        "invalid_invitation",
-        "the invitation is unknown, spent, revoked or expired",
-    )
+    problem(ErrorCode::InvalidInvitation, "the invitation is unknown, spent, revoked or expired")
 }
 
 fn identity_already_linked() -> Problem {
-    problem(
-        StatusCode::CONFLICT,
-        "identity_already_linked",
-        "this external identity is already linked to a user",
-    )
+    problem(ErrorCode::IdentityAlreadyLinked, "this external identity is already linked to a user")
 }
 
-impl From<InvitationError> for Problem {
-    fn from(error: InvitationError) -> Self {
-        match error {
-            InvitationError::UnknownUser => {
-                problem(StatusCode::NOT_FOUND, "user_not_found", "no such user")
-            }
-            InvitationError::UnknownInvitation => {
-                problem(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation")
-            }
-            InvitationError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(InvitationError {
+    InvitationError::UnknownInvitation => InvitationNotFound =
+        problem(ErrorCode::InvitationNotFound, "no such invitation"),
+    InvitationError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<OwnIdentityError> for Problem {
-    fn from(error: OwnIdentityError) -> Self {
-        match error {
-            OwnIdentityError::InvalidIdentity(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_identity", e)
-            }
-            OwnIdentityError::UnknownIdentity => problem(
-                StatusCode::NOT_FOUND,
-                "identity_not_found",
-                "no such external identity of the caller",
-            ),
-            OwnIdentityError::LastLoginMethod => {
-                problem(StatusCode::CONFLICT, "last_login_method", error)
-            }
-            OwnIdentityError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(OwnIdentityError {
+    OwnIdentityError::InvalidIdentity(e) => InvalidIdentity =
+        problem(ErrorCode::InvalidIdentity, e),
+    OwnIdentityError::UnknownIdentity => IdentityNotFound = problem(
+        ErrorCode::IdentityNotFound,
+        "no such external identity of the caller",
+    ),
+    OwnIdentityError::LastLoginMethod => LastLoginMethod =
+        problem(ErrorCode::LastLoginMethod, OwnIdentityError::LastLoginMethod),
+    OwnIdentityError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
+});
 
-impl From<ProviderLogoutError> for Problem {
-    fn from(error: ProviderLogoutError) -> Self {
-        match error {
-            ProviderLogoutError::InvalidReturnTo(e) => {
-                problem(StatusCode::BAD_REQUEST, "invalid_return_to", e)
-            }
-            ProviderLogoutError::ProviderUnavailable(why) => provider_unavailable(&why),
-            ProviderLogoutError::ProviderMisconfigured(why) => provider_misconfigured(&why),
-            ProviderLogoutError::Internal(e) => Problem::failed(&*e),
-        }
-    }
-}
+answers!(ProviderLogoutError {
+    ProviderLogoutError::InvalidReturnTo(e) => InvalidReturnTo =
+        problem(ErrorCode::InvalidReturnTo, e),
+    ProviderLogoutError::ProviderUnavailable(why) => ProviderUnavailable =
+        provider_unavailable(&why),
+    ProviderLogoutError::ProviderMisconfigured(why) => ProviderMisconfigured =
+        provider_misconfigured(&why),
+    ProviderLogoutError::Internal(e) => InternalError | DatabaseUnavailable =
+        Problem::failed(&*e),
+});

@@ -5,11 +5,10 @@ use poem::web::cookie::{Cookie, SameSite};
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 
-use codex_cloud_core::service::{Admin, Auth, Principal};
+use codex_cloud_core::service::{Admin, Auth, AuthenticateError, Principal};
 
-use crate::http::error::Problem;
 use crate::http::middleware::RequestContext;
-use crate::http::problems;
+use crate::http::problems::AdminRefused;
 
 /// The session cookie set after a browser login that asked to return to a page, when the public
 /// origin is http.
@@ -64,23 +63,22 @@ impl From<BrowserSession> for Credentials {
 }
 
 impl Credentials {
-    /// The caller, or the problem to answer with (401 `invalid_token`, 500). A cookie use
-    /// slides the session's idle timeout.
-    pub async fn authenticate(&self, auth: &Auth) -> Result<Principal, Problem> {
+    /// The caller, or why not. A cookie use slides the session's idle timeout.
+    pub async fn authenticate(&self, auth: &Auth) -> Result<Principal, AuthenticateError> {
         let context = RequestContext::current();
         let address = context.client;
         let principal = match self {
             Self::BearerToken(bearer) => auth.authenticate_token(&bearer.0.token, address).await,
             // Over https only the `__Host-` cookie counts: the plain name could be planted.
             Self::SessionCookie(_) if context.secure_cookies => {
-                return Err(problems::invalid_token());
+                return Err(AuthenticateError::InvalidToken);
             }
             Self::SessionCookie(cookie) => auth.authenticate_cookie(&cookie.0.key, address).await,
             Self::HostSessionCookie(cookie) => {
                 auth.authenticate_cookie(&cookie.0.key, address).await
             }
         };
-        let principal = principal.map_err(Problem::from)?;
+        let principal = principal?;
         crate::http::middleware::record_user(principal.user.id);
         Ok(principal)
     }
@@ -90,8 +88,8 @@ impl Credentials {
         !matches!(self, Self::BearerToken(_))
     }
 
-    /// The caller's administration capability (403 `forbidden` for anyone else).
-    pub async fn authenticate_admin(&self, auth: &Auth) -> Result<Admin, Problem> {
+    /// The caller's administration capability (refused for anyone else).
+    pub async fn authenticate_admin(&self, auth: &Auth) -> Result<Admin, AdminRefused> {
         Ok(self.authenticate(auth).await?.admin()?)
     }
 }

@@ -1,7 +1,11 @@
 //! The caller's own sessions and password.
 
+use crate::http::json::Json;
+use crate::http::problems::{BadBody, BadParameter, CrossSiteRequest};
+use codex_cloud_core::service::{
+    AuthenticateError, PasswordChangeError, SessionError, StoreFailed,
+};
 use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
 use poem_openapi::types::Password;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
@@ -9,10 +13,10 @@ use uuid::Uuid;
 use codex_cloud_core::domain::SessionId;
 use codex_cloud_core::service::{Auth, SessionView};
 
+use crate::error_set;
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
 use crate::http::security::Credentials;
-use crate::statuses;
 
 /// How a session began.
 #[derive(Debug, Enum)]
@@ -68,29 +72,9 @@ pub enum Done {
     Done,
 }
 
-statuses!(ListErrors:
-    401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(RevokeErrors:
-    400 "A malformed session id (`invalid_request`).",
-    401 "The access token or session cookie is missing, invalid, expired or revoked (`invalid_token`).",
-    403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
-    404 "No such session of the caller (`session_not_found`).",
-    500 "Internal error (`internal_error`).",
-    503 "The database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
-statuses!(PasswordErrors:
-    400 "The body is not valid JSON or lacks a field (`invalid_request`), or the new password breaks a rule, named in `detail` (`invalid_password`).",
-    401 "The caller is not authenticated (`invalid_token`) or the current password is wrong (`invalid_credentials`).",
-    403 "A cross-site request tried to use the session cookie (`cross_site_request`).",
-    413 "The body is too large (`payload_too_large`).",
-    415 "The body is not `application/json` (`unsupported_media_type`).",
-    429 "Too many wrong current passwords (`too_many_attempts`); wait `Retry-After` seconds.",
-    500 "Internal error (`internal_error`).",
-    503 "Password hashing is saturated (`server_busy`); nothing was changed; wait `Retry-After` seconds. Or: the database cannot be reached (`database_unavailable`); try again after `Retry-After` seconds.",
-);
+error_set!(ListSessionsProblem: AuthenticateError, StoreFailed);
+error_set!(RevokeSessionProblem: BadParameter, CrossSiteRequest, AuthenticateError, SessionError);
+error_set!(ChangePasswordProblem: BadBody, CrossSiteRequest, AuthenticateError, PasswordChangeError);
 
 pub struct SessionsApi {
     pub auth: Auth,
@@ -103,7 +87,7 @@ impl SessionsApi {
     async fn list(
         &self,
         credentials: Credentials,
-    ) -> Result<Json<Vec<SessionInfo>>, ApiError<ListErrors>> {
+    ) -> Result<Json<Vec<SessionInfo>>, ApiError<ListSessionsProblem>> {
         let principal = credentials.authenticate(&self.auth).await?;
         let sessions = self.auth.sessions(&principal).await?;
         Ok(Json(sessions.into_iter().map(SessionInfo::from).collect()))
@@ -115,7 +99,7 @@ impl SessionsApi {
         &self,
         credentials: Credentials,
         session_id: Path<Uuid>,
-    ) -> Result<Done, ApiError<RevokeErrors>> {
+    ) -> Result<Done, ApiError<RevokeSessionProblem>> {
         let principal = credentials.authenticate(&self.auth).await?;
         self.auth.revoke_own_session(&principal, SessionId::from_uuid(session_id.0)).await?;
         Ok(Done::Done)
@@ -129,7 +113,7 @@ impl SessionsApi {
         &self,
         credentials: Credentials,
         body: Json<PasswordChange>,
-    ) -> Result<Done, ApiError<PasswordErrors>> {
+    ) -> Result<Done, ApiError<ChangePasswordProblem>> {
         let principal = credentials.authenticate(&self.auth).await?;
         let (current, new) = (body.0.current_password, body.0.new_password);
         let client = principal.address;

@@ -8,6 +8,17 @@ use crate::service::{Accounts, Admin};
 #[error(transparent)]
 pub struct AuditTrailError(pub BoxError);
 
+/// A use case that can only fail because its store did (a listing, a read).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreFailed(#[source] pub BoxError);
+
+impl From<crate::ports::StoreError> for StoreFailed {
+    fn from(error: crate::ports::StoreError) -> Self {
+        Self(error.0)
+    }
+}
+
 impl Accounts {
     /// Events matching `filter`, newest first.
     ///

@@ -9,15 +9,13 @@ use crate::domain::{
     AuditEvent, AuditKind, AuditOutcome, Invitation, InvitationStatus, OpaqueToken, UserId,
 };
 use crate::ports::{InvitationStoreError, StoreError};
-use crate::service::{Admin, Invitations};
+use crate::service::{Admin, Invitations, UserLookupError};
 
 /// The default lifetime of an invitation: a week.
 pub const DEFAULT_INVITATION_TTL: Duration = Duration::days(7);
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvitationError {
-    #[error("no such user")]
-    UnknownUser,
     #[error("no such invitation")]
     UnknownInvitation,
     #[error("{0}")]
@@ -30,7 +28,7 @@ impl From<StoreError> for InvitationError {
     }
 }
 
-impl From<InvitationStoreError> for InvitationError {
+impl From<InvitationStoreError> for UserLookupError {
     fn from(error: InvitationStoreError) -> Self {
         match error {
             InvitationStoreError::UnknownUser => Self::UnknownUser,
@@ -61,8 +59,8 @@ impl Invitations {
         &self,
         admin: &Admin,
         user_id: UserId,
-    ) -> Result<IssuedInvitation, InvitationError> {
-        let token = OpaqueToken::random().map_err(|e| InvitationError::Internal(e.into()))?;
+    ) -> Result<IssuedInvitation, UserLookupError> {
+        let token = OpaqueToken::random().map_err(|e| UserLookupError::Internal(e.into()))?;
         let now = self.clock.now();
         let invitation = Invitation {
             id: Uuid::now_v7(),
@@ -87,9 +85,9 @@ impl Invitations {
         &self,
         _admin: &Admin,
         user_id: UserId,
-    ) -> Result<Vec<(Invitation, InvitationStatus)>, InvitationError> {
+    ) -> Result<Vec<(Invitation, InvitationStatus)>, UserLookupError> {
         if self.users.user_by_id(user_id).await?.is_none() {
-            return Err(InvitationError::UnknownUser);
+            return Err(UserLookupError::UnknownUser);
         }
         let now = self.clock.now();
         let invitations = self.invitations.invitations_of_user(user_id).await?;
@@ -124,7 +122,7 @@ mod tests {
 
     use crate::domain::{InvitationStatus, UserId};
     use crate::service::fakes::World;
-    use crate::service::{Admin, InvitationError};
+    use crate::service::{Admin, InvitationError, UserLookupError};
 
     #[tokio::test]
     async fn an_invitation_is_stored_as_a_digest_and_listed_and_revoked_by_id() {
@@ -141,7 +139,7 @@ mod tests {
         assert_ne!(format!("{:?}", listed[0].0.token), token);
 
         let nobody = w.invitations.invite(&admin, UserId::new()).await;
-        assert!(matches!(nobody, Err(InvitationError::UnknownUser)), "{nobody:?}");
+        assert!(matches!(nobody, Err(UserLookupError::UnknownUser)), "{nobody:?}");
         w.invitations.revoke(&admin, issued.invitation.id).await.unwrap();
         let again = w.invitations.revoke(&admin, issued.invitation.id).await;
         assert!(matches!(again, Err(InvitationError::UnknownInvitation)), "{again:?}");

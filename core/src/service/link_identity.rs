@@ -6,7 +6,7 @@ use crate::domain::{
     Issuer, NewExternalIdentity, Subject, UserId,
 };
 use crate::ports::{LinkStoreError, StoreError};
-use crate::service::{Admin, IdentityLinks};
+use crate::service::{Admin, IdentityLinks, UserLookupError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityLinkError {
@@ -18,10 +18,25 @@ pub enum IdentityLinkError {
     UnknownUser,
     #[error("this external identity is already linked to a user")]
     AlreadyLinked,
+    #[error("{0}")]
+    Internal(#[source] BoxError),
+}
+
+/// Removing a link.
+#[derive(Debug, thiserror::Error)]
+pub enum UnlinkIdentityError {
+    #[error(transparent)]
+    InvalidIdentity(#[from] IdentityError),
     #[error("no such external identity")]
     UnknownIdentity,
     #[error("{0}")]
     Internal(#[source] BoxError),
+}
+
+impl From<StoreError> for UnlinkIdentityError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.0)
+    }
 }
 
 impl From<LinkStoreError> for IdentityLinkError {
@@ -111,12 +126,12 @@ impl IdentityLinks {
         admin: &Admin,
         issuer: &str,
         subject: &str,
-    ) -> Result<(), IdentityLinkError> {
+    ) -> Result<(), UnlinkIdentityError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
         let event = self.unlink_event(admin, &issuer, &subject);
         match self.links.unlink_identity(&issuer, &subject, &event).await? {
             true => Ok(()),
-            false => Err(IdentityLinkError::UnknownIdentity),
+            false => Err(UnlinkIdentityError::UnknownIdentity),
         }
     }
 
@@ -130,12 +145,12 @@ impl IdentityLinks {
         user_id: UserId,
         issuer: &str,
         subject: &str,
-    ) -> Result<(), IdentityLinkError> {
+    ) -> Result<(), UnlinkIdentityError> {
         let (issuer, subject) = (Issuer::new(issuer)?, Subject::new(subject)?);
         let event = self.unlink_event(admin, &issuer, &subject).user(user_id);
         match self.links.unlink_identity_of(user_id, &issuer, &subject, &event).await? {
             true => Ok(()),
-            false => Err(IdentityLinkError::UnknownIdentity),
+            false => Err(UnlinkIdentityError::UnknownIdentity),
         }
     }
 
@@ -145,9 +160,9 @@ impl IdentityLinks {
         &self,
         _admin: &Admin,
         user_id: UserId,
-    ) -> Result<Vec<ExternalIdentity>, IdentityLinkError> {
+    ) -> Result<Vec<ExternalIdentity>, UserLookupError> {
         if self.users.user_by_id(user_id).await?.is_none() {
-            return Err(IdentityLinkError::UnknownUser);
+            return Err(UserLookupError::UnknownUser);
         }
         Ok(self.links.identities_of_user(user_id).await?)
     }
@@ -171,7 +186,9 @@ impl IdentityLinks {
 mod tests {
     use crate::domain::UserId;
     use crate::service::fakes::{ISSUER, World};
-    use crate::service::{Admin, IdentityLinkError, LinkIdentity};
+    use crate::service::{
+        Admin, IdentityLinkError, LinkIdentity, UnlinkIdentityError, UserLookupError,
+    };
 
     fn request<'a>(issuer: &'a str, subject: &'a str, user_id: UserId) -> LinkIdentity<'a> {
         LinkIdentity { issuer, subject, user_id, email: None }
@@ -205,10 +222,10 @@ mod tests {
         w.links.link_identity(&admin, request(ISSUER, "s", ada.id)).await.unwrap();
 
         let foreign = w.links.unlink_identity_of(&admin, bob.id, ISSUER, "s").await;
-        assert!(matches!(foreign, Err(IdentityLinkError::UnknownIdentity)), "{foreign:?}");
+        assert!(matches!(foreign, Err(UnlinkIdentityError::UnknownIdentity)), "{foreign:?}");
         w.links.unlink_identity_of(&admin, ada.id, ISSUER, "s").await.unwrap();
         assert!(w.links.identities_of_user(&admin, ada.id).await.unwrap().is_empty());
         let unknown = w.links.identities_of_user(&admin, UserId::new()).await;
-        assert!(matches!(unknown, Err(IdentityLinkError::UnknownUser)), "{unknown:?}");
+        assert!(matches!(unknown, Err(UserLookupError::UnknownUser)), "{unknown:?}");
     }
 }

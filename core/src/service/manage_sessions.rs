@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::BoxError;
 use crate::domain::{AuditEvent, AuditKind, AuditOutcome, Session, SessionId};
-use crate::service::{Auth, Principal};
+use crate::service::{Auth, Principal, StoreFailed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -30,14 +30,10 @@ impl Auth {
     ///
     /// # Errors
     /// `Internal` only.
-    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<SessionView>, SessionError> {
+    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<SessionView>, StoreFailed> {
         let now = self.clock.now();
         let idle = self.settings.sessions.idle_timeout;
-        let sessions = self
-            .sessions
-            .sessions_of_user(principal.user.id)
-            .await
-            .map_err(|e| SessionError::Internal(e.0))?;
+        let sessions = self.sessions.sessions_of_user(principal.user.id).await?;
         Ok(sessions
             .into_iter()
             .filter(|s| s.is_active(now, idle))
@@ -58,7 +54,7 @@ impl Auth {
         principal: &Principal,
         id: SessionId,
     ) -> Result<(), SessionError> {
-        let live = self.sessions(principal).await?;
+        let live = self.sessions(principal).await.map_err(|e| SessionError::Internal(e.0))?;
         if !live.iter().any(|view| view.session.id == id) {
             return Err(SessionError::UnknownSession);
         }

@@ -3,16 +3,46 @@
 use crate::BoxError;
 use crate::domain::{AuditKind, Email, PasswordError, User, UserId};
 use crate::ports::{DisableOutcome, RevokeScope, StoreError};
-use crate::service::{Accounts, Admin};
+use crate::service::{Accounts, Admin, StoreFailed};
+
+/// Looking up one user (and acting on them) found nobody.
+#[derive(Debug, thiserror::Error)]
+pub enum UserLookupError {
+    #[error("no such user")]
+    UnknownUser,
+    #[error("{0}")]
+    Internal(#[source] BoxError),
+}
+
+impl From<StoreError> for UserLookupError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.0)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
-pub enum ManageUsersError {
+pub enum DisableUserError {
     #[error("no such user")]
     UnknownUser,
     #[error("the last enabled administrator cannot be disabled")]
     LastAdmin,
     #[error("an administrator cannot disable themselves")]
     CannotDisableSelf,
+    #[error("{0}")]
+    Internal(#[source] BoxError),
+}
+
+impl From<StoreError> for DisableUserError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.0)
+    }
+}
+
+/// Setting a user's password.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageUsersError {
+    #[error("no such user")]
+    UnknownUser,
     #[error(transparent)]
     InvalidPassword(#[from] PasswordError),
     /// Password hashing is saturated (the queue is full or the wait too long): nothing was
@@ -31,6 +61,15 @@ impl From<StoreError> for ManageUsersError {
     }
 }
 
+impl From<UserLookupError> for ManageUsersError {
+    fn from(error: UserLookupError) -> Self {
+        match error {
+            UserLookupError::UnknownUser => Self::UnknownUser,
+            UserLookupError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl Accounts {
     /// Users ordered by creation.
     ///
@@ -41,14 +80,14 @@ impl Accounts {
         _admin: &Admin,
         offset: u64,
         limit: u64,
-    ) -> Result<Vec<User>, ManageUsersError> {
+    ) -> Result<Vec<User>, StoreFailed> {
         Ok(self.users.list_users(offset, limit).await?)
     }
 
     /// # Errors
     /// `UnknownUser`.
-    pub async fn user(&self, _admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
-        self.users.user_by_id(id).await?.ok_or(ManageUsersError::UnknownUser)
+    pub async fn user(&self, _admin: &Admin, id: UserId) -> Result<User, UserLookupError> {
+        self.users.user_by_id(id).await?.ok_or(UserLookupError::UnknownUser)
     }
 
     /// Disables a user: they can no longer log in, and their tokens stop working at once.
@@ -56,26 +95,26 @@ impl Accounts {
     ///
     /// # Errors
     /// `UnknownUser`, `CannotDisableSelf`, `LastAdmin`.
-    pub async fn disable_user(&self, admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
+    pub async fn disable_user(&self, admin: &Admin, id: UserId) -> Result<User, DisableUserError> {
         if admin.acting_user() == Some(id) {
-            return Err(ManageUsersError::CannotDisableSelf);
+            return Err(DisableUserError::CannotDisableSelf);
         }
         let now = self.clock.now();
         let event = admin.audit(AuditKind::UserDisabled, id, now);
         match self.users.disable_user(id, now, &event).await? {
             DisableOutcome::Disabled(user) => Ok(user),
-            DisableOutcome::LastAdmin => Err(ManageUsersError::LastAdmin),
-            DisableOutcome::UnknownUser => Err(ManageUsersError::UnknownUser),
+            DisableOutcome::LastAdmin => Err(DisableUserError::LastAdmin),
+            DisableOutcome::UnknownUser => Err(DisableUserError::UnknownUser),
         }
     }
 
     /// # Errors
     /// `UnknownUser`.
-    pub async fn enable_user(&self, admin: &Admin, id: UserId) -> Result<User, ManageUsersError> {
+    pub async fn enable_user(&self, admin: &Admin, id: UserId) -> Result<User, UserLookupError> {
         let now = self.clock.now();
         let event = admin.audit(AuditKind::UserEnabled, id, now);
         let user = self.users.enable_user(id, now, &event).await?;
-        user.ok_or(ManageUsersError::UnknownUser)
+        user.ok_or(UserLookupError::UnknownUser)
     }
 }
 
@@ -88,9 +127,9 @@ impl Accounts {
         &self,
         _admin: &Admin,
         email: &str,
-    ) -> Result<User, ManageUsersError> {
-        let email = Email::parse(email).map_err(|_| ManageUsersError::UnknownUser)?;
-        self.users.user_by_email(&email).await?.ok_or(ManageUsersError::UnknownUser)
+    ) -> Result<User, UserLookupError> {
+        let email = Email::parse(email).map_err(|_| UserLookupError::UnknownUser)?;
+        self.users.user_by_email(&email).await?.ok_or(UserLookupError::UnknownUser)
     }
 
     /// Sets a user's password (an administrator's reset) and ends all of their sessions.
@@ -117,11 +156,7 @@ impl Accounts {
     ///
     /// # Errors
     /// `UnknownUser`.
-    pub async fn revoke_sessions(
-        &self,
-        admin: &Admin,
-        id: UserId,
-    ) -> Result<u64, ManageUsersError> {
+    pub async fn revoke_sessions(&self, admin: &Admin, id: UserId) -> Result<u64, UserLookupError> {
         self.user(admin, id).await?;
         let now = self.clock.now();
         let scope = RevokeScope::User { user: id, except: None };
@@ -134,7 +169,7 @@ impl Accounts {
 mod tests {
     use crate::domain::UserId;
     use crate::service::fakes::{PASSWORD, World};
-    use crate::service::{Admin, ManageUsersError};
+    use crate::service::{Admin, DisableUserError, UserLookupError};
 
     #[tokio::test]
     async fn disabling_and_enabling_flip_the_flag_and_an_unknown_user_is_unknown() {
@@ -144,12 +179,13 @@ mod tests {
 
         assert!(w.accounts.disable_user(&admin, ada.id).await.unwrap().disabled);
         assert!(!w.accounts.enable_user(&admin, ada.id).await.unwrap().disabled);
+        let disabled = w.accounts.disable_user(&admin, UserId::new()).await;
+        assert!(matches!(disabled, Err(DisableUserError::UnknownUser)), "{disabled:?}");
         for result in [
-            w.accounts.disable_user(&admin, UserId::new()).await,
             w.accounts.enable_user(&admin, UserId::new()).await,
             w.accounts.user(&admin, UserId::new()).await,
         ] {
-            assert!(matches!(result, Err(ManageUsersError::UnknownUser)), "{result:?}");
+            assert!(matches!(result, Err(UserLookupError::UnknownUser)), "{result:?}");
         }
     }
 }

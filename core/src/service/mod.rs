@@ -55,7 +55,7 @@ use crate::ports::{
 
 pub use crate::ports::is_store_unavailable;
 pub use admin::{Admin, NotAnAdmin};
-pub use audit_trail::AuditTrailError;
+pub use audit_trail::{AuditTrailError, StoreFailed};
 pub use authenticate_token::{AuthenticateError, Principal};
 pub use begin_oidc_login::{
     BeginOidcLoginError, MAX_PENDING_LOGINS_PER_CLIENT, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
@@ -64,11 +64,11 @@ pub use complete_oidc_login::{CompleteOidcLoginError, OidcCallback, OidcLoginDon
 pub use create_user::{CreateUser, CreateUserError};
 pub use housekeeping::{HOUSEKEEPING_BATCH, Housekeeping};
 pub use invitations::{DEFAULT_INVITATION_TTL, InvitationError, IssuedInvitation};
-pub use link_identity::{IdentityLinkError, LinkIdentity};
+pub use link_identity::{IdentityLinkError, LinkIdentity, UnlinkIdentityError};
 pub use login_with_password::{Credential, LoginError, LoginSuccess};
 pub use logout::LogoutError;
 pub use manage_sessions::{SessionError, SessionView};
-pub use manage_users::ManageUsersError;
+pub use manage_users::{DisableUserError, ManageUsersError, UserLookupError};
 pub use own_identities::OwnIdentityError;
 pub use password_change::PasswordChangeError;
 pub use passwords::PasswordRules;

@@ -5,7 +5,7 @@ use crate::domain::{
     AuditEvent, AuditKind, AuditOutcome, ExternalIdentity, IdentityError, Issuer, Subject,
 };
 use crate::ports::OwnUnlink;
-use crate::service::{IdentityLinks, Principal};
+use crate::service::{IdentityLinks, Principal, StoreFailed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OwnIdentityError {
@@ -28,9 +28,8 @@ impl IdentityLinks {
     pub async fn own_identities(
         &self,
         principal: &Principal,
-    ) -> Result<Vec<ExternalIdentity>, OwnIdentityError> {
-        let user = principal.user.id;
-        self.links.identities_of_user(user).await.map_err(|e| OwnIdentityError::Internal(e.0))
+    ) -> Result<Vec<ExternalIdentity>, StoreFailed> {
+        Ok(self.links.identities_of_user(principal.user.id).await?)
     }
 
     /// Removes one of the caller's links; the sessions started through it end.

@@ -4,6 +4,9 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
+use poem::EndpointExt;
+
+use codex_cloud_tests::conformance::checked;
 use codex_cloud_tests::http::{PROBLEM_CONTENT_TYPE, Reply};
 use codex_cloud_tests::keys::{TOKEN_AUDIENCE, TOKEN_ISSUER};
 use codex_cloud_tests::tokens::{AccessClaims, header_of};
@@ -247,4 +250,121 @@ async fn docs_are_compressed_when_accepted_and_revalidated_with_an_etag() {
     assert_eq!(zstd.headers.get("content-encoding"), None, "zstd is not offered");
     let other = app.client.get("/docs").header("if-none-match", "W/\"0\"").send().await;
     assert_eq!(Reply::read(other).await.status, 200);
+}
+
+#[tokio::test]
+#[should_panic(expected = "which the document does not declare")]
+async fn the_conformance_check_refuses_an_undeclared_status() {
+    let teapot = poem::endpoint::make(|_| async { poem::http::StatusCode::IM_A_TEAPOT });
+    let client = poem::test::TestClient::new(checked(teapot.map_to_response()));
+    client.get("/healthz").send().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "`user_not_found`, which the document does not declare there")]
+async fn the_conformance_check_refuses_an_undeclared_code() {
+    let not_found = poem::endpoint::make(|_| async {
+        let body = r#"{"type":"urn:codex:problem:user_not_found","title":"Not Found","status":404,"code":"user_not_found"}"#;
+        poem::Response::builder()
+            .status(poem::http::StatusCode::BAD_REQUEST)
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body)
+    });
+    let client = poem::test::TestClient::new(checked(not_found.map_to_response()));
+    client.get("/admin/users").send().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "the document says")]
+async fn the_conformance_check_refuses_an_undeclared_media_type() {
+    let charset = poem::endpoint::make(|_| async {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body("{}")
+    });
+    let client = poem::test::TestClient::new(checked(charset.map_to_response()));
+    client.get("/healthz").send().await;
+}
+
+#[tokio::test]
+async fn json_is_declared_and_sent_as_application_json_and_problems_as_problem_json() {
+    let app = TestApp::spawn().await;
+    let spec = spec(&app).await;
+
+    let mut media_types = Vec::new();
+    collect_media_types(&spec["paths"], &mut media_types);
+    media_types.sort();
+    media_types.dedup();
+    assert_eq!(media_types, ["application/json", "application/problem+json"]);
+    let health = get(&app, "/healthz").await;
+    assert_eq!(health.content_type(), "application/json");
+    let login = app.post_json("/auth/login", None, serde_json::json!({})).await;
+    assert_eq!(login.content_type(), PROBLEM_CONTENT_TYPE);
+}
+
+fn collect_media_types(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(content) = map.get("content").and_then(Value::as_object) {
+                into.extend(content.keys().cloned());
+            }
+            map.values().for_each(|v| collect_media_types(v, into));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_media_types(v, into)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn each_operation_declares_only_the_errors_it_can_meet_with_codes_as_an_enum() {
+    let app = TestApp::spawn().await;
+    let spec = spec(&app).await;
+    let op = |path: &str, method: &str| spec["paths"][path][method].clone();
+    let codes = |operation: &Value| -> Vec<String> {
+        let status = statuses(operation).into_iter().find(|s| s.as_str() >= "400").unwrap();
+        let schema =
+            operation["responses"][&status]["content"][PROBLEM_CONTENT_TYPE]["schema"]["$ref"]
+                .as_str()
+                .expect("a problem schema")
+                .trim_start_matches("#/components/schemas/")
+                .to_owned();
+        let codes = spec["components"]["schemas"][&schema]["properties"]["code"]["enum"].clone();
+        serde_json::from_value(codes).expect("`code` is an enum")
+    };
+
+    // The user list finds no single user; body-less operations read no body.
+    let list = op("/admin/users", "get");
+    assert!(!statuses(&list).contains(&"404".to_owned()), "{:?}", statuses(&list));
+    assert!(!codes(&list).contains(&"user_not_found".to_owned()));
+    for (path, method) in [
+        ("/admin/users/{user_id}/sessions", "delete"),
+        ("/admin/invitations/{invitation_id}", "delete"),
+        ("/auth/sessions/{session_id}", "delete"),
+        ("/admin/users/{user_id}/identities", "delete"),
+        ("/auth/identities", "delete"),
+    ] {
+        let declared = statuses(&op(path, method));
+        for status in ["413", "415"] {
+            assert!(!declared.contains(&status.to_owned()), "{method} {path}: {declared:?}");
+        }
+    }
+    assert!(!statuses(&op("/admin/users/{user_id}/sessions", "delete")).contains(&"409".into()));
+    // Each code appears under its own status only, and every declared status has a code.
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            if !statuses(operation).iter().any(|s| s.as_str() >= "400") {
+                continue;
+            }
+            let all = codes(operation);
+            for status in statuses(operation).into_iter().filter(|s| s.as_str() >= "400") {
+                let about = operation["responses"][&status]["description"].as_str().unwrap();
+                let here: Vec<&String> =
+                    all.iter().filter(|c| about.contains(&format!("`{c}`:"))).collect();
+                assert!(!here.is_empty(), "{method} {path} {status} names no code: {about}");
+            }
+        }
+    }
+    // Codes are an enum clients can switch on.
+    let login = codes(&op("/auth/login", "post"));
+    for code in ["invalid_request", "invalid_credentials", "too_many_attempts", "server_busy"] {
+        assert!(login.contains(&code.to_owned()), "{login:?}");
+    }
 }

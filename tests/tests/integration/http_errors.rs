@@ -46,6 +46,31 @@ async fn a_missing_or_mistyped_field_is_400_invalid_request() {
 }
 
 #[tokio::test]
+async fn a_refused_body_names_the_field_as_the_document_does_in_plain_words() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (r#"{"email": "ada@example.com"}"#, "`password` is required"),
+        (r#"{"email": "ada@example.com", "password": null}"#, "`password` is required"),
+        (r#"{"password": "correct horse battery staple"}"#, "`email` is required"),
+        (r#"{"email": ["ada@example.com"], "password": "x"}"#, "`email` must be a string"),
+        ("[]", "it must be a JSON object"),
+        ("", "it must be a JSON object"),
+    ];
+    for (body, why) in cases {
+        let reply = post_login(&app, Some("application/json"), body).await;
+        let problem = reply.assert_problem(400, "invalid_request");
+        assert_eq!(problem["detail"], format!("the body is not valid: {why}"), "{body}");
+    }
+    let reply = post_login(&app, Some("application/json"), "{").await;
+    let detail = reply.assert_problem(400, "invalid_request")["detail"].to_string();
+    assert!(detail.contains("it is not JSON"), "{detail}");
+    for internal in ["found null", "Expected input type", "occurred while parsing", "LoginRequest"]
+    {
+        assert!(!detail.contains(internal), "{detail}");
+    }
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_is_415_unsupported_media_type() {
     let app = TestApp::spawn().await;
     let json = format!(r#"{{"email": "ada@example.com", "password": "{PASSWORD}"}}"#);

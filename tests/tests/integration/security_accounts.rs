@@ -173,7 +173,7 @@ async fn the_operator_cannot_disable_the_last_enabled_administrator_either() {
     let refused = app.services.accounts.disable_user(&operator, root.id).await;
 
     assert!(
-        matches!(refused, Err(codex_cloud_core::service::ManageUsersError::LastAdmin)),
+        matches!(refused, Err(codex_cloud_core::service::DisableUserError::LastAdmin)),
         "{refused:?}"
     );
     let stored = app.store.store().user_by_id(root.id).await.expect("read").expect("exists");

@@ -1,0 +1,230 @@
+//! JSON bodies as the document declares them: `application/json` (no parameters) both ways, and
+//! a refused request body explained in plain words that name the field as the document does.
+
+use std::ops::{Deref, DerefMut};
+
+use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
+use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::registry::{
+    MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
+use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
+use poem_openapi::{ApiResponse, impl_apirequest_for_payload};
+use serde_json::Value;
+
+use crate::http::error::Problem;
+use crate::http::problems::BadBody;
+
+/// The media type of every JSON body but problems.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// A JSON request or response body.
+#[derive(Debug, Clone, Eq, PartialEq, Default)]
+pub struct Json<T>(pub T);
+
+impl<T> Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Json<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: Type> Payload for Json<T> {
+    const CONTENT_TYPE: &'static str = JSON_CONTENT_TYPE;
+
+    fn check_content_type(content_type: &str) -> bool {
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        let essence = essence.to_ascii_lowercase();
+        essence.strip_prefix("application/").is_some_and(|s| s == "json" || s.ends_with("+json"))
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: ParseFromJSON> ParsePayload for Json<T> {
+    const IS_REQUIRED: bool = T::IS_REQUIRED;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let data = Vec::<u8>::from_request(request, body).await?;
+        let value = if data.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&data).map_err(|e| {
+                invalid_body(format!("it is not JSON ({})", e.to_string().trim_end_matches('.')))
+            })?
+        };
+        match T::parse_from_json(Some(value.clone())) {
+            Ok(parsed) => Ok(Self(parsed)),
+            Err(error) => Err(invalid_body(why_refused::<T>(&value, &error.into_message()))),
+        }
+    }
+}
+
+impl_apirequest_for_payload!(Json<T>, T: ParseFromJSON);
+
+impl<T: ToJSON> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        let body = self.0.to_json().map(|v| v.to_string()).unwrap_or_else(|| "null".to_owned());
+        Response::builder().content_type(JSON_CONTENT_TYPE).body(body)
+    }
+}
+
+impl<T: ToJSON> ApiResponse for Json<T> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: JSON_CONTENT_TYPE,
+                    schema: T::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+fn invalid_body(why: String) -> poem::Error {
+    poem::Error::from(Problem::from(BadBody::Invalid(format!("the body is not valid: {why}"))))
+}
+
+/// Why `value` is not a `T`, in the document's words: the first rule of `T`'s schema it
+/// breaks; the parser's own message (without its type names) only when none is found.
+fn why_refused<T: Type>(value: &Value, parser_says: &str) -> String {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let schema = match T::schema_ref() {
+        MetaSchemaRef::Reference(name) => registry.schemas.get(&name).cloned(),
+        MetaSchemaRef::Inline(schema) => Some(*schema),
+    };
+    schema
+        .and_then(|schema| first_broken_rule(&schema, value, &registry))
+        .unwrap_or_else(|| plain(parser_says))
+}
+
+fn first_broken_rule(schema: &MetaSchema, value: &Value, registry: &Registry) -> Option<String> {
+    if schema.ty != "object" {
+        return None;
+    }
+    let Value::Object(fields) = value else {
+        return Some("it must be a JSON object".to_owned());
+    };
+    if let Some(unknown) = fields.keys().find(|k| !schema.properties.iter().any(|(n, _)| n == k)) {
+        return Some(format!("unknown field `{unknown}`"));
+    }
+    if let Some(missing) =
+        schema.required.iter().find(|name| fields.get(**name).is_none_or(Value::is_null))
+    {
+        return Some(format!("`{missing}` is required"));
+    }
+    schema.properties.iter().find_map(|(name, field)| {
+        let value = fields.get(*name).filter(|v| !v.is_null())?;
+        let field = match field {
+            MetaSchemaRef::Reference(name) => registry.schemas.get(name)?,
+            MetaSchemaRef::Inline(schema) => schema,
+        };
+        broken_field_rule(field, value).map(|rule| format!("`{name}` must be {rule}"))
+    })
+}
+
+/// The rule of a field's schema that `value` breaks, as "must be …" would end.
+fn broken_field_rule(schema: &MetaSchema, value: &Value) -> Option<String> {
+    let type_ok = match schema.ty {
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
+    };
+    if !type_ok {
+        let article = if schema.ty.starts_with(['a', 'i', 'o']) { "an" } else { "a" };
+        return Some(format!("{article} {}", schema.ty));
+    }
+    if let Some(text) = value.as_str() {
+        let length = text.chars().count();
+        if !schema.enum_items.is_empty() && !schema.enum_items.contains(value) {
+            let allowed: Vec<String> = schema.enum_items.iter().map(|v| v.to_string()).collect();
+            return Some(format!("one of {}", allowed.join(", ")));
+        }
+        if let Some(min) = schema.min_length.filter(|min| length < *min) {
+            return Some(format!("at least {min} characters long"));
+        }
+        if let Some(max) = schema.max_length.filter(|max| length > *max) {
+            return Some(format!("at most {max} characters long"));
+        }
+        if schema.pattern.is_some() || schema.format.is_some() {
+            // The use case explains a malformed value in its own words.
+            return None;
+        }
+    }
+    None
+}
+
+/// A parser's message without the parser's type names.
+fn plain(message: &str) -> String {
+    let message = message.split(" (occurred while parsing").next().unwrap_or(message);
+    let message = match message.strip_prefix("failed to parse \"") {
+        Some(rest) => rest.split_once("\": ").map_or(rest, |(_, why)| why),
+        None => message,
+    };
+    message.trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::Object;
+
+    use super::*;
+
+    #[derive(Object)]
+    #[oai(deny_unknown_fields)]
+    struct Sample {
+        #[oai(validator(min_length = 3))]
+        name: String,
+        admin: Option<bool>,
+    }
+
+    fn why(value: Value) -> String {
+        let parsed = Sample::parse_from_json(Some(value.clone()));
+        let message = parsed.err().map(|e| e.into_message()).expect("refused");
+        why_refused::<Sample>(&value, &message)
+    }
+
+    #[test]
+    fn refusals_name_the_field_in_plain_words() {
+        assert_eq!(why(serde_json::json!({})), "`name` is required");
+        assert_eq!(why(serde_json::json!({"name": null})), "`name` is required");
+        assert_eq!(why(serde_json::json!({"name": "abc", "x": 1})), "unknown field `x`");
+        assert_eq!(why(serde_json::json!({"name": 5})), "`name` must be a string");
+        assert_eq!(
+            why(serde_json::json!({"name": "ab"})),
+            "`name` must be at least 3 characters long"
+        );
+        assert_eq!(
+            why(serde_json::json!({"name": "abc", "admin": "yes"})),
+            "`admin` must be a boolean"
+        );
+        assert_eq!(why(serde_json::json!([1])), "it must be a JSON object");
+    }
+}
