@@ -110,6 +110,9 @@ pub struct Services {
     /// Origins whose pages may call the API (CORS), and whether with credentials.
     pub cors_allowed_origins: Vec<String>,
     pub cors_allow_credentials: bool,
+    /// The shortest new password, in characters (`CODEX_PASSWORD_MIN_LENGTH`), as the document
+    /// declares it.
+    pub password_min_chars: usize,
 }
 
 /// How often stale pending logins are purged.
@@ -255,6 +258,7 @@ impl Backend {
             trusted_proxies: settings.trusted_proxies.clone(),
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
             cors_allow_credentials: settings.cors_allow_credentials,
+            password_min_chars: settings.password_min_length,
         };
         let housekeeping = Housekeeping::new(&ports, settings.sessions, settings.audit_retention);
         Ok(Self {

@@ -120,7 +120,9 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             crate::db::connect(&settings.database_url).await.context("migration failed")?;
             eprintln!("migrations applied");
         }
-        Command::Openapi => println!("{}", crate::http::document()),
+        Command::Openapi => {
+            println!("{}", crate::http::document(settings.password_min_length));
+        }
         Command::CreateAdmin { email, password, password_stdin } => {
             let password = match (password, password_stdin) {
                 (Some(p), false) => p,

@@ -13,7 +13,8 @@ use serde_json::Value;
 fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
-        serde_json::from_str(&codex_cloud_backend::http::document()).expect("the document is JSON")
+        serde_json::from_str(&codex_cloud_backend::http::document(12))
+            .expect("the document is JSON")
     })
 }
 

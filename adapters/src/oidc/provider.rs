@@ -326,7 +326,7 @@ impl OidcProvider for OpenIdConnectProvider {
         let issuer = Issuer::new(claims.issuer().as_str().to_owned())
             .map_err(|_| IdTokenRejection::Invalid("the issuer is malformed".into()))?;
         let subject = Subject::new(claims.subject().as_str().to_owned())
-            .map_err(|_| IdTokenRejection::Invalid("sub must be 1 to 255 bytes".into()))?;
+            .map_err(|_| IdTokenRejection::Invalid("sub must be 1 to 255 characters".into()))?;
         let email = claims.email().and_then(|e| Email::parse(e.as_str()).ok());
         Ok(VerifiedIdentity { issuer, subject, email })
     }

@@ -141,9 +141,10 @@ impl AdminApi {
     async fn list_users(
         &self,
         credentials: Credentials,
-        #[oai(default, validator(maximum(value = "1000000000")))] offset: Query<u64>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000000")))]
+        offset: Query<u64>,
         /// At most 500.
-        #[oai(default = "default_limit", validator(maximum(value = "500")))]
+        #[oai(default = "default_limit", validator(minimum(value = "0"), maximum(value = "500")))]
         limit: Query<u64>,
     ) -> Result<Json<Vec<UserView>>, ApiError<ListUsersProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;

@@ -78,9 +78,10 @@ impl AuditApi {
         kind: Query<Option<String>>,
         /// Only events that occurred before this time (RFC 3339).
         before: Query<Option<time::OffsetDateTime>>,
-        #[oai(default, validator(maximum(value = "1000000000")))] offset: Query<u64>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000000")))]
+        offset: Query<u64>,
         /// At most 500.
-        #[oai(default = "default_limit", validator(maximum(value = "500")))]
+        #[oai(default = "default_limit", validator(minimum(value = "0"), maximum(value = "500")))]
         limit: Query<u64>,
     ) -> Result<Json<Vec<AuditEventView>>, ApiError<ListAuditEventsProblem>> {
         let admin = credentials.authenticate_admin(&self.auth).await?;

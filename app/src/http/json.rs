@@ -1,7 +1,9 @@
 //! JSON bodies as the document declares them: `application/json` (no parameters) both ways, and
 //! a refused request body explained in plain words that name the field as the document does.
 
+use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, RwLock};
 
 use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 use poem_openapi::payload::{ParsePayload, Payload};
@@ -66,6 +68,11 @@ impl<T: ParseFromJSON> ParsePayload for Json<T> {
                 invalid_body(format!("it is not JSON ({})", e.to_string().trim_end_matches('.')))
             })?
         };
+        // The parser would read `12` or `false` as a string: a value must have its field's type.
+        let schema = schema_of::<T>();
+        if let Some(why) = schema.and_then(|s| wrong_type(&s.0, &s.1, &value)) {
+            return Err(invalid_body(why));
+        }
         match T::parse_from_json(Some(value.clone())) {
             Ok(parsed) => Ok(Self(parsed)),
             Err(error) => Err(invalid_body(why_refused::<T>(&value, &error.into_message()))),
@@ -107,47 +114,83 @@ fn invalid_body(why: String) -> poem::Error {
     poem::Error::from(Problem::from(BadBody::Invalid(format!("the body is not valid: {why}"))))
 }
 
-/// Why `value` is not a `T`, in the document's words: the first rule of `T`'s schema it
-/// breaks; the parser's own message (without its type names) only when none is found.
-fn why_refused<T: Type>(value: &Value, parser_says: &str) -> String {
+/// An object schema and its fields' schemas, references resolved.
+type Resolved = (MetaSchema, Vec<(&'static str, MetaSchema)>);
+
+/// `T`'s schema, resolved once per type.
+fn schema_of<T: Type>() -> Option<Arc<Resolved>> {
+    static SCHEMAS: RwLock<BTreeMap<&'static str, Arc<Resolved>>> = RwLock::new(BTreeMap::new());
+    let key = std::any::type_name::<T>();
+    if let Some(known) = SCHEMAS.read().ok()?.get(key) {
+        return Some(known.clone());
+    }
     let mut registry = Registry::new();
     T::register(&mut registry);
-    let schema = match T::schema_ref() {
-        MetaSchemaRef::Reference(name) => registry.schemas.get(&name).cloned(),
-        MetaSchemaRef::Inline(schema) => Some(*schema),
+    let resolve = |schema: &MetaSchemaRef| match schema {
+        MetaSchemaRef::Reference(name) => registry.schemas.get(name).cloned(),
+        MetaSchemaRef::Inline(schema) => Some((**schema).clone()),
     };
-    schema
-        .and_then(|schema| first_broken_rule(&schema, value, &registry))
-        .unwrap_or_else(|| plain(parser_says))
+    let schema = resolve(&T::schema_ref())?;
+    let fields = schema
+        .properties
+        .iter()
+        .filter_map(|(name, field)| Some((*name, resolve(field)?)))
+        .collect();
+    let resolved = Arc::new((schema, fields));
+    SCHEMAS.write().ok()?.insert(key, resolved.clone());
+    Some(resolved)
 }
 
-fn first_broken_rule(schema: &MetaSchema, value: &Value, registry: &Registry) -> Option<String> {
+/// The first field whose value is not of its declared type.
+fn wrong_type(schema: &MetaSchema, fields: &[(&str, MetaSchema)], value: &Value) -> Option<String> {
     if schema.ty != "object" {
         return None;
     }
-    let Value::Object(fields) = value else {
+    let Value::Object(values) = value else {
         return Some("it must be a JSON object".to_owned());
     };
-    if let Some(unknown) = fields.keys().find(|k| !schema.properties.iter().any(|(n, _)| n == k)) {
+    fields.iter().find_map(|(name, field)| {
+        let value = values.get(*name).filter(|v| !v.is_null())?;
+        let rule = type_rule(field, value)?;
+        Some(format!("`{name}` must be {rule}"))
+    })
+}
+
+/// Why `value` is not a `T`, in the document's words: the first rule of `T`'s schema it
+/// breaks; the parser's own message (without its type names) only when none is found.
+fn why_refused<T: Type>(value: &Value, parser_says: &str) -> String {
+    schema_of::<T>()
+        .and_then(|resolved| first_broken_rule(&resolved.0, &resolved.1, value))
+        .unwrap_or_else(|| plain(parser_says))
+}
+
+fn first_broken_rule(
+    schema: &MetaSchema,
+    fields: &[(&str, MetaSchema)],
+    value: &Value,
+) -> Option<String> {
+    if schema.ty != "object" {
+        return None;
+    }
+    let Value::Object(values) = value else {
+        return Some("it must be a JSON object".to_owned());
+    };
+    if let Some(unknown) = values.keys().find(|k| !schema.properties.iter().any(|(n, _)| n == k)) {
         return Some(format!("unknown field `{unknown}`"));
     }
     if let Some(missing) =
-        schema.required.iter().find(|name| fields.get(**name).is_none_or(Value::is_null))
+        schema.required.iter().find(|name| values.get(**name).is_none_or(Value::is_null))
     {
         return Some(format!("`{missing}` is required"));
     }
-    schema.properties.iter().find_map(|(name, field)| {
-        let value = fields.get(*name).filter(|v| !v.is_null())?;
-        let field = match field {
-            MetaSchemaRef::Reference(name) => registry.schemas.get(name)?,
-            MetaSchemaRef::Inline(schema) => schema,
-        };
+    fields.iter().find_map(|(name, field)| {
+        let value = values.get(*name).filter(|v| !v.is_null())?;
         broken_field_rule(field, value).map(|rule| format!("`{name}` must be {rule}"))
     })
 }
 
-/// The rule of a field's schema that `value` breaks, as "must be …" would end.
-fn broken_field_rule(schema: &MetaSchema, value: &Value) -> Option<String> {
+/// The type a value of this schema must have, when `value` does not have it.
+fn type_rule(schema: &MetaSchema, value: &Value) -> Option<String> {
     let type_ok = match schema.ty {
         "string" => value.is_string(),
         "boolean" => value.is_boolean(),
@@ -157,9 +200,17 @@ fn broken_field_rule(schema: &MetaSchema, value: &Value) -> Option<String> {
         "object" => value.is_object(),
         _ => true,
     };
-    if !type_ok {
-        let article = if schema.ty.starts_with(['a', 'i', 'o']) { "an" } else { "a" };
-        return Some(format!("{article} {}", schema.ty));
+    if type_ok {
+        return None;
+    }
+    let article = if schema.ty.starts_with(['a', 'i', 'o']) { "an" } else { "a" };
+    Some(format!("{article} {}", schema.ty))
+}
+
+/// The rule of a field's schema that `value` breaks, as "must be …" would end.
+fn broken_field_rule(schema: &MetaSchema, value: &Value) -> Option<String> {
+    if let Some(rule) = type_rule(schema, value) {
+        return Some(rule);
     }
     if let Some(text) = value.as_str() {
         let length = text.chars().count();
@@ -173,9 +224,8 @@ fn broken_field_rule(schema: &MetaSchema, value: &Value) -> Option<String> {
         if let Some(max) = schema.max_length.filter(|max| length > *max) {
             return Some(format!("at most {max} characters long"));
         }
-        if schema.pattern.is_some() || schema.format.is_some() {
-            // The use case explains a malformed value in its own words.
-            return None;
+        if schema.pattern.is_some() {
+            return Some("well formed (see the pattern the document gives)".to_owned());
         }
     }
     None
@@ -226,5 +276,18 @@ mod tests {
             "`admin` must be a boolean"
         );
         assert_eq!(why(serde_json::json!([1])), "it must be a JSON object");
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_refused_even_where_the_parser_would_convert_it() {
+        let schema = schema_of::<Sample>().expect("an object schema");
+        let check = |value| wrong_type(&schema.0, &schema.1, &value);
+        assert_eq!(check(serde_json::json!({"name": 12})).unwrap(), "`name` must be a string");
+        assert_eq!(check(serde_json::json!({"name": false})).unwrap(), "`name` must be a string");
+        assert_eq!(
+            check(serde_json::json!({"name": "x", "admin": 1})).unwrap(),
+            "`admin` must be a boolean"
+        );
+        assert_eq!(check(serde_json::json!({"name": "abc", "admin": null})), None);
     }
 }

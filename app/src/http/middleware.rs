@@ -13,19 +13,24 @@ use crate::http::error::{Problem, ProblemCode};
 use crate::http::problems::{BadBody, BadParameter, CrossSiteRequest};
 use crate::http::security::{HOST_SESSION_COOKIE, SESSION_COOKIE};
 
-/// Refuses bodies larger than the limit with 413, whether announced by `Content-Length` or not.
-pub struct BodyLimit(pub usize);
+/// Reads the body of operations that take one, refusing it with 413 when larger than the limit
+/// (announced by `Content-Length` or not); any other request's body is never read.
+pub struct BodyLimit {
+    pub limit: usize,
+    pub routes: RouteTemplates,
+}
 
 pub struct BodyLimitEndpoint<E> {
     inner: E,
     limit: usize,
+    routes: RouteTemplates,
 }
 
 impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        BodyLimitEndpoint { inner, limit: self.0 }
+        BodyLimitEndpoint { inner, limit: self.limit, routes: self.routes.clone() }
     }
 }
 
@@ -33,6 +38,10 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        if !self.routes.takes_body(&self.routes.of(req.uri().path()), req.method().as_str()) {
+            req.set_body(Body::empty());
+            return self.inner.call(req).await;
+        }
         let announced = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -292,13 +301,31 @@ pub struct RouteTemplates {
     templates: Vec<Vec<String>>,
     /// The methods of each template, as an `Allow` header value.
     allowed: std::collections::HashMap<String, String>,
+    /// The operations that take a request body: (template, method in upper case).
+    bodies: std::collections::HashSet<(String, String)>,
 }
 
 impl RouteTemplates {
     /// From the paths of an OpenAPI document.
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
         let split = |path: &str| path.split('/').map(str::to_owned).collect();
-        Self { templates: paths.into_iter().map(split).collect(), allowed: Default::default() }
+        Self {
+            templates: paths.into_iter().map(split).collect(),
+            allowed: Default::default(),
+            bodies: Default::default(),
+        }
+    }
+
+    /// With the operations that take a request body: (template, method).
+    pub fn with_bodies<'a>(mut self, bodies: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let bodies = bodies.into_iter().map(|(t, m)| (t.to_owned(), m.to_ascii_uppercase()));
+        self.bodies.extend(bodies);
+        self
+    }
+
+    /// Whether the operation `method` on `template` reads a request body.
+    pub fn takes_body(&self, template: &str, method: &str) -> bool {
+        self.bodies.iter().any(|(t, m)| t == template && m == method)
     }
 
     /// With the methods each template answers (for `Allow` on 405 answers).

@@ -11,7 +11,7 @@ pub struct Email(String);
 pub enum EmailError {
     #[error("an e-mail address must look like name@example.com")]
     Malformed,
-    #[error("an e-mail address must be at most 254 bytes long")]
+    #[error("an e-mail address must be at most 254 characters long")]
     TooLong,
 }
 
@@ -22,7 +22,7 @@ impl Email {
         // Checked in the stored (lower-case) form: lowercasing can lengthen a string.
         let value = raw.trim().to_lowercase();
         let value = value.as_str();
-        if value.len() > Self::MAX_LEN {
+        if value.chars().count() > Self::MAX_LEN {
             return Err(EmailError::TooLong);
         }
         let (local, domain) = value.rsplit_once('@').ok_or(EmailError::Malformed)?;

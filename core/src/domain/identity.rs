@@ -11,7 +11,7 @@ use crate::domain::{Email, UserId};
 pub enum IdentityError {
     #[error("an issuer must be an https:// or http:// URL without query or fragment")]
     InvalidIssuer,
-    #[error("a subject must be 1 to 255 bytes long")]
+    #[error("a subject must be 1 to 255 characters long, without control characters")]
     InvalidSubject,
 }
 
@@ -31,7 +31,7 @@ impl Issuer {
             .ok_or(IdentityError::InvalidIssuer)?;
         let host = rest.split('/').next().unwrap_or_default();
         if host.is_empty()
-            || raw.len() > Self::MAX_LEN
+            || raw.chars().count() > Self::MAX_LEN
             || raw.contains(['?', '#'])
             || raw.chars().any(|c| c.is_whitespace() || c.is_control())
         {
@@ -52,7 +52,8 @@ impl fmt::Display for Issuer {
 }
 
 /// The provider's identifier for the end user, unique within its issuer (at most 255 ASCII
-/// characters per OpenID Connect Core §2; bytes are bounded here).
+/// characters per OpenID Connect Core §2; characters are bounded here, as a database column
+/// of 255 characters and the OpenAPI document's `maxLength` count them).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Subject(String);
 
@@ -61,7 +62,10 @@ impl Subject {
 
     pub fn new(raw: impl Into<String>) -> Result<Self, IdentityError> {
         let raw = raw.into();
-        if raw.is_empty() || raw.len() > Self::MAX_LEN || raw.chars().any(char::is_control) {
+        if raw.is_empty()
+            || raw.chars().count() > Self::MAX_LEN
+            || raw.chars().any(char::is_control)
+        {
             return Err(IdentityError::InvalidSubject);
         }
         Ok(Self(raw))

@@ -13,7 +13,7 @@ pub struct Password(SecretString);
 pub enum PasswordError {
     #[error("a password must be at least {min} characters long")]
     TooShort { min: usize },
-    #[error("a password must be at most {max} bytes long", max = Password::MAX_BYTES)]
+    #[error("a password must be at most {max} characters long", max = Password::MAX_CHARS)]
     TooLong,
     #[error("this password is one of the most common passwords; choose another")]
     Common,
@@ -36,7 +36,7 @@ impl PasswordPolicy {
     /// # Errors
     /// `TooShort`, `TooLong`, `ContainsEmail`.
     pub fn check(&self, raw: &str, email: &Email) -> Result<Password, PasswordError> {
-        if raw.len() > Password::MAX_BYTES {
+        if raw.chars().count() > Password::MAX_CHARS {
             return Err(PasswordError::TooLong);
         }
         let min = self.min_chars.max(Password::MIN_CHARS);
@@ -54,14 +54,14 @@ impl PasswordPolicy {
 impl Password {
     /// NIST SP 800-63B: never fewer than 8 characters.
     pub const MIN_CHARS: usize = 8;
-    /// Bounds the work an attacker can ask of the hasher (at least 128 characters fit).
-    pub const MAX_BYTES: usize = 1024;
+    /// Bounds the work an attacker can ask of the hasher (at most 4 KiB of UTF-8).
+    pub const MAX_CHARS: usize = 1024;
 
     /// A password offered at login: no length policy (it is only compared), but the byte bound
     /// still applies.
     pub fn candidate(raw: impl Into<String>) -> Result<Self, PasswordError> {
         let raw = raw.into();
-        if raw.len() > Self::MAX_BYTES {
+        if raw.chars().count() > Self::MAX_CHARS {
             return Err(PasswordError::TooLong);
         }
         Ok(Self(SecretString::new(raw)))

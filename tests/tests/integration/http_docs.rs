@@ -368,3 +368,41 @@ async fn each_operation_declares_only_the_errors_it_can_meet_with_codes_as_an_en
         assert!(login.contains(&code.to_owned()), "{login:?}");
     }
 }
+
+#[tokio::test]
+async fn the_document_names_its_server_license_public_operations_and_request_rules() {
+    let app = TestApp::builder().configure(|s| s.password_min_length = 20).build().await;
+    let spec = spec(&app).await;
+
+    assert_eq!(spec["servers"][0]["url"], "/");
+    assert_eq!(spec["info"]["license"]["name"], "Apache-2.0");
+    for path in ["/auth/login", "/healthz", "/.well-known/jwks.json"] {
+        let operation = spec["paths"][path].as_object().unwrap().values().next().unwrap().clone();
+        assert_eq!(operation["security"], serde_json::json!([]), "{path} is public");
+    }
+    let me = &spec["paths"]["/auth/me"]["get"]["security"];
+    assert!(me.as_array().is_some_and(|s| !s.is_empty()), "{me}");
+
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [("NewUserRequest", "password"), ("PasswordChange", "new_password")] {
+        let password = &schemas[schema]["properties"][field];
+        assert_eq!(password["minLength"], 20, "the configured minimum: {password}");
+        assert_eq!(password["maxLength"], 1024);
+    }
+    for schema in ["LoginRequest", "NewUserRequest", "LinkRequest", "PasswordChange"] {
+        assert_eq!(schemas[schema]["additionalProperties"], false, "{schema}");
+    }
+    assert_eq!(schemas["NewUserRequest"]["properties"]["email"]["format"], "email");
+    assert!(schemas["LinkRequest"]["properties"]["issuer"]["pattern"].is_string());
+    assert_eq!(schemas["LinkRequest"]["properties"]["subject"]["maxLength"], 255);
+    let parameters = &spec["paths"]["/admin/audit-events"]["get"]["parameters"];
+    let kind = parameters.as_array().unwrap().iter().find(|p| p["name"] == "kind").unwrap();
+    assert!(kind["schema"]["enum"].as_array().unwrap().contains(&"login.password".into()));
+    let offset = parameters.as_array().unwrap().iter().find(|p| p["name"] == "offset").unwrap();
+    assert_eq!(offset["schema"]["minimum"].as_f64(), Some(0.0));
+
+    // Swagger UI embeds the same finished document.
+    let docs = get(&app, "/docs").await.text();
+    assert!(docs.contains("\"minLength\": 20"), "Swagger UI shows the configured rules");
+    assert!(docs.contains("\"name\": \"Apache-2.0\""));
+}

@@ -242,3 +242,38 @@ async fn a_bad_parameter_is_named_as_the_document_names_it_in_plain_words() {
     let problem = missing.assert_problem(400, "invalid_request");
     assert_eq!(problem["detail"], "`subject` is required");
 }
+
+#[tokio::test]
+async fn a_value_of_another_type_is_refused_not_converted_and_links_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_admin("root@example.com", PASSWORD).await;
+    let token = app.token("root@example.com", PASSWORD).await;
+    let path = format!("/admin/users/{}/identities", admin.id);
+
+    for (subject, why) in
+        [(serde_json::json!(false), "a string"), (serde_json::json!(12), "a string")]
+    {
+        let body = serde_json::json!({ "issuer": "https://op.example.com", "subject": subject });
+        let reply = app.post_json(&path, Some(&token), body).await;
+        let problem = reply.assert_problem(400, "invalid_request");
+        assert_eq!(problem["detail"], format!("the body is not valid: `subject` must be {why}"));
+    }
+    let identities = app.send(Method::GET, &path, Some(&token), None).await.json();
+    assert_eq!(identities, serde_json::json!([]), "nothing was linked");
+}
+
+#[tokio::test]
+async fn an_operation_that_takes_no_body_never_reads_one_so_never_refuses_it() {
+    let app = TestApp::spawn().await;
+    app.create_admin("root@example.com", PASSWORD).await;
+    let token = app.token("root@example.com", PASSWORD).await;
+    let big = vec![b'x'; 100 * 1024];
+
+    let health = app.client.get("/healthz").body(big.clone()).send().await;
+    assert_eq!(Reply::read(health).await.status, 200);
+    let me = app.client.get("/auth/me").header("authorization", format!("Bearer {token}"));
+    let me = Reply::read(me.body(big.clone()).send().await).await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    let login = post_login(&app, Some("application/json"), big).await;
+    login.assert_problem(413, "payload_too_large");
+}
