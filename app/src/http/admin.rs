@@ -89,7 +89,8 @@ impl From<ExternalIdentity> for IdentityView {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct LinkRequest {
-    /// The provider's issuer, exactly as configured in `CODEX_OIDC_ISSUER`.
+    /// The provider's issuer, byte for byte as its ID tokens give it (for the configured
+    /// provider, `CODEX_OIDC_ISSUER`).
     pub issuer: String,
     /// The provider's `sub` for the user.
     pub subject: String,

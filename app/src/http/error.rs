@@ -95,7 +95,6 @@ error_codes! {
     CannotDisableSelf = 409 "cannot_disable_self" false "an administrator cannot disable themselves",
     IdentityAlreadyLinked = 409 "identity_already_linked" false "the external identity is linked to a user already: nothing was linked, and an invitation stays unspent",
     LastLoginMethod = 409 "last_login_method" false "it is the caller's last way to sign in: no password and no other identity",
-    LengthRequired = 411 "length_required" false "the body's length must be known",
     PayloadTooLarge = 413 "payload_too_large" false "the body is larger than 64 KiB",
     UnsupportedMediaType = 415 "unsupported_media_type" false "the body is not `application/json`",
     TooManyAttempts = 429 "too_many_attempts" true "too many failed attempts for this account or from this address; wait `Retry-After` seconds",
@@ -439,9 +438,8 @@ pub fn problem_for(error: poem::Error) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, error.to_string()),
         StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, error.to_string()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            (ErrorCode::UnsupportedMediaType, "the body must be `application/json`".to_owned())
+            return Problem::from(crate::http::problems::BadBody::NotJson).response();
         }
-        StatusCode::LENGTH_REQUIRED => (ErrorCode::LengthRequired, error.to_string()),
         s if s.is_server_error() => return Problem::internal(&error).response(),
         _ => {
             let mut problem = Problem::new(ErrorCode::InvalidRequest, error.to_string());

@@ -42,9 +42,9 @@ impl<T: Type> Payload for Json<T> {
     const CONTENT_TYPE: &'static str = JSON_CONTENT_TYPE;
 
     fn check_content_type(content_type: &str) -> bool {
+        // Exactly the declared media type (parameters such as `charset` aside).
         let essence = content_type.split(';').next().unwrap_or_default().trim();
-        let essence = essence.to_ascii_lowercase();
-        essence.strip_prefix("application/").is_some_and(|s| s == "json" || s.ends_with("+json"))
+        essence.eq_ignore_ascii_case(JSON_CONTENT_TYPE)
     }
 
     fn schema_ref() -> MetaSchemaRef {
@@ -65,7 +65,7 @@ impl<T: ParseFromJSON> ParsePayload for Json<T> {
             Value::Null
         } else {
             serde_json::from_slice(&data).map_err(|e| {
-                invalid_body(format!("it is not JSON ({})", e.to_string().trim_end_matches('.')))
+                invalid_body(format!("it is not JSON (line {}, column {})", e.line(), e.column()))
             })?
         };
         // The parser would read `12` or `false` as a string: a value must have its field's type.
@@ -141,7 +141,8 @@ fn schema_of<T: Type>() -> Option<Arc<Resolved>> {
     Some(resolved)
 }
 
-/// The first field whose value is not of its declared type.
+/// The first field whose value is not of its declared type (`null` included: no field is
+/// nullable, an optional one is left out).
 fn wrong_type(schema: &MetaSchema, fields: &[(&str, MetaSchema)], value: &Value) -> Option<String> {
     if schema.ty != "object" {
         return None;
@@ -150,7 +151,14 @@ fn wrong_type(schema: &MetaSchema, fields: &[(&str, MetaSchema)], value: &Value)
         return Some("it must be a JSON object".to_owned());
     };
     fields.iter().find_map(|(name, field)| {
-        let value = values.get(*name).filter(|v| !v.is_null())?;
+        let value = values.get(*name)?;
+        if value.is_null() && !field.nullable {
+            if schema.required.contains(name) {
+                return Some(format!("`{name}` is required"));
+            }
+            let rule = type_rule(field, &Value::Null)?;
+            return Some(format!("`{name}` must be {rule}, or left out"));
+        }
         let rule = type_rule(field, value)?;
         Some(format!("`{name}` must be {rule}"))
     })
@@ -288,6 +296,11 @@ mod tests {
             check(serde_json::json!({"name": "x", "admin": 1})).unwrap(),
             "`admin` must be a boolean"
         );
-        assert_eq!(check(serde_json::json!({"name": "abc", "admin": null})), None);
+        assert_eq!(
+            check(serde_json::json!({"name": "abc", "admin": null})).unwrap(),
+            "`admin` must be a boolean, or left out"
+        );
+        assert_eq!(check(serde_json::json!({"name": null})).unwrap(), "`name` is required");
+        assert_eq!(check(serde_json::json!({"name": "abc"})), None);
     }
 }

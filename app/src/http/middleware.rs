@@ -51,10 +51,13 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             return Err(Problem::from(BadBody::TooLarge(self.limit)).into());
         }
         let body = req.take_body();
-        let bytes = body
-            .into_bytes_limit(self.limit)
-            .await
-            .map_err(|_| poem::Error::from(Problem::from(BadBody::TooLarge(self.limit))))?;
+        let bytes = body.into_bytes_limit(self.limit).await.map_err(|e| {
+            let refused = match e {
+                poem::error::ReadBodyError::PayloadTooLarge => BadBody::TooLarge(self.limit),
+                _ => BadBody::Invalid("the body could not be read to its end".to_owned()),
+            };
+            poem::Error::from(Problem::from(refused))
+        })?;
         req.set_body(Body::from(bytes));
         self.inner.call(req).await
     }

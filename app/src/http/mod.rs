@@ -118,6 +118,17 @@ fn finish(spec: &str, password_min_chars: usize) -> String {
             .flat_map(|p| p.values_mut().filter_map(|o| o.as_object_mut()))
         {
             operation.entry("security").or_insert_with(|| serde_json::json!([]));
+            // A JSON answer poem-openapi leaves undescribed.
+            for response in operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut())
+                .into_iter()
+                .flat_map(|r| r.values_mut())
+            {
+                if response["description"].as_str().is_some_and(str::is_empty) {
+                    response["description"] = "Success.".into();
+                }
+            }
             for parameter in
                 operation.get_mut("parameters").and_then(|p| p.as_array_mut()).into_iter().flatten()
             {
@@ -137,7 +148,8 @@ fn finish(spec: &str, password_min_chars: usize) -> String {
             document["components"]["schemas"][&schema]["additionalProperties"] = false.into();
         }
     }
-    for (schema, field, keywords) in rules::body_fields(password_min_chars) {
+    let fields = rules::body_fields(password_min_chars).into_iter().chain(rules::response_fields());
+    for (schema, field, keywords) in fields {
         let property = &mut document["components"]["schemas"][schema]["properties"][field];
         if property.is_object() {
             merge(property, &keywords);
@@ -225,11 +237,11 @@ pub fn endpoint(services: Services) -> impl Endpoint + use<> {
         poem::Response::builder().content_type(json::JSON_CONTENT_TYPE).body(document.clone())
     });
     Route::new()
-        .at("/openapi.json", openapi_json)
+        .at("/openapi.json", poem::get(openapi_json))
         .nest(
             "/docs",
             Route::new()
-                .at("/", docs)
+                .at("/", poem::get(docs))
                 .with(
                     // poem misreads `zstd` in Accept-Encoding: the other three only.
                     poem::middleware::Compression::new().algorithms([

@@ -4,11 +4,12 @@
 use crate::http::json::Json;
 use crate::http::problems::{CrossSiteRequest, OidcNotConfigured};
 use codex_cloud_core::service::{
-    AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, ProviderLogoutError,
+    AuthenticateError, BeginOidcLinkError, BeginOidcLoginError, CompleteOidcLoginError,
+    ProviderLogoutError,
 };
 use poem::web::cookie::{Cookie, CookieJar};
 use poem_openapi::param::Query;
-use poem_openapi::{ApiResponse, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use codex_cloud_core::domain::{CallbackParams, SecretString};
 use codex_cloud_core::service::{Auth, OidcCallback, OidcLogin};
@@ -28,6 +29,26 @@ pub const HOST_STATE_COOKIE: &str = "__Host-codex_oidc_state";
 #[derive(ApiResponse)]
 pub enum LoginRedirect {
     /// Go to the provider's authorization endpoint. Sets the `codex_oidc_state` cookie.
+    #[oai(status = 302)]
+    Found(#[oai(header = "Location")] String),
+}
+
+/// Where to send the browser to begin a provider login.
+#[derive(Debug, Object)]
+pub struct AuthorizationUrl {
+    /// The provider's authorization endpoint, with this login's parameters.
+    pub authorization_url: String,
+}
+
+#[derive(ApiResponse)]
+pub enum LinkStart {
+    /// For a client that asks for JSON (`Accept: application/json` without `text/html`: a page's
+    /// script, Swagger UI): where to send the browser. The `codex_oidc_state` cookie is set on
+    /// this answer, so the browser that received it is the one to go there.
+    #[oai(status = 200)]
+    Url(Json<AuthorizationUrl>),
+    /// Go to the provider's authorization endpoint (a browser's navigation, or any client that
+    /// does not ask for JSON). Sets the `codex_oidc_state` cookie.
     #[oai(status = 302)]
     Found(#[oai(header = "Location")] String),
 }
@@ -56,7 +77,7 @@ pub enum LogoutRedirect {
 
 error_set!(BeginOidcLoginProblem: OidcNotConfigured, BeginOidcLoginError);
 error_set!(CompleteOidcLoginProblem: OidcNotConfigured, CompleteOidcLoginError);
-error_set!(BeginOidcLinkProblem: OidcNotConfigured, CrossSiteRequest, AuthenticateError, BeginOidcLoginError);
+error_set!(BeginOidcLinkProblem: OidcNotConfigured, CrossSiteRequest, AuthenticateError, BeginOidcLinkError);
 error_set!(OidcLogoutProblem: OidcNotConfigured, ProviderLogoutError);
 
 pub struct OidcApi {
@@ -168,14 +189,20 @@ impl OidcApi {
         /// Where to send the browser after linking: a relative path starting with a single `/`.
         return_to: Query<Option<String>>,
         cookies: &CookieJar,
-    ) -> Result<LoginRedirect, ApiError<BeginOidcLinkProblem>> {
+        req: &poem::Request,
+    ) -> Result<LinkStart, ApiError<BeginOidcLinkProblem>> {
         let oidc = self.oidc.as_ref().ok_or(OidcNotConfigured)?;
         let principal = credentials.authenticate(&self.auth).await?;
         let start =
             oidc.begin_link(&principal, return_to.0.as_deref(), ClientAddress::current()).await?;
         let max_age = codex_cloud_core::service::PENDING_LOGIN_MAX_AGE;
         cookies.add(self.cookie(self.state_cookie(), start.state.expose(), max_age));
-        Ok(LoginRedirect::Found(start.authorization_url))
+        if asks_for_json(req) {
+            return Ok(LinkStart::Url(Json(AuthorizationUrl {
+                authorization_url: start.authorization_url,
+            })));
+        }
+        Ok(LinkStart::Found(start.authorization_url))
     }
 
     /// Log out here and at the provider
@@ -216,4 +243,17 @@ impl OidcApi {
             .await?;
         Ok(LogoutRedirect::Found(out.location))
     }
+}
+
+/// Whether the client asks for JSON rather than a page (`Accept` names `application/json` and
+/// not `text/html`).
+fn asks_for_json(req: &poem::Request) -> bool {
+    let accept = req.headers().get_all(poem::http::header::ACCEPT);
+    let types: Vec<String> = accept
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .collect();
+    types.iter().any(|t| t == "application/json") && !types.iter().any(|t| t == "text/html")
 }

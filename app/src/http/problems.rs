@@ -2,11 +2,11 @@
 //! the error module's job, kept in its own file for size.
 
 use codex_cloud_core::service::{
-    AuditTrailError, AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError,
-    CreateUserError, DisableUserError, IdentityLinkError, InvitationError, LoginError, LogoutError,
-    ManageUsersError, NotAnAdmin, NotReady, OwnIdentityError, PasswordChangeError,
-    ProviderLogoutError, RefreshError, SessionError, StoreFailed, UnlinkIdentityError,
-    UserLookupError,
+    AuditTrailError, AuthenticateError, BeginOidcLinkError, BeginOidcLoginError,
+    CompleteOidcLoginError, CreateUserError, DisableUserError, IdentityLinkError, InvitationError,
+    LoginError, LogoutError, ManageUsersError, NotAnAdmin, NotReady, OwnIdentityError,
+    PasswordChangeError, ProviderLogoutError, RefreshError, SessionError, StoreFailed,
+    UnlinkIdentityError, UserLookupError,
 };
 
 use crate::answers;
@@ -260,17 +260,22 @@ answers!(BeginOidcLoginError {
         provider_unavailable(&why),
     BeginOidcLoginError::ProviderMisconfigured(why) => ProviderMisconfigured =
         provider_misconfigured(&why),
-    BeginOidcLoginError::TooManyPendingLogins { retry_after } => TooManyPendingLogins = {
-        // A flood would flood the log at a higher level.
-        tracing::debug!("login refused: the client has too many logins in progress");
-        let seconds = u64::try_from(retry_after.whole_seconds()).unwrap_or(1).max(1);
-        problem(
-            ErrorCode::TooManyPendingLogins,
-            "too many logins from this client are in progress; try again later",
-        )
-        .retry_after(seconds)
-    },
+    BeginOidcLoginError::TooManyPendingLogins { retry_after } => TooManyPendingLogins =
+        too_many_pending_logins(retry_after),
     BeginOidcLoginError::Internal(e) => InternalError | DatabaseUnavailable =
+        Problem::failed(&*e),
+});
+
+answers!(BeginOidcLinkError {
+    BeginOidcLinkError::InvalidReturnTo(e) => InvalidReturnTo =
+        problem(ErrorCode::InvalidReturnTo, e),
+    BeginOidcLinkError::ProviderUnavailable(why) => ProviderUnavailable =
+        provider_unavailable(&why),
+    BeginOidcLinkError::ProviderMisconfigured(why) => ProviderMisconfigured =
+        provider_misconfigured(&why),
+    BeginOidcLinkError::TooManyPendingLogins { retry_after } => TooManyPendingLogins =
+        too_many_pending_logins(retry_after),
+    BeginOidcLinkError::Internal(e) => InternalError | DatabaseUnavailable =
         Problem::failed(&*e),
 });
 
@@ -309,6 +314,17 @@ answers!(CompleteOidcLoginError {
     CompleteOidcLoginError::Internal(e) => InternalError | DatabaseUnavailable =
         Problem::failed(&*e),
 });
+
+fn too_many_pending_logins(retry_after: time::Duration) -> Problem {
+    // A flood would flood the log at a higher level.
+    tracing::debug!("login refused: the client has too many logins in progress");
+    let seconds = u64::try_from(retry_after.whole_seconds()).unwrap_or(1).max(1);
+    problem(
+        ErrorCode::TooManyPendingLogins,
+        "too many logins from this client are in progress; try again later",
+    )
+    .retry_after(seconds)
+}
 
 fn invalid_invitation() -> Problem {
     problem(ErrorCode::InvalidInvitation, "the invitation is unknown, spent, revoked or expired")

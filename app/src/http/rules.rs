@@ -6,13 +6,27 @@
 
 use serde_json::{Value, json};
 
-use codex_cloud_core::domain::{AuditKind, Email, Issuer, Password, ReturnTo, Subject};
+use codex_cloud_core::domain::{
+    AuditKind, AuditOutcome, Email, Issuer, Password, ReturnTo, Subject,
+};
 
 /// An issuer: `http(s)://`, a host, then no query, fragment, whitespace or control character.
-pub const ISSUER_PATTERN: &str =
-    r"^https?://[^/?#\s\x00-\x1f\x7f-\x9f]+[^?#\s\x00-\x1f\x7f-\x9f]*$";
+/// Whitespace is listed (Unicode's `White_Space` outside the control ranges), not `\s`: regex
+/// dialects disagree on what `\s` means.
+pub const ISSUER_PATTERN: &str = concat!(
+    r"^https?://[^/?#\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+",
+    r"[^?#\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+);
 /// A subject: no control character.
 pub const SUBJECT_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]+$";
+/// A new e-mail address: visible ASCII but `@` (at most 64) before the `@`, then dot-separated
+/// labels of letters, digits and inner hyphens (at most 63 each); ASCII whitespace around it is
+/// trimmed.
+pub const EMAIL_PATTERN: &str = concat!(
+    r"^[\t\n\x0b\x0c\r ]*[!-?A-~]{1,64}@",
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
+    r"[\t\n\x0b\x0c\r ]*$"
+);
 /// A local path: `/`, then visible ASCII without `\`, not starting with another `/`.
 pub const RETURN_TO_PATTERN: &str = r"^/([!-.0-\[\]-~][!-\[\]-~]*)?$";
 
@@ -25,7 +39,7 @@ fn subject() -> Value {
 }
 
 fn email() -> Value {
-    json!({ "format": "email", "maxLength": Email::MAX_LEN })
+    json!({ "maxLength": Email::MAX_LEN, "pattern": EMAIL_PATTERN })
 }
 
 fn new_password(min_chars: usize) -> Value {
@@ -42,6 +56,17 @@ pub fn body_fields(password_min_chars: usize) -> Vec<(&'static str, &'static str
         ("LinkRequest", "issuer", issuer()),
         ("LinkRequest", "subject", subject()),
         ("LinkRequest", "email", email()),
+    ]
+}
+
+/// Keywords for response fields whose values are a fixed set: (schema, field, keywords).
+pub fn response_fields() -> Vec<(&'static str, &'static str, Value)> {
+    let kinds: Vec<&str> = AuditKind::ALL.iter().map(|k| k.as_str()).collect();
+    let outcomes = [AuditOutcome::Success.as_str(), AuditOutcome::Failure.as_str()];
+    vec![
+        ("AuditEventView", "kind", json!({ "enum": kinds })),
+        ("AuditEventView", "outcome", json!({ "enum": outcomes })),
+        ("Health", "status", json!({ "enum": ["ok", "ready"] })),
     ]
 }
 
@@ -86,7 +111,9 @@ mod tests {
 
     #[test]
     fn the_issuer_pattern_accepts_exactly_what_the_parser_accepts() {
-        let alphabet = ['a', '/', '?', '#', ' ', '\u{a0}', '\u{1}', '\u{85}', ':', 'é'];
+        let alphabet = [
+            'a', '/', '?', '#', ' ', '\u{a0}', '\u{1}', '\u{85}', ':', 'é', '\u{feff}', '\u{3000}',
+        ];
         let prefixes = ["", "h", "http:/", "http://", "https://", "ftp://"];
         let mut all = samples(&prefixes, &alphabet, 3);
         all.push(format!("https://{}", "a".repeat(Issuer::MAX_LEN - 8)));
@@ -110,6 +137,25 @@ mod tests {
         all.push(format!("/{}", "a".repeat(ReturnTo::MAX_LEN - 1)));
         all.push(format!("/{}", "a".repeat(ReturnTo::MAX_LEN)));
         agree(RETURN_TO_PATTERN, ReturnTo::MAX_LEN, &all, |s| ReturnTo::parse(s).is_ok());
+    }
+
+    #[test]
+    fn the_email_pattern_accepts_exactly_what_the_parser_accepts_of_new_addresses() {
+        let alphabet = ['a', 'Z', '@', '.', '-', ' ', 'é', '!', '\u{0}', '\t', '\u{a0}', '\u{1c}'];
+        let mut all = samples(&["", "a@", "a@b", "x@y.z"], &alphabet, 4);
+        all.push(format!("{}@example.com", "a".repeat(64)));
+        all.push(format!("{}@example.com", "a".repeat(65)));
+        all.push(format!("a@{}.com", "b".repeat(63)));
+        all.push(format!("a@{}.com", "b".repeat(64)));
+        all.push(format!("a@{}.com", "b.".repeat(124)));
+        all.push(format!("a@{}.com", "b.".repeat(125)));
+        all.extend(
+            [" a@b.co", "a@b.co ", "a..b@x.com", ".a@x.com", "a@[127.0.0.1]"].map(String::from),
+        );
+        all.push(format!("  {}@example.com", "a".repeat(64)));
+        all.push(format!("{}@x.com{}", "a".repeat(64), " ".repeat(184)));
+        all.push(format!("{}@x.com{}", "a".repeat(64), " ".repeat(185)));
+        agree(EMAIL_PATTERN, Email::MAX_LEN, &all, |s| Email::parse_new(s).is_ok());
     }
 
     #[test]

@@ -44,6 +44,23 @@ impl Email {
         Ok(Self(value.to_owned()))
     }
 
+    /// A new address (a user's, an identity's): as `parse`, but in ASCII (an internationalized
+    /// domain in its `xn--` form) and at most `MAX_LEN` characters as typed, surrounding
+    /// whitespace included, so the rule can be stated as a pattern. Lookups and stored
+    /// addresses use `parse`.
+    ///
+    /// # Errors
+    /// `Malformed`, `TooLong`.
+    pub fn parse_new(raw: &str) -> Result<Self, EmailError> {
+        if !raw.is_ascii() {
+            return Err(EmailError::Malformed);
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
+        Self::parse(raw)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

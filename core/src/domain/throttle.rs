@@ -16,11 +16,16 @@ pub enum ThrottleKey {
 
 impl ThrottleKey {
     /// The account key of an offered address: parsed when it parses, else case-folded and
-    /// trimmed as typed, so that unknown and malformed addresses are counted the same way.
+    /// trimmed as typed, so that unknown and malformed addresses are counted the same way (a NUL,
+    /// which no text column stores, counted as U+FFFD).
     pub fn account(offered: &str) -> Self {
         match Email::parse(offered) {
             Ok(email) => Self::Account(email.as_str().to_owned()),
-            Err(_) => Self::Account(offered.trim().to_lowercase().chars().take(254).collect()),
+            Err(_) => {
+                let typed = offered.trim().to_lowercase();
+                let storable = typed.chars().map(|c| if c == '\0' { '\u{fffd}' } else { c });
+                Self::Account(storable.take(254).collect())
+            }
         }
     }
 

@@ -40,6 +40,36 @@ pub enum BeginOidcLoginError {
     Internal(#[source] BoxError),
 }
 
+/// Beginning a link of the caller's provider account (and every way starting any provider
+/// login can fail).
+#[derive(Debug, thiserror::Error)]
+pub enum BeginOidcLinkError {
+    #[error(transparent)]
+    InvalidReturnTo(#[from] ReturnToError),
+    #[error("{0}")]
+    ProviderUnavailable(String),
+    #[error("{0}")]
+    ProviderMisconfigured(String),
+    #[error("this client has too many logins in progress")]
+    TooManyPendingLogins { retry_after: Duration },
+    #[error("{0}")]
+    Internal(#[source] BoxError),
+}
+
+impl From<BeginOidcLinkError> for BeginOidcLoginError {
+    fn from(error: BeginOidcLinkError) -> Self {
+        match error {
+            BeginOidcLinkError::InvalidReturnTo(e) => Self::InvalidReturnTo(e),
+            BeginOidcLinkError::ProviderUnavailable(m) => Self::ProviderUnavailable(m),
+            BeginOidcLinkError::ProviderMisconfigured(m) => Self::ProviderMisconfigured(m),
+            BeginOidcLinkError::TooManyPendingLogins { retry_after } => {
+                Self::TooManyPendingLogins { retry_after }
+            }
+            BeginOidcLinkError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 /// Where to send the browser, and the state to bind to it (in a cookie).
 pub struct OidcLoginStart {
     pub authorization_url: String,
@@ -75,19 +105,19 @@ impl OidcLogin {
                 LoginPurpose::Invitation(self.pending_invitation(token).await?)
             }
         };
-        self.start(purpose, return_to, client).await
+        Ok(self.start(purpose, return_to, client).await?)
     }
 
     /// Begins a provider login that links the identity it proves to the signed-in caller.
     ///
     /// # Errors
-    /// As `begin`.
+    /// As `begin`, but for invitations.
     pub async fn begin_link(
         &self,
         principal: &Principal,
         return_to: Option<&str>,
         client: Option<IpAddr>,
-    ) -> Result<OidcLoginStart, BeginOidcLoginError> {
+    ) -> Result<OidcLoginStart, BeginOidcLinkError> {
         let return_to = return_to.map(ReturnTo::parse).transpose()?;
         self.start(LoginPurpose::Link(principal.session), return_to, client).await
     }
@@ -115,17 +145,15 @@ impl OidcLogin {
         purpose: LoginPurpose,
         return_to: Option<ReturnTo>,
         client: Option<IpAddr>,
-    ) -> Result<OidcLoginStart, BeginOidcLoginError> {
+    ) -> Result<OidcLoginStart, BeginOidcLinkError> {
         let force_login = matches!(purpose, LoginPurpose::Link(_));
         let request =
             self.provider.authorization_request(force_login).await.map_err(|e| match e {
-                OidcProviderError::Misconfigured(m) => {
-                    BeginOidcLoginError::ProviderMisconfigured(m)
-                }
+                OidcProviderError::Misconfigured(m) => BeginOidcLinkError::ProviderMisconfigured(m),
                 OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
-                    BeginOidcLoginError::ProviderUnavailable(m)
+                    BeginOidcLinkError::ProviderUnavailable(m)
                 }
-                OidcProviderError::Internal(e) => BeginOidcLoginError::Internal(e),
+                OidcProviderError::Internal(e) => BeginOidcLinkError::Internal(e),
             })?;
         let now = self.clock.now();
         // Logins older than the maximum age no longer count; `purge_pending_logins` removes them.
@@ -138,9 +166,9 @@ impl OidcLogin {
                 MAX_PENDING_LOGINS_PER_CLIENT,
             )
             .await
-            .map_err(|e| BeginOidcLoginError::Internal(e.0))?;
+            .map_err(|e| BeginOidcLinkError::Internal(e.0))?;
         if pending >= MAX_PENDING_LOGINS_PER_CLIENT {
-            return Err(BeginOidcLoginError::TooManyPendingLogins {
+            return Err(BeginOidcLinkError::TooManyPendingLogins {
                 retry_after: PENDING_LOGINS_RETRY_AFTER,
             });
         }
@@ -157,7 +185,7 @@ impl OidcLogin {
         self.pending
             .save_pending_login(&login)
             .await
-            .map_err(|e| BeginOidcLoginError::Internal(e.into()))?;
+            .map_err(|e| BeginOidcLinkError::Internal(e.into()))?;
         Ok(OidcLoginStart { authorization_url: request.url, state: request.state })
     }
 }

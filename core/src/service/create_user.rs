@@ -48,7 +48,7 @@ impl Accounts {
         admin: &Admin,
         request: CreateUser<'_>,
     ) -> Result<User, CreateUserError> {
-        let email = Email::parse(request.email)?;
+        let email = Email::parse_new(request.email)?;
         let password = request.password.map(|raw| self.passwords.check(raw, &email)).transpose()?;
         let password_hash = match password {
             Some(password) => Some(self.hasher.hash(&password).await?),

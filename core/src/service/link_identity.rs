@@ -84,7 +84,7 @@ impl IdentityLinks {
             issuer: Issuer::new(request.issuer)?,
             subject: Subject::new(request.subject)?,
             user_id: request.user_id,
-            email: request.email.map(Email::parse).transpose()?,
+            email: request.email.map(Email::parse_new).transpose()?,
             created_at: self.clock.now(),
         })
     }

@@ -392,7 +392,15 @@ async fn the_document_names_its_server_license_public_operations_and_request_rul
     for schema in ["LoginRequest", "NewUserRequest", "LinkRequest", "PasswordChange"] {
         assert_eq!(schemas[schema]["additionalProperties"], false, "{schema}");
     }
-    assert_eq!(schemas["NewUserRequest"]["properties"]["email"]["format"], "email");
+    assert!(schemas["NewUserRequest"]["properties"]["email"]["pattern"].is_string());
+    assert_eq!(schemas["NewUserRequest"]["properties"]["email"]["maxLength"], 254);
+    assert_eq!(schemas["LinkRequest"]["properties"]["subject"]["minLength"], 1);
+    let users = &spec["paths"]["/admin/users"]["get"]["parameters"];
+    for parameter in users.as_array().unwrap() {
+        assert_eq!(parameter["schema"]["minimum"].as_f64(), Some(0.0), "{parameter}");
+    }
+    let kinds = &schemas["AuditEventView"]["properties"]["kind"]["enum"];
+    assert!(kinds.as_array().unwrap().contains(&"logout".into()), "{kinds}");
     assert!(schemas["LinkRequest"]["properties"]["issuer"]["pattern"].is_string());
     assert_eq!(schemas["LinkRequest"]["properties"]["subject"]["maxLength"], 255);
     let parameters = &spec["paths"]["/admin/audit-events"]["get"]["parameters"];
@@ -405,4 +413,58 @@ async fn the_document_names_its_server_license_public_operations_and_request_rul
     let docs = get(&app, "/docs").await.text();
     assert!(docs.contains("\"minLength\": 20"), "Swagger UI shows the configured rules");
     assert!(docs.contains("\"name\": \"Apache-2.0\""));
+}
+
+/// Every code an operation's problem schema lists.
+fn problem_codes(spec: &Value, operation: &Value) -> Vec<String> {
+    let Some(status) = statuses(operation).into_iter().find(|s| s.as_str() >= "400") else {
+        return Vec::new();
+    };
+    let schema = operation["responses"][&status]["content"][PROBLEM_CONTENT_TYPE]["schema"]["$ref"]
+        .as_str()
+        .expect("a problem schema")
+        .trim_start_matches("#/components/schemas/");
+    serde_json::from_value(
+        spec["components"]["schemas"][schema]["properties"]["code"]["enum"].clone(),
+    )
+    .expect("`code` is an enum")
+}
+
+#[tokio::test]
+async fn what_a_request_meets_before_its_handler_is_declared_by_exactly_the_operations_it_can_reach()
+ {
+    let app = TestApp::spawn().await;
+    let spec = spec(&app).await;
+
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let codes = problem_codes(&spec, operation);
+            let has = |code: &str| codes.iter().any(|c| c == code);
+            let schemes: Vec<&str> = operation["security"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s.as_object().unwrap().keys().map(String::as_str))
+                .collect();
+            let cookie = schemes.iter().any(|s| s.contains("SessionCookie"));
+            let body = operation.get("requestBody").is_some();
+            let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+            let parsed =
+                parameters.iter().any(|p| p["required"] == true || p["schema"]["type"] != "string");
+            let at = format!("{method} {path}: {codes:?}");
+
+            // A body is read, bounded and typed only where the operation takes one.
+            for code in ["payload_too_large", "unsupported_media_type"] {
+                assert_eq!(has(code), body, "{code} on {at}");
+            }
+            if body || parsed {
+                assert!(has("invalid_request"), "invalid_request on {at}");
+            }
+            // Credentials are checked where the operation asks for them.
+            assert_eq!(has("invalid_token"), !schemes.is_empty(), "invalid_token on {at}");
+            // The cross-site guard stops unsafe methods carrying the session cookie, and links.
+            let guarded = cookie && (method != "get" || path == "/auth/oidc/link");
+            assert_eq!(has("cross_site_request"), guarded, "cross_site_request on {at}");
+        }
+    }
 }

@@ -277,3 +277,28 @@ async fn an_operation_that_takes_no_body_never_reads_one_so_never_refuses_it() {
     let login = post_login(&app, Some("application/json"), big).await;
     login.assert_problem(413, "payload_too_large");
 }
+
+#[tokio::test]
+async fn null_for_an_optional_field_is_refused_as_the_document_declares_no_field_nullable() {
+    let app = TestApp::spawn().await;
+    app.create_admin("root@example.com", PASSWORD).await;
+    let token = app.token("root@example.com", PASSWORD).await;
+
+    let cases = [
+        (
+            serde_json::json!({"email": "ada@example.com", "password": null}),
+            "`password` must be a string, or left out",
+        ),
+        (
+            serde_json::json!({"email": "ada@example.com", "is_admin": null}),
+            "`is_admin` must be a boolean, or left out",
+        ),
+    ];
+    for (body, why) in cases {
+        let reply = app.post_json("/admin/users", Some(&token), body).await;
+        let problem = reply.assert_problem(400, "invalid_request");
+        assert_eq!(problem["detail"], format!("the body is not valid: {why}"));
+    }
+    let users = app.send(Method::GET, "/admin/users", Some(&token), None).await.json();
+    assert!(!users.to_string().contains("ada@example.com"), "nobody was created: {users}");
+}

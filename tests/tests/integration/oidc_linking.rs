@@ -556,3 +556,45 @@ async fn without_a_post_logout_uri_none_is_sent_to_the_provider() {
     let names: Vec<String> = location.query_pairs().map(|(k, _)| k.into_owned()).collect();
     assert_eq!(names, ["id_token_hint", "client_id"]);
 }
+
+#[tokio::test]
+async fn a_script_that_asks_for_json_gets_the_authorization_url_and_the_link_completes() {
+    let h = OidcHarness::start().await;
+    let (ada, token) = h.app.user_with_token("ada@example.com").await;
+    h.op.set_subject("ada-from-a-script");
+
+    let asked = h
+        .app
+        .client
+        .get("/auth/oidc/link")
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json")
+        .send()
+        .await;
+    let asked = Reply::read(asked).await;
+    assert_eq!(asked.status, 200, "{}", asked.text());
+    assert_eq!(asked.content_type(), "application/json");
+    let url = asked.json()["authorization_url"].as_str().unwrap().to_owned();
+    assert!(url.contains("prompt=login"), "{url}");
+    let state = cookie_value(set_cookie(&asked, h.state_cookie).expect("state cookie"));
+    let (code, state_param) = h.op.approve(&url);
+    let done =
+        Reply::read(h.callback(&[("code", &code), ("state", &state_param)], Some(&state)).await)
+            .await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    assert_eq!(
+        identities(&h, &token).await,
+        vec![("ada-from-a-script".to_owned(), ada.id.to_string())]
+    );
+
+    // A browser's navigation (it accepts pages) is redirected as before.
+    let navigated = h
+        .app
+        .client
+        .get("/auth/oidc/link")
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "text/html,application/json;q=0.9,*/*;q=0.8")
+        .send()
+        .await;
+    assert_eq!(Reply::read(navigated).await.status, 302);
+}

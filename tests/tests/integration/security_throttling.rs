@@ -182,3 +182,30 @@ async fn concurrent_guesses_cannot_slip_past_the_count_in_sqlite() {
 async fn concurrent_guesses_cannot_slip_past_the_count_in_postgres() {
     concurrent_guesses_get_no_more_than_the_free_failures(StoreBackend::Postgres).await;
 }
+
+/// Text a database cannot store (a NUL character) in the offered e-mail address is a wrong
+/// login like any other, never a 500.
+async fn an_address_with_a_nul_is_an_ordinary_failure_on(backend: StoreBackend) {
+    let app = TestApp::builder().backend(backend).build().await;
+    app.create_user("ada@example.com", PASSWORD).await;
+
+    for email in ["ada\u{0}@example.com", "\u{0}", "a\u{0}b"] {
+        let body = serde_json::json!({ "email": email, "password": PASSWORD });
+        let reply = app.post_json("/auth/login", None, body).await;
+        reply.assert_problem(401, "invalid_credentials");
+    }
+}
+
+#[tokio::test]
+async fn an_address_with_a_nul_is_an_ordinary_failure_on_sqlite() {
+    an_address_with_a_nul_is_an_ordinary_failure_on(StoreBackend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn an_address_with_a_nul_is_an_ordinary_failure_on_postgres() {
+    an_address_with_a_nul_is_an_ordinary_failure_on(StoreBackend::Postgres).await;
+}
