@@ -56,6 +56,41 @@ fn operation(method: &Method, path: &str) -> Option<(&'static str, &'static Valu
         .and_then(|(template, operations)| Some((template.as_str(), operations.get(&method)?)))
 }
 
+/// Checks what generated clients rely on: objects carry their required fields, never `null`
+/// where the schema does not say nullable, and no field the schema does not name; arrays hold
+/// conforming items.
+fn conforms(value: &Value, schema: &Value, at: &str) {
+    let schema = resolve(schema);
+    match value {
+        Value::Array(items) if schema["type"] == "array" => {
+            items.iter().for_each(|item| conforms(item, &schema["items"], at));
+        }
+        Value::Object(fields) if schema["type"] == "object" => {
+            let properties = schema["properties"].as_object();
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let name = required.as_str().unwrap_or_default();
+                assert!(fields.contains_key(name), "{at}: `{name}` is required: {value}");
+            }
+            for (name, field) in fields {
+                let Some(declared) = properties.and_then(|p| p.get(name)) else {
+                    assert!(properties.is_none(), "{at}: `{name}` is not in the schema: {value}");
+                    continue;
+                };
+                let declared = resolve(declared);
+                if field.is_null() {
+                    assert!(declared["nullable"] == true, "{at}: `{name}` is null: {value}");
+                    continue;
+                }
+                if let Some(allowed) = declared["enum"].as_array() {
+                    assert!(allowed.contains(field), "{at}: `{name}` {field} is not in {allowed:?}");
+                }
+                conforms(field, declared, at);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn resolve(schema: &Value) -> &Value {
     match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
         Some(name) => &document()["components"]["schemas"][name],
@@ -87,6 +122,10 @@ fn check(method: &Method, path: &str, response: &Response, body: &[u8]) {
         )
     });
     if content_type != "application/problem+json" {
+        if let Ok(body) = serde_json::from_slice::<Value>(body) {
+            let at = format!("{method} {path} ({id}) {status}");
+            conforms(&body, &schema["schema"], &at);
+        }
         return;
     }
     let problem: Value = serde_json::from_slice(body).expect("a problem is JSON");
