@@ -82,7 +82,10 @@ fn conforms(value: &Value, schema: &Value, at: &str) {
                     continue;
                 }
                 if let Some(allowed) = declared["enum"].as_array() {
-                    assert!(allowed.contains(field), "{at}: `{name}` {field} is not in {allowed:?}");
+                    assert!(
+                        allowed.contains(field),
+                        "{at}: `{name}` {field} is not in {allowed:?}"
+                    );
                 }
                 conforms(field, declared, at);
             }

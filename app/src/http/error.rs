@@ -430,7 +430,11 @@ pub fn problem_for(error: poem::Error) -> Response {
     }
     let status = error.status();
     let (code, detail) = match status {
-        StatusCode::BAD_REQUEST => (ErrorCode::InvalidRequest, error.to_string()),
+        // Parameters and bodies are explained where they are parsed; anything else in the
+        // framework's words would speak its internals.
+        StatusCode::BAD_REQUEST => {
+            (ErrorCode::InvalidRequest, "the request is malformed".to_owned())
+        }
         StatusCode::UNAUTHORIZED => {
             (ErrorCode::InvalidToken, "a valid bearer access token is required".to_owned())
         }

@@ -409,6 +409,9 @@ async fn the_document_names_its_server_license_public_operations_and_request_rul
     let offset = parameters.as_array().unwrap().iter().find(|p| p["name"] == "offset").unwrap();
     assert_eq!(offset["schema"]["minimum"].as_f64(), Some(0.0));
 
+    // No Rust comment reaches the document.
+    assert!(!spec.to_string().contains("Debug"), "a Rust comment is published");
+
     // Swagger UI embeds the same finished document.
     let docs = get(&app, "/docs").await.text();
     assert!(docs.contains("\"minLength\": 20"), "Swagger UI shows the configured rules");

@@ -88,8 +88,8 @@ async fn a_login_without_a_content_type_is_a_4xx_problem() {
 
     let reply = post_login(&app, None, json).await;
 
-    assert!(reply.status.is_client_error(), "{}", reply.status);
-    reply.assert_is_problem();
+    let problem = reply.assert_problem(415, "unsupported_media_type");
+    assert_eq!(problem["detail"], "the body must be `application/json`");
 }
 
 #[tokio::test]
