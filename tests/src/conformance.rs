@@ -56,11 +56,24 @@ fn operation(method: &Method, path: &str) -> Option<(&'static str, &'static Valu
         .and_then(|(template, operations)| Some((template.as_str(), operations.get(&method)?)))
 }
 
-/// Checks what generated clients rely on: objects carry their required fields, never `null`
-/// where the schema does not say nullable, and no field the schema does not name; arrays hold
-/// conforming items.
+/// Checks what generated clients rely on: each value has its schema's type, objects carry their
+/// required fields, never `null` where the schema does not say nullable, and no field the schema
+/// does not name; enumerated values are listed; arrays hold conforming items.
 fn conforms(value: &Value, schema: &Value, at: &str) {
     let schema = resolve(schema);
+    let typed = match schema["type"].as_str() {
+        Some("string") => value.is_string(),
+        Some("integer") => value.is_i64() || value.is_u64(),
+        Some("number") => value.is_number(),
+        Some("boolean") => value.is_boolean(),
+        Some("array") => value.is_array(),
+        Some("object") => value.is_object(),
+        _ => true,
+    };
+    assert!(typed, "{at}: {value} is not of type {}", schema["type"]);
+    if let Some(allowed) = schema["enum"].as_array() {
+        assert!(allowed.contains(value), "{at}: {value} is not one of {allowed:?}");
+    }
     match value {
         Value::Array(items) if schema["type"] == "array" => {
             items.iter().for_each(|item| conforms(item, &schema["items"], at));
@@ -74,18 +87,15 @@ fn conforms(value: &Value, schema: &Value, at: &str) {
             for (name, field) in fields {
                 let Some(declared) = properties.and_then(|p| p.get(name)) else {
                     assert!(properties.is_none(), "{at}: `{name}` is not in the schema: {value}");
+                    if schema["additionalProperties"].is_object() {
+                        conforms(field, &schema["additionalProperties"], at);
+                    }
                     continue;
                 };
                 let declared = resolve(declared);
                 if field.is_null() {
                     assert!(declared["nullable"] == true, "{at}: `{name}` is null: {value}");
                     continue;
-                }
-                if let Some(allowed) = declared["enum"].as_array() {
-                    assert!(
-                        allowed.contains(field),
-                        "{at}: `{name}` {field} is not in {allowed:?}"
-                    );
                 }
                 conforms(field, declared, at);
             }
@@ -124,14 +134,15 @@ fn check(method: &Method, path: &str, response: &Response, body: &[u8]) {
             content.keys().collect::<Vec<_>>()
         )
     });
+    let at = format!("{method} {path} ({id}) {status}");
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        panic!("{at}: the `{content_type}` body is not JSON: {}", String::from_utf8_lossy(body));
+    };
+    conforms(&value, &schema["schema"], &at);
     if content_type != "application/problem+json" {
-        if let Ok(body) = serde_json::from_slice::<Value>(body) {
-            let at = format!("{method} {path} ({id}) {status}");
-            conforms(&body, &schema["schema"], &at);
-        }
         return;
     }
-    let problem: Value = serde_json::from_slice(body).expect("a problem is JSON");
+    let problem = value;
     let code = problem["code"].as_str().unwrap_or_default();
     let codes = &resolve(&schema["schema"])["properties"]["code"]["enum"];
     let listed = codes.as_array().is_some_and(|codes| codes.iter().any(|c| c == code));

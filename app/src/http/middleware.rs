@@ -249,7 +249,8 @@ impl<E: Endpoint> Endpoint for DocsValidatorsEndpoint<E> {
         let wanted = header_text(header::IF_NONE_MATCH);
         let encoding = header_text(header::ACCEPT_ENCODING).unwrap_or_default();
         let known = self.tags().get(&encoding).cloned();
-        if let Some(tag) = known.filter(|tag| names_tag(wanted.as_deref(), tag)) {
+        let reads = matches!(*req.method(), poem::http::Method::GET | poem::http::Method::HEAD);
+        if let Some(tag) = known.filter(|tag| reads && names_tag(wanted.as_deref(), tag)) {
             return Ok(not_modified(&tag));
         }
         let response = self.inner.call(req).await?.into_response();

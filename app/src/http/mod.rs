@@ -193,6 +193,9 @@ fn route_templates() -> middleware::RouteTemplates {
                 let methods = operations.as_object().map(|o| o.keys().cloned().collect());
                 (path.as_str(), methods.unwrap_or_default())
             });
+            // The document and Swagger UI, outside the document.
+            let described = ["/openapi.json", "/docs"].map(|p| (p, vec!["get".to_owned()]));
+            let routes = routes.chain(described);
             let bodies = paths.iter().flat_map(|(path, operations)| {
                 let operations = operations.as_object().into_iter().flatten();
                 operations

@@ -246,13 +246,20 @@ impl OidcApi {
 }
 
 /// Whether the client asks for JSON rather than a page (`Accept` names `application/json` and
-/// not `text/html`).
+/// not `text/html`; a type with `q=0` is one it refuses).
 fn asks_for_json(req: &poem::Request) -> bool {
     let accept = req.headers().get_all(poem::http::header::ACCEPT);
     let types: Vec<String> = accept
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
+        .filter(|range| {
+            let refused = |p: &str| {
+                let p = p.trim().to_ascii_lowercase();
+                p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+            };
+            !range.split(';').skip(1).any(refused)
+        })
         .map(|t| t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
         .collect();
     types.iter().any(|t| t == "application/json") && !types.iter().any(|t| t == "text/html")

@@ -12,10 +12,14 @@ use codex_cloud_core::domain::{
 
 /// An issuer: `http(s)://`, a host, then no query, fragment, whitespace or control character.
 /// Whitespace is listed (Unicode's `White_Space` outside the control ranges), not `\s`: regex
-/// dialects disagree on what `\s` means.
+/// dialects disagree on what `\s` means; written as the characters themselves, which every
+/// dialect reads in a class (not all read `\u` escapes).
 pub const ISSUER_PATTERN: &str = concat!(
-    r"^https?://[^/?#\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+",
-    r"[^?#\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    r"^https?://[^/?#\x00-\x20\x7f-\x9f",
+    "\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}",
+    r"]+[^?#\x00-\x20\x7f-\x9f",
+    "\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}",
+    r"]*$"
 );
 /// A subject: no control character.
 pub const SUBJECT_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]+$";
@@ -39,7 +43,12 @@ fn subject() -> Value {
 }
 
 fn email() -> Value {
-    json!({ "maxLength": Email::MAX_LEN, "pattern": EMAIL_PATTERN })
+    json!({
+        "description": "An e-mail address in ASCII (an internationalized domain in its `xn--` \
+            form); surrounding spaces are trimmed, and case does not matter.",
+        "maxLength": Email::MAX_LEN,
+        "pattern": EMAIL_PATTERN,
+    })
 }
 
 fn new_password(min_chars: usize) -> Value {

@@ -166,6 +166,8 @@ async fn a_405_says_which_methods_the_route_answers_in_allow() {
             "/admin/users/0b6f8a3e-2d7c-4a51-9a0e-3f1c2b4d5e6f/identities",
             "DELETE, GET, HEAD, POST",
         ),
+        (Method::POST, "/openapi.json", "GET, HEAD"),
+        (Method::DELETE, "/docs", "GET, HEAD"),
     ] {
         let reply = Reply::read(app.client.request(method.clone(), path).send().await).await;
         reply.assert_problem(405, "method_not_allowed");

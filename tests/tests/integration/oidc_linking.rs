@@ -587,6 +587,17 @@ async fn a_script_that_asks_for_json_gets_the_authorization_url_and_the_link_com
         vec![("ada-from-a-script".to_owned(), ada.id.to_string())]
     );
 
+    // JSON refused (q=0) is not asked for.
+    let refused = h
+        .app
+        .client
+        .get("/auth/oidc/link")
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json;q=0, */*")
+        .send()
+        .await;
+    assert_eq!(Reply::read(refused).await.status, 302);
+
     // A browser's navigation (it accepts pages) is redirected as before.
     let navigated = h
         .app
