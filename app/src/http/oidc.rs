@@ -4,8 +4,8 @@
 use crate::http::json::Json;
 use crate::http::problems::{CrossSiteRequest, OidcNotConfigured};
 use codex_cloud_core::service::{
-    AuthenticateError, BeginOidcLinkError, BeginOidcLoginError, CompleteOidcLoginError,
-    ProviderLogoutError,
+    AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, ProviderLogoutError,
+    StartOidcLoginError,
 };
 use poem::web::cookie::{Cookie, CookieJar};
 use poem_openapi::param::Query;
@@ -77,7 +77,7 @@ pub enum LogoutRedirect {
 
 error_set!(BeginOidcLoginProblem: OidcNotConfigured, BeginOidcLoginError);
 error_set!(CompleteOidcLoginProblem: OidcNotConfigured, CompleteOidcLoginError);
-error_set!(BeginOidcLinkProblem: OidcNotConfigured, CrossSiteRequest, AuthenticateError, BeginOidcLinkError);
+error_set!(BeginOidcLinkProblem: OidcNotConfigured, CrossSiteRequest, AuthenticateError, StartOidcLoginError);
 error_set!(OidcLogoutProblem: OidcNotConfigured, ProviderLogoutError);
 
 pub struct OidcApi {

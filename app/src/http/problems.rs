@@ -2,10 +2,10 @@
 //! the error module's job, kept in its own file for size.
 
 use codex_cloud_core::service::{
-    AuditTrailError, AuthenticateError, BeginOidcLinkError, BeginOidcLoginError,
-    CompleteOidcLoginError, CreateUserError, DisableUserError, IdentityLinkError, InvitationError,
-    LoginError, LogoutError, ManageUsersError, NotAnAdmin, NotReady, OwnIdentityError,
-    PasswordChangeError, ProviderLogoutError, RefreshError, SessionError, StoreFailed,
+    AuditTrailError, AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError,
+    CreateUserError, DisableUserError, IdentityLinkError, InvitationError, LoginError, LogoutError,
+    ManageUsersError, NotAnAdmin, NotReady, OwnIdentityError, PasswordChangeError,
+    ProviderLogoutError, RefreshError, SessionError, StartOidcLoginError, StoreFailed,
     UnlinkIdentityError, UserLookupError,
 };
 
@@ -253,29 +253,25 @@ answers!(IdentityLinkError {
 });
 
 answers!(BeginOidcLoginError {
-    BeginOidcLoginError::InvalidReturnTo(e) => InvalidReturnTo =
-        problem(ErrorCode::InvalidReturnTo, e),
+    BeginOidcLoginError::Start(e) => InvalidReturnTo
+        | ProviderUnavailable
+        | ProviderMisconfigured
+        | TooManyPendingLogins
+        | InternalError
+        | DatabaseUnavailable = e.into(),
     BeginOidcLoginError::InvalidInvitation => InvalidInvitation = invalid_invitation(),
-    BeginOidcLoginError::ProviderUnavailable(why) => ProviderUnavailable =
-        provider_unavailable(&why),
-    BeginOidcLoginError::ProviderMisconfigured(why) => ProviderMisconfigured =
-        provider_misconfigured(&why),
-    BeginOidcLoginError::TooManyPendingLogins { retry_after } => TooManyPendingLogins =
-        too_many_pending_logins(retry_after),
-    BeginOidcLoginError::Internal(e) => InternalError | DatabaseUnavailable =
-        Problem::failed(&*e),
 });
 
-answers!(BeginOidcLinkError {
-    BeginOidcLinkError::InvalidReturnTo(e) => InvalidReturnTo =
+answers!(StartOidcLoginError {
+    StartOidcLoginError::InvalidReturnTo(e) => InvalidReturnTo =
         problem(ErrorCode::InvalidReturnTo, e),
-    BeginOidcLinkError::ProviderUnavailable(why) => ProviderUnavailable =
+    StartOidcLoginError::ProviderUnavailable(why) => ProviderUnavailable =
         provider_unavailable(&why),
-    BeginOidcLinkError::ProviderMisconfigured(why) => ProviderMisconfigured =
+    StartOidcLoginError::ProviderMisconfigured(why) => ProviderMisconfigured =
         provider_misconfigured(&why),
-    BeginOidcLinkError::TooManyPendingLogins { retry_after } => TooManyPendingLogins =
+    StartOidcLoginError::TooManyPendingLogins { retry_after } => TooManyPendingLogins =
         too_many_pending_logins(retry_after),
-    BeginOidcLinkError::Internal(e) => InternalError | DatabaseUnavailable =
+    StartOidcLoginError::Internal(e) => InternalError | DatabaseUnavailable =
         Problem::failed(&*e),
 });
 

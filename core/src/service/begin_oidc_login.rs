@@ -23,50 +23,34 @@ pub const MAX_PENDING_LOGINS_PER_CLIENT: u64 = 1_000;
 /// How long a client with too many pending logins is asked to wait.
 const PENDING_LOGINS_RETRY_AFTER: Duration = Duration::seconds(60);
 
+/// Every way starting a provider login can fail (a login, or a link of the caller's account).
+#[derive(Debug, thiserror::Error)]
+pub enum StartOidcLoginError {
+    #[error(transparent)]
+    InvalidReturnTo(#[from] ReturnToError),
+    #[error("{0}")]
+    ProviderUnavailable(String),
+    #[error("{0}")]
+    ProviderMisconfigured(String),
+    #[error("this client has too many logins in progress")]
+    TooManyPendingLogins { retry_after: Duration },
+    #[error("{0}")]
+    Internal(#[source] BoxError),
+}
+
+/// Beginning a login, which may carry an invitation.
 #[derive(Debug, thiserror::Error)]
 pub enum BeginOidcLoginError {
     #[error(transparent)]
-    InvalidReturnTo(#[from] ReturnToError),
-    #[error("{0}")]
-    ProviderUnavailable(String),
-    #[error("{0}")]
-    ProviderMisconfigured(String),
+    Start(#[from] StartOidcLoginError),
     /// Unknown, spent, expired or revoked.
     #[error("the invitation is unknown, spent or expired")]
     InvalidInvitation,
-    #[error("this client has too many logins in progress")]
-    TooManyPendingLogins { retry_after: Duration },
-    #[error("{0}")]
-    Internal(#[source] BoxError),
 }
 
-/// Beginning a link of the caller's provider account (and every way starting any provider
-/// login can fail).
-#[derive(Debug, thiserror::Error)]
-pub enum BeginOidcLinkError {
-    #[error(transparent)]
-    InvalidReturnTo(#[from] ReturnToError),
-    #[error("{0}")]
-    ProviderUnavailable(String),
-    #[error("{0}")]
-    ProviderMisconfigured(String),
-    #[error("this client has too many logins in progress")]
-    TooManyPendingLogins { retry_after: Duration },
-    #[error("{0}")]
-    Internal(#[source] BoxError),
-}
-
-impl From<BeginOidcLinkError> for BeginOidcLoginError {
-    fn from(error: BeginOidcLinkError) -> Self {
-        match error {
-            BeginOidcLinkError::InvalidReturnTo(e) => Self::InvalidReturnTo(e),
-            BeginOidcLinkError::ProviderUnavailable(m) => Self::ProviderUnavailable(m),
-            BeginOidcLinkError::ProviderMisconfigured(m) => Self::ProviderMisconfigured(m),
-            BeginOidcLinkError::TooManyPendingLogins { retry_after } => {
-                Self::TooManyPendingLogins { retry_after }
-            }
-            BeginOidcLinkError::Internal(e) => Self::Internal(e),
-        }
+impl From<ReturnToError> for BeginOidcLoginError {
+    fn from(error: ReturnToError) -> Self {
+        Self::Start(error.into())
     }
 }
 
@@ -117,7 +101,7 @@ impl OidcLogin {
         principal: &Principal,
         return_to: Option<&str>,
         client: Option<IpAddr>,
-    ) -> Result<OidcLoginStart, BeginOidcLinkError> {
+    ) -> Result<OidcLoginStart, StartOidcLoginError> {
         let return_to = return_to.map(ReturnTo::parse).transpose()?;
         self.start(LoginPurpose::Link(principal.session), return_to, client).await
     }
@@ -125,7 +109,9 @@ impl OidcLogin {
     /// The id of the invitation with this token, if it can be redeemed now (unspent, unexpired,
     /// for a user who is enabled).
     async fn pending_invitation(&self, token: &str) -> Result<uuid::Uuid, BeginOidcLoginError> {
-        let internal = |e: crate::ports::StoreError| BeginOidcLoginError::Internal(e.0);
+        let internal = |e: crate::ports::StoreError| {
+            BeginOidcLoginError::Start(StartOidcLoginError::Internal(e.0))
+        };
         let invitation = self
             .invitations
             .invitation_by_token(&TokenDigest::of(token))
@@ -145,15 +131,17 @@ impl OidcLogin {
         purpose: LoginPurpose,
         return_to: Option<ReturnTo>,
         client: Option<IpAddr>,
-    ) -> Result<OidcLoginStart, BeginOidcLinkError> {
+    ) -> Result<OidcLoginStart, StartOidcLoginError> {
         let force_login = matches!(purpose, LoginPurpose::Link(_));
         let request =
             self.provider.authorization_request(force_login).await.map_err(|e| match e {
-                OidcProviderError::Misconfigured(m) => BeginOidcLinkError::ProviderMisconfigured(m),
-                OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
-                    BeginOidcLinkError::ProviderUnavailable(m)
+                OidcProviderError::Misconfigured(m) => {
+                    StartOidcLoginError::ProviderMisconfigured(m)
                 }
-                OidcProviderError::Internal(e) => BeginOidcLinkError::Internal(e),
+                OidcProviderError::Unavailable(m) | OidcProviderError::TokenEndpoint(m) => {
+                    StartOidcLoginError::ProviderUnavailable(m)
+                }
+                OidcProviderError::Internal(e) => StartOidcLoginError::Internal(e),
             })?;
         let now = self.clock.now();
         // Logins older than the maximum age no longer count; `purge_pending_logins` removes them.
@@ -166,9 +154,9 @@ impl OidcLogin {
                 MAX_PENDING_LOGINS_PER_CLIENT,
             )
             .await
-            .map_err(|e| BeginOidcLinkError::Internal(e.0))?;
+            .map_err(|e| StartOidcLoginError::Internal(e.0))?;
         if pending >= MAX_PENDING_LOGINS_PER_CLIENT {
-            return Err(BeginOidcLinkError::TooManyPendingLogins {
+            return Err(StartOidcLoginError::TooManyPendingLogins {
                 retry_after: PENDING_LOGINS_RETRY_AFTER,
             });
         }
@@ -185,22 +173,24 @@ impl OidcLogin {
         self.pending
             .save_pending_login(&login)
             .await
-            .map_err(|e| BeginOidcLinkError::Internal(e.into()))?;
+            .map_err(|e| StartOidcLoginError::Internal(e.into()))?;
         Ok(OidcLoginStart { authorization_url: request.url, state: request.state })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::service::BeginOidcLoginError;
     use crate::service::fakes::World;
+    use crate::service::{BeginOidcLoginError, StartOidcLoginError};
 
     #[tokio::test]
     async fn a_begun_login_is_stored_and_a_bad_return_to_stores_nothing() {
         let w = World::new();
 
         let bad = w.oidc.begin(Some("//evil.example"), None, None).await;
-        assert!(matches!(bad, Err(BeginOidcLoginError::InvalidReturnTo(_))), "{bad:?}");
+        let refused =
+            matches!(bad, Err(BeginOidcLoginError::Start(StartOidcLoginError::InvalidReturnTo(_))));
+        assert!(refused, "{bad:?}");
         assert_eq!(w.store.pending_count(), 0);
 
         let start = w.oidc.begin(Some("/app"), None, None).await.unwrap();

@@ -58,8 +58,8 @@ pub use admin::{Admin, NotAnAdmin};
 pub use audit_trail::{AuditTrailError, StoreFailed};
 pub use authenticate_token::{AuthenticateError, Principal};
 pub use begin_oidc_login::{
-    BeginOidcLinkError, BeginOidcLoginError, MAX_PENDING_LOGINS_PER_CLIENT, OidcLoginStart,
-    PENDING_LOGIN_MAX_AGE,
+    BeginOidcLoginError, MAX_PENDING_LOGINS_PER_CLIENT, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
+    StartOidcLoginError,
 };
 pub use complete_oidc_login::{CompleteOidcLoginError, OidcCallback, OidcLoginDone};
 pub use create_user::{CreateUser, CreateUserError};
