@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::http::json::Json;
 use crate::http::problems::{AdminRefused, BadParameter};
-use codex_cloud_core::service::AuditTrailError;
+use codex_cloud_core::service::StoreFailed;
 use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
@@ -56,7 +56,7 @@ impl From<AuditEvent> for AuditEventView {
     }
 }
 
-error_set!(ListAuditEventsProblem: BadParameter, AdminRefused, AuditTrailError);
+error_set!(ListAuditEventsProblem: BadParameter, AdminRefused, StoreFailed);
 
 pub struct AuditApi {
     pub auth: Auth,

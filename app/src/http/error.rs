@@ -32,9 +32,6 @@ macro_rules! error_codes {
         }
 
         impl ErrorCode {
-            /// Every code.
-            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant),+];
-
             /// The code as problems spell it, e.g. `invalid_credentials`.
             pub const fn as_str(self) -> &'static str {
                 match self {

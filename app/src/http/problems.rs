@@ -2,8 +2,8 @@
 //! the error module's job, kept in its own file for size.
 
 use codex_cloud_core::service::{
-    AuditTrailError, AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError,
-    CreateUserError, DisableUserError, IdentityLinkError, InvitationError, LoginError, LogoutError,
+    AuthenticateError, BeginOidcLoginError, CompleteOidcLoginError, CreateUserError,
+    DisableUserError, IdentityLinkError, InvitationError, LoginError, LogoutError,
     ManageUsersError, NotAnAdmin, NotReady, OwnIdentityError, PasswordChangeError,
     ProviderLogoutError, RefreshError, SessionError, StartOidcLoginError, StoreFailed,
     UnlinkIdentityError, UserLookupError,
@@ -152,10 +152,6 @@ answers!(LoginError {
     LoginError::Throttled { retry_after } => TooManyAttempts = too_many_attempts(retry_after),
     LoginError::Busy { retry_after } => ServerBusy = server_busy(retry_after),
     LoginError::Internal(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
-});
-
-answers!(AuditTrailError {
-    AuditTrailError(e) => InternalError | DatabaseUnavailable = Problem::failed(&*e),
 });
 
 answers!(StoreFailed {

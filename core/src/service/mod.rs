@@ -53,9 +53,19 @@ use crate::ports::{
     PendingLoginStore, RefreshTokenStore, SessionStore, ThrottleStore, TokenIssuer, UserStore,
 };
 
+/// A use case that can only fail because its store did (a listing, a read).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreFailed(#[source] pub crate::BoxError);
+
+impl From<crate::ports::StoreError> for StoreFailed {
+    fn from(error: crate::ports::StoreError) -> Self {
+        Self(error.0)
+    }
+}
+
 pub use crate::ports::is_store_unavailable;
 pub use admin::{Admin, NotAnAdmin};
-pub use audit_trail::{AuditTrailError, StoreFailed};
 pub use authenticate_token::{AuthenticateError, Principal};
 pub use begin_oidc_login::{
     BeginOidcLoginError, MAX_PENDING_LOGINS_PER_CLIENT, OidcLoginStart, PENDING_LOGIN_MAX_AGE,
