@@ -35,6 +35,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // A SQLite connection is a file opened in this process: nothing can hang up on it.
+        options.test_before_acquire(false);
+    } else {
+        // A connection in use is known to be alive; one idle long enough for a server, proxy or
+        // firewall to have dropped it is pinged first. Pinging every checkout would add a round
+        // trip to every statement.
+        options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+    }
     if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
         // Each connection to an in-memory SQLite database is a database of its own, and it
         // lives only as long as that connection: one connection, never recycled.
