@@ -4,6 +4,7 @@
 pub mod check;
 mod discovery;
 mod http;
+mod jwk;
 mod jwks;
 mod provider;
 

@@ -9,12 +9,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
 use openidconnect::core::{
-    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier,
-    CoreJsonWebKey, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, AuthUrl, ClaimsVerificationError, ClientId, CsrfToken, IssuerUrl,
-    JsonWebKeyId, Nonce, PkceCodeChallenge, RedirectUrl, Scope, SignatureVerificationError,
+    AccessToken, AccessTokenHash, AuthUrl, ClaimsVerificationError, ClientId, CsrfToken,
+    IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
+    SignatureVerificationError,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -29,6 +30,7 @@ use codex_cloud_core::ports::{OidcProvider, OidcProviderError, ProviderStatus};
 use crate::oidc::OidcClientSettings;
 use crate::oidc::discovery::Discovery;
 use crate::oidc::http::OutboundHttp;
+use crate::oidc::jwk::RsaJwk;
 
 /// Leeway for `exp` and for an `iat` slightly in the future (clock skew).
 const CLOCK_SKEW: TimeDelta = TimeDelta::seconds(60);
@@ -63,21 +65,14 @@ fn basic_credentials(client_id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
 
-fn to_core_jwks(keys: &ProviderKeys) -> CoreJsonWebKeySet {
+/// The verifier of ID tokens, its signatures checked by ring (see `RsaJwk`).
+type Verifier = IdTokenVerifier<'static, RsaJwk>;
+
+fn to_jwks(keys: &ProviderKeys) -> JsonWebKeySet<RsaJwk> {
     // The JWK's own `alg` is not carried over: the crate would then refuse, say, an RS384 token
-    // signed with a key advertised for RS256; the allow-list below bounds the algorithms.
-    CoreJsonWebKeySet::new(
-        keys.keys
-            .iter()
-            .map(|k| {
-                CoreJsonWebKey::new_rsa(
-                    k.modulus.clone(),
-                    k.exponent.clone(),
-                    k.kid.clone().map(JsonWebKeyId::new),
-                )
-            })
-            .collect(),
-    )
+    // signed with a key advertised for RS256; the allow-list below bounds the algorithms, and
+    // `bound_algorithm_matches` the key's own.
+    JsonWebKeySet::new(keys.keys.iter().map(RsaJwk::of).collect())
 }
 
 /// A key whose JWK names an `alg` verifies only tokens signed with that algorithm (RFC 8725
@@ -85,7 +80,7 @@ fn to_core_jwks(keys: &ProviderKeys) -> CoreJsonWebKeySet {
 /// rejection, never a reason to fetch keys again.
 fn bound_algorithm_matches(
     id_token: &CoreIdToken,
-    verifier: &CoreIdTokenVerifier<'_>,
+    verifier: &Verifier,
     keys: &ProviderKeys,
 ) -> Result<(), IdTokenRejection> {
     let invalid = |e: String| IdTokenRejection::Invalid(e);
@@ -136,14 +131,14 @@ impl OpenIdConnectProvider {
         &self,
         keys: &ProviderKeys,
         now: OffsetDateTime,
-    ) -> Result<CoreIdTokenVerifier<'static>, IdTokenRejection> {
+    ) -> Result<Verifier, IdTokenRejection> {
         let issuer = IssuerUrl::new(self.settings.issuer.as_str().to_owned())
             .map_err(|e| IdTokenRejection::Invalid(format!("configured issuer: {e}")))?;
         let now = chrono_time(now);
-        let verifier = CoreIdTokenVerifier::new_public_client(
+        let verifier = Verifier::new_public_client(
             ClientId::new(self.settings.client_id.clone()),
             issuer,
-            to_core_jwks(keys),
+            to_jwks(keys),
         )
         .set_allowed_algs([
             CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
