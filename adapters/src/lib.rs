@@ -1,6 +1,7 @@
 //! Adapters for the ports of `codex-cloud-core`. Each one translates between a port and one
 //! outside thing; none of them decides business rules.
 
+mod background;
 pub mod blocklist;
 pub mod clock;
 pub mod oidc;

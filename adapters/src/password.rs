@@ -143,20 +143,6 @@ const KEEP_MEMORY_WHILE_IDLE: std::time::Duration = std::time::Duration::from_se
 /// How long a hashing thread waits for a job before it looks at its idle time again.
 const QUEUE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Hashing yields the processor to the threads that answer requests (a nice value of about
-/// 10): a login storm slows other requests less, and hashing still has every idle cycle.
-fn lower_priority() {
-    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
-    let lowered =
-        ThreadPriorityValue::try_from(25u8).map_err(|e| e.to_string()).and_then(|value| {
-            set_current_thread_priority(ThreadPriority::Crossplatform(value))
-                .map_err(|e| e.to_string())
-        });
-    if let Err(e) = lowered {
-        tracing::debug!(error = %e, "the hashing thread keeps its priority");
-    }
-}
-
 /// Hands this thread's argon2 memory back (the next hash allocates it again).
 fn release_memory() {
     BLOCKS.with_borrow_mut(|blocks| {
@@ -265,7 +251,7 @@ impl HashThreads {
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
-                    lower_priority();
+                    crate::background::lower_priority(crate::background::Priority::Hashing);
                     let mut last_job = std::time::Instant::now();
                     loop {
                         match queue.recv_timeout(QUEUE_POLL) {

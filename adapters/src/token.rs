@@ -703,14 +703,14 @@ impl TokenIssuer for JwtTokenIssuer {
             exp: claims.expires_at.unix_timestamp(),
             jti: claims.token_id,
         };
-        // The RSA private-key operation runs on the blocking pool, off the request threads.
+        // The RSA private-key operation runs on a signing thread, off the request threads.
         let kid = key.kid.clone();
-        let token = tokio::task::spawn_blocking(move || {
+        let token = crate::background::on_signing_thread(move || {
             let header = JwsHeader { alg: "RS256", typ: ACCESS_TOKEN_TYPE, kid: &kid };
             sign_rs256(&key.signing, &header, &body)
         })
         .await
-        .map_err(|e| TokenIssuerError::Internal(e.into()))??;
+        .ok_or_else(|| TokenIssuerError::Internal("the signing thread failed".into()))??;
         Ok(IssuedToken {
             token: SecretString::new(token),
             issued_at: claims.issued_at,

@@ -12,7 +12,7 @@ use crate::domain::{
     Password, SealedIdToken, SecretString, Session, SessionId, SessionMethod, User, UserId,
 };
 use crate::ports::{NewSession, PasswordHasherError};
-use crate::service::{Auth, throttle};
+use crate::service::{Auth, both, throttle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -222,8 +222,12 @@ impl Auth {
         if let SessionMethod::Oidc { issuer, subject } = &session.method {
             event = event.detail("issuer", issuer).detail("subject", subject);
         }
-        self.sessions.start_session(&new, &event).await.map_err(Box::new)?;
-        let token = self.access_token(&session, now).await?;
+        // The token is signed while the session is written (each takes a fraction of a
+        // millisecond, on different threads); it is handed out only once the session is stored.
+        let (stored, token) =
+            both(self.sessions.start_session(&new, &event), self.access_token(&session, now)).await;
+        stored.map_err(Box::new)?;
+        let token = token?;
         let session_expires_at = session.expires_at;
         Ok(LoginSuccess {
             user,

@@ -44,6 +44,7 @@ mod throttle;
 mod fakes;
 
 use std::sync::Arc;
+use std::task::Poll;
 
 use time::Duration;
 
@@ -52,6 +53,33 @@ use crate::ports::{
     AuditLog, Clock, IdentityLinkStore, InvitationStore, KeyProvider, OidcProvider, PasswordHasher,
     PendingLoginStore, RefreshTokenStore, SessionStore, ThrottleStore, TokenIssuer, UserStore,
 };
+
+/// Runs two futures at once on the calling task and waits for both (what `join!` does, without
+/// a runtime or a crate): a port that hands its work to another thread lets the other go on.
+pub(crate) async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut done_a, mut done_b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if done_a.is_none()
+            && let Poll::Ready(out) = a.as_mut().poll(cx)
+        {
+            done_a = Some(out);
+        }
+        if done_b.is_none()
+            && let Poll::Ready(out) = b.as_mut().poll(cx)
+        {
+            done_b = Some(out);
+        }
+        match (done_a.take(), done_b.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (a, b) => {
+                (done_a, done_b) = (a, b);
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
 
 /// A use case that can only fail because its store did (a listing, a read).
 #[derive(Debug, thiserror::Error)]
@@ -246,5 +274,32 @@ impl OidcLogin {
     pub fn new(auth: Auth, ports: OidcLoginPorts) -> Self {
         let OidcLoginPorts { audit, pending, invitations, links, provider, keys, clock } = ports;
         Self { auth, audit, pending, invitations, links, provider, keys, clock }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    /// `a` finishes only after `b` has started: run one after the other, they would never end.
+    #[tokio::test]
+    async fn both_runs_the_two_at_once_and_keeps_their_order() {
+        let (started, ready) = tokio::sync::oneshot::channel();
+        let a = async { ready.await.map(|()| "a") };
+        let b = async {
+            started.send(()).unwrap();
+            tokio::task::yield_now().await;
+            "b"
+        };
+        let run = super::both(a, b);
+        let out = tokio::time::timeout(std::time::Duration::from_secs(5), run).await.unwrap();
+        assert_eq!(out, (Ok("a"), "b"));
+        let (tx, rx) = mpsc::channel();
+        let record = |name| {
+            let tx = tx.clone();
+            async move { tx.send(name).unwrap() }
+        };
+        super::both(record(1), record(2)).await;
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![1, 2]);
     }
 }
