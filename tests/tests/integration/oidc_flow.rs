@@ -122,6 +122,40 @@ async fn a_state_used_once_cannot_be_replayed() {
     again.assert_problem(400, "invalid_state");
 }
 
+async fn two_callbacks_of_one_login_at_once(backend: StoreBackend) {
+    let h = OidcHarness::start_with(backend, |_| {}).await;
+    h.linked_user("race@example.com", "subject-1").await;
+    let begun = h.begin(None).await;
+    let (code, state) = h.op.approve(&begun.authorization_url);
+    let query = [("code", code.as_str()), ("state", state.as_str())];
+    let cookie = Some(begun.state_cookie.as_str());
+    let (a, b) = tokio::join!(h.callback(&query, cookie), h.callback(&query, cookie));
+    let replies = [Reply::read(a).await, Reply::read(b).await];
+    let won: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(won.len(), 1, "{backend:?}");
+    token_of(won[0]);
+    let lost = replies.iter().find(|r| r.status != 200).expect("a refused callback");
+    lost.assert_problem(400, "invalid_state");
+    assert_eq!(h.op.token_requests().len(), 1, "only the callback that took the login exchanges");
+    let later = Reply::read(h.callback(&query, cookie).await).await;
+    later.assert_problem(400, "invalid_state");
+}
+
+#[tokio::test]
+async fn of_two_callbacks_of_one_login_at_once_exactly_one_logs_in() {
+    two_callbacks_of_one_login_at_once(StoreBackend::Memory).await;
+    two_callbacks_of_one_login_at_once(StoreBackend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn of_two_callbacks_of_one_login_at_once_exactly_one_logs_in_on_postgres() {
+    two_callbacks_of_one_login_at_once(StoreBackend::Postgres).await;
+}
+
 #[tokio::test]
 async fn a_callback_without_the_browser_binding_cookie_is_400_and_consumes_the_login() {
     let h = OidcHarness::start().await;
