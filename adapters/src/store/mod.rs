@@ -39,10 +39,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
         // A SQLite connection is a file opened in this process: nothing can hang up on it.
         options.test_before_acquire(false);
     } else {
-        // A connection in use is known to be alive; one idle long enough for a server, proxy or
-        // firewall to have dropped it is pinged first. Pinging every checkout would add a round
-        // trip to every statement.
-        options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+        // A connection idle for a second or more is pinged before use, so one that a restart,
+        // failover, proxy or firewall dropped meanwhile is replaced, not handed to a request. One
+        // used within the last second is not: pinging every checkout would add a round trip to
+        // every statement, and a server that fails in that second fails statements in flight
+        // anyway (503 `database_unavailable`).
+        options.test_before_acquire_if_idle_for(Duration::from_secs(1));
     }
     if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
         // Each connection to an in-memory SQLite database is a database of its own, and it
