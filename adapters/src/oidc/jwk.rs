@@ -32,8 +32,8 @@ impl RsaJwk {
     }
 }
 
-/// ring's parameters for an RS* algorithm: PKCS#1 v1.5, keys of 2048 to 8192 bits (RFC 7518
-/// §3.3 asks for at least 2048).
+/// ring's parameters for an RS* algorithm: PKCS#1 v1.5, keys up to 8192 bits (the JWKS cache
+/// keeps only keys of 2048 bits or more, as RFC 7518 §3.3 asks).
 fn parameters(alg: &CoreJwsSigningAlgorithm) -> Option<&'static RsaParameters> {
     match alg {
         CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256 => {

@@ -95,6 +95,14 @@ struct RawJwk {
     e: Option<String>,
 }
 
+/// The bit length of a big-endian unsigned integer (leading zero octets allowed).
+fn modulus_bits(bytes: &[u8]) -> usize {
+    match bytes.iter().position(|b| *b != 0) {
+        Some(first) => (bytes.len() - first) * 8 - bytes[first].leading_zeros() as usize,
+        None => 0,
+    }
+}
+
 /// The usable RSA signing keys of a JWKS document; everything else is skipped, duplicates
 /// dropped.
 pub(super) fn usable_keys(body: &[u8]) -> Result<ProviderKeys, String> {
@@ -121,8 +129,8 @@ pub(super) fn usable_keys(body: &[u8]) -> Result<ProviderKeys, String> {
         else {
             continue;
         };
-        if modulus.len() < 256 || exponent.is_empty() {
-            continue; // under 2048 bits, or empty: not a key to trust
+        if modulus_bits(&modulus) < 2048 || modulus_bits(&modulus) > 8192 || exponent.is_empty() {
+            continue; // under 2048 bits (RFC 7518 §3.3), over 8192, or empty: not a key to trust
         }
         let key = ProviderKey { kid: jwk.kid, alg, modulus, exponent };
         if seen.insert(key.clone()) {
@@ -322,6 +330,9 @@ mod tests {
             {"kty": "RSA", "kid": "enc", "n": n, "e": e, "use": "enc"},
             {"kty": "RSA", "kid": "ps", "n": n, "e": e, "alg": "PS256"},
             {"kty": "RSA", "kid": "short", "n": b64(&[1; 64]), "e": e},
+            {"kty": "RSA", "kid": "2047 bits", "n": b64(&[&[0x7f][..], &[0xab; 255]].concat()), "e": e},
+            {"kty": "RSA", "kid": "padded 2040 bits", "n": b64(&[&[0][..], &[0xab; 255]].concat()), "e": e},
+            {"kty": "RSA", "kid": "8200 bits", "n": b64(&[0xab; 1025]), "e": e},
             {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
             {"kty": "OKP", "crv": "Ed25519", "x": "AA"},
             {"kty": "RSA", "kid": "bad", "n": "!!", "e": e},
@@ -330,6 +341,19 @@ mod tests {
         let keys = usable_keys(body.to_string().as_bytes()).unwrap();
         assert_eq!(keys.keys.len(), 1);
         assert_eq!(keys.keys[0].kid.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_modulus_is_measured_in_bits_without_its_leading_zeros() {
+        assert_eq!(modulus_bits(&[]), 0);
+        assert_eq!(modulus_bits(&[0, 0]), 0);
+        assert_eq!(modulus_bits(&[0, 1]), 1);
+        assert_eq!(modulus_bits(&[0x80; 256]), 2048);
+        assert_eq!(modulus_bits(&[&[0][..], &[0x80; 256]].concat()), 2048, "a leading zero");
+        assert_eq!(modulus_bits(&[&[0x7f][..], &[0; 255]].concat()), 2047);
+        let padded = b64(&[&[0][..], &[0xab; 256]].concat());
+        let body = serde_json::json!({"keys": [{"kty": "RSA", "n": padded, "e": "AQAB"}]});
+        assert_eq!(usable_keys(body.to_string().as_bytes()).unwrap().keys.len(), 1);
     }
 
     #[test]
