@@ -4,7 +4,8 @@
 
 use std::sync::OnceLock;
 
-/// How far below the request threads a background thread runs.
+/// The priority of a background thread, below the request threads' (nice 0). These are absolute
+/// nice values: in a process started at a higher nice value already, they are not applied.
 #[derive(Clone, Copy)]
 pub(crate) enum Priority {
     /// Password hashing (nice 9): a login storm slows other requests less.
@@ -13,7 +14,8 @@ pub(crate) enum Priority {
     Signing = 37,
 }
 
-/// Lowers the calling thread's priority; a thread that cannot keeps its own.
+/// Sets the calling thread's priority; a thread that cannot (a process started at a higher nice
+/// value may not lower it) keeps its own.
 pub(crate) fn lower_priority(priority: Priority) {
     use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
     let lowered = ThreadPriorityValue::try_from(priority as u8)
@@ -30,7 +32,8 @@ pub(crate) fn lower_priority(priority: Priority) {
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs `work` on one of the process's signing threads (one per core, started on first use)
-/// and waits for its result; `None` if it panicked or no thread could be started.
+/// and waits for its result; `None` if it panicked. Where no signing thread could be started,
+/// the blocking pool runs it.
 ///
 /// The RSA private-key operation takes about half a millisecond of one core. On a request
 /// thread it would stall every other request queued there; on the blocking pool, at the request
@@ -64,7 +67,9 @@ pub(crate) async fn on_signing_thread<T: Send + 'static>(
         let _ = answer.send(work());
     });
     // With no thread started, the queue has no receiver left and refuses the job.
-    jobs.send(job).ok()?;
+    if let Err(flume::SendError(job)) = jobs.send(job) {
+        tokio::task::spawn_blocking(job);
+    }
     answered.await.ok()
 }
 
@@ -92,12 +97,13 @@ mod tests {
 
     #[tokio::test]
     async fn signing_runs_below_the_request_threads_and_above_the_hashing() {
+        // Run under `nice -n 5` or more, a thread cannot go back up to 4.
         let here = nice();
-        assert_eq!(on_signing_thread(nice).await, Some(here + 4));
+        assert_eq!(on_signing_thread(nice).await, Some(here.max(4)));
         let hashing = std::thread::spawn(|| {
             lower_priority(Priority::Hashing);
             nice()
         });
-        assert_eq!(hashing.join().unwrap(), here + 9);
+        assert_eq!(hashing.join().unwrap(), here.max(9));
     }
 }

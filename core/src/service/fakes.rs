@@ -228,6 +228,10 @@ impl FakeStore {
         lock(&self.0).sessions.get(&id).cloned()
     }
 
+    pub fn session_count(&self) -> usize {
+        lock(&self.0).sessions.len()
+    }
+
     pub fn pending_count(&self) -> usize {
         lock(&self.0).pending.len()
     }

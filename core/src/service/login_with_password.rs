@@ -282,6 +282,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_session_that_cannot_be_stored_gives_an_error_not_a_token() {
+        let w = World::new();
+        let user = w.user("ada@example.com", Some(PASSWORD), false).await;
+        // A user the store does not know: the session's write fails while its token is signed.
+        let ghost = crate::domain::User { id: crate::domain::UserId::new(), ..user };
+        let start = super::StartSession {
+            method: crate::domain::SessionMethod::Password,
+            credential: super::Credential::RefreshToken,
+            address: None,
+            id_token: None,
+        };
+
+        let result = w.auth.start_session(ghost, start).await;
+
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(w.store.session_count(), 0);
+    }
+
+    #[tokio::test]
     async fn every_refusal_is_invalid_credentials_and_costs_one_verification() {
         let w = World::new();
         w.user("ada@example.com", Some(PASSWORD), false).await;

@@ -301,5 +301,17 @@ mod tests {
         };
         super::both(record(1), record(2)).await;
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![1, 2]);
+        // A future that is done is not polled again (an `async` block would panic), whichever
+        // of the two finishes first.
+        let later = async {
+            tokio::task::yield_now().await;
+            2
+        };
+        assert_eq!(super::both(async { 1 }, later).await, (1, 2));
+        let later = async {
+            tokio::task::yield_now().await;
+            1
+        };
+        assert_eq!(super::both(later, async { 2 }).await, (1, 2));
     }
 }
