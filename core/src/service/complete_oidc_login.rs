@@ -92,7 +92,8 @@ impl OidcLogin {
     /// `browser_state` is the state the login endpoint bound to the browser (its cookie).
     ///
     /// # Errors
-    /// See `CompleteOidcLoginError`; no session exists after any error.
+    /// See `CompleteOidcLoginError`; no one holds a session's credentials after any error (a
+    /// session stored before its token failed to sign is never handed out, and expires).
     pub async fn complete(
         &self,
         params: CallbackParams,
