@@ -557,21 +557,20 @@ async fn without_a_post_logout_uri_none_is_sent_to_the_provider() {
     assert_eq!(names, ["id_token_hint", "client_id"]);
 }
 
+/// `GET /auth/oidc/link` with the caller's bearer token and this `Accept`.
+async fn link_accepting(h: &OidcHarness, token: &str, accept: &str) -> Reply {
+    let request = h.app.client.get("/auth/oidc/link");
+    let request = request.header("authorization", format!("Bearer {token}"));
+    Reply::read(request.header("accept", accept).send().await).await
+}
+
 #[tokio::test]
 async fn a_script_that_asks_for_json_gets_the_authorization_url_and_the_link_completes() {
     let h = OidcHarness::start().await;
     let (ada, token) = h.app.user_with_token("ada@example.com").await;
     h.op.set_subject("ada-from-a-script");
 
-    let asked = h
-        .app
-        .client
-        .get("/auth/oidc/link")
-        .header("authorization", format!("Bearer {token}"))
-        .header("accept", "application/json")
-        .send()
-        .await;
-    let asked = Reply::read(asked).await;
+    let asked = link_accepting(&h, &token, "application/json").await;
     assert_eq!(asked.status, 200, "{}", asked.text());
     assert_eq!(asked.content_type(), "application/json");
     let url = asked.json()["authorization_url"].as_str().unwrap().to_owned();
@@ -588,24 +587,10 @@ async fn a_script_that_asks_for_json_gets_the_authorization_url_and_the_link_com
     );
 
     // JSON refused (q=0) is not asked for.
-    let refused = h
-        .app
-        .client
-        .get("/auth/oidc/link")
-        .header("authorization", format!("Bearer {token}"))
-        .header("accept", "application/json;q=0, */*")
-        .send()
-        .await;
-    assert_eq!(Reply::read(refused).await.status, 302);
+    let refused = link_accepting(&h, &token, "application/json;q=0, */*").await;
+    assert_eq!(refused.status, 302);
 
     // A browser's navigation (it accepts pages) is redirected as before.
-    let navigated = h
-        .app
-        .client
-        .get("/auth/oidc/link")
-        .header("authorization", format!("Bearer {token}"))
-        .header("accept", "text/html,application/json;q=0.9,*/*;q=0.8")
-        .send()
-        .await;
-    assert_eq!(Reply::read(navigated).await.status, 302);
+    let accept = "text/html,application/json;q=0.9,*/*;q=0.8";
+    assert_eq!(link_accepting(&h, &token, accept).await.status, 302);
 }
