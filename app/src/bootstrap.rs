@@ -163,7 +163,15 @@ impl Backend {
                 let db = crate::db::connect(&settings.database_url)
                     .await
                     .context("cannot open the database (CODEX_DATABASE_URL)")?;
-                let store = Arc::new(SeaOrmStore::new(db));
+                let mut store = SeaOrmStore::new(db);
+                let ephemeral =
+                    codex_cloud_adapters::store::connect_ephemeral(&settings.database_url)
+                        .await
+                        .context("cannot open the database (CODEX_DATABASE_URL)")?;
+                if let Some(ephemeral) = ephemeral {
+                    store = store.with_ephemeral(ephemeral);
+                }
+                let store = Arc::new(store);
                 (Stores::of(store.clone()), Some(store))
             }
         };

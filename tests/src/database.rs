@@ -88,7 +88,7 @@ impl StoreBackend {
             Self::Sqlite => {
                 let db = store::connect("sqlite::memory:").await.expect("open sqlite::memory:");
                 store::migrate(&db).await.expect("migrate SQLite");
-                TestStore::sea_orm(db, self, None)
+                TestStore::sea_orm(db, None, self, None)
             }
             Self::Postgres => {
                 let Some(server) = postgres_url() else {
@@ -100,7 +100,8 @@ impl StoreBackend {
                 let database = PostgresDatabase::create(&server).await;
                 let db = store::connect(&database.url).await.expect("connect to the test database");
                 store::migrate(&db).await.expect("migrate PostgreSQL");
-                TestStore::sea_orm(db, self, Some(database))
+                let ephemeral = store::connect_ephemeral(&database.url).await.expect("connect");
+                TestStore::sea_orm(db, ephemeral, self, Some(database))
             }
         }
     }
@@ -149,13 +150,20 @@ pub struct TestStore {
 impl TestStore {
     fn sea_orm(
         mut db: DatabaseConnection,
+        ephemeral: Option<DatabaseConnection>,
         backend: StoreBackend,
         postgres: Option<PostgresDatabase>,
     ) -> Self {
         let queries = QueryLog::default();
         let log = queries.clone();
         db.set_metric_callback(move |info| log.record(info.statement.to_string()));
-        let store = Arc::new(SeaOrmStore::new(db));
+        let mut store = SeaOrmStore::new(db);
+        if let Some(mut ephemeral) = ephemeral {
+            let log = queries.clone();
+            ephemeral.set_metric_callback(move |info| log.record(info.statement.to_string()));
+            store = store.with_ephemeral(ephemeral);
+        }
+        let store = Arc::new(store);
         Self { stores: Stores::of(store.clone()), store, queries, backend, _postgres: postgres }
     }
 

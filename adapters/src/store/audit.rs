@@ -17,6 +17,11 @@ use crate::store::{SeaOrmStore, corrupt, internal};
 
 /// Writes `event` through `db` (a connection or the transaction of the change it records).
 pub(super) async fn write(db: &impl ConnectionTrait, event: &AuditEvent) -> Result<(), StoreError> {
+    insert(event).exec(db).await.map(|_| ()).map_err(internal)
+}
+
+/// The `INSERT` of `event`, for a caller that sends it along with other statements.
+pub(super) fn insert(event: &AuditEvent) -> sea_orm::Insert<ActiveModel> {
     let detail: serde_json::Map<String, serde_json::Value> = event
         .detail
         .iter()
@@ -32,7 +37,7 @@ pub(super) async fn write(db: &impl ConnectionTrait, event: &AuditEvent) -> Resu
         client_address: Set(event.client_address.map(|a| a.to_string())),
         detail: Set(serde_json::Value::Object(detail).to_string()),
     };
-    Entity::insert(row).exec(db).await.map(|_| ()).map_err(internal)
+    Entity::insert(row)
 }
 
 fn event_from_row(row: Model) -> Result<AuditEvent, StoreError> {

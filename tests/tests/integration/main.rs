@@ -45,3 +45,4 @@ mod security_sessions;
 mod security_throttling;
 mod seed;
 mod session_cache;
+mod store_writes;

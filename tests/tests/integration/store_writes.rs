@@ -1,0 +1,142 @@
+//! How the SeaORM store writes: pending logins through a pool whose commits do not wait for the
+//! disk, everything else through one whose commits do; a session, its refresh token and its
+//! audit event stored together or not at all.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use codex_cloud_adapters::{SeaOrmStore, store};
+use codex_cloud_core::domain::{
+    AuditEvent, AuditKind, AuditOutcome, Email, NewUser, PasswordHash, Session, SessionId,
+    SessionMethod, TokenDigest, UserId,
+};
+use codex_cloud_core::ports::{NewSession, SessionStore, SessionStoreError, UserStore};
+use codex_cloud_tests::app::T0;
+use codex_cloud_tests::database::{PostgresDatabase, TEST_DATABASE_URL};
+use codex_cloud_tests::process::TempDir;
+
+async fn one_text(db: &DatabaseConnection, sql: &str) -> String {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+        .expect("a row");
+    match row.try_get_by_index::<String>(0) {
+        Ok(text) => text,
+        Err(_) => row.try_get_by_index::<i32>(0).expect("a number").to_string(),
+    }
+}
+
+#[tokio::test]
+async fn on_sqlite_only_pending_logins_are_committed_without_waiting_for_the_disk() {
+    let dir = TempDir::new();
+    let url = dir.database_url();
+    let db = store::connect(&url).await.expect("connect");
+    store::migrate(&db).await.expect("migrate");
+    let ephemeral = store::connect_ephemeral(&url).await.expect("connect").expect("a file");
+
+    // 2 = FULL: the write-ahead log is synced at each commit; 1 = NORMAL: at checkpoints.
+    assert_eq!(one_text(&db, "PRAGMA synchronous").await, "2");
+    assert_eq!(one_text(&ephemeral, "PRAGMA synchronous").await, "1");
+    assert_eq!(one_text(&ephemeral, "PRAGMA journal_mode").await, "wal");
+    assert_eq!(one_text(&ephemeral, "PRAGMA foreign_keys").await, "1");
+}
+
+#[tokio::test]
+async fn an_in_memory_sqlite_database_has_no_second_pool() {
+    let ephemeral = store::connect_ephemeral("sqlite::memory:").await.expect("connect");
+    assert!(ephemeral.is_none(), "a second connection would be a second database");
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn on_postgres_only_pending_logins_are_committed_without_waiting_for_the_disk() {
+    let server = std::env::var(TEST_DATABASE_URL).expect("the test server");
+    let db = store::connect(&server).await.expect("connect");
+    let ephemeral = store::connect_ephemeral(&server).await.expect("connect").expect("a server");
+
+    assert_eq!(one_text(&db, "SHOW synchronous_commit").await, "on");
+    assert_eq!(one_text(&ephemeral, "SHOW synchronous_commit").await, "off");
+}
+
+async fn a_session_start_is_stored_whole_or_not_at_all(store: SeaOrmStore, db: DatabaseConnection) {
+    let user = NewUser {
+        id: UserId::new(),
+        email: Email::parse("ada@example.com").unwrap(),
+        password_hash: Some(PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")),
+        is_admin: false,
+        created_at: T0,
+    };
+    let event = AuditEvent::new(AuditKind::UserCreated, AuditOutcome::Success, T0);
+    let user = store.create_user(user, &event).await.expect("user");
+    let session = |id| Session {
+        id,
+        user_id: user.id,
+        method: SessionMethod::Password,
+        created_at: T0,
+        last_used_at: T0,
+        expires_at: T0 + time::Duration::hours(1),
+        revoked_at: None,
+    };
+    let new = |session: Session| NewSession {
+        session,
+        refresh_token: Some(TokenDigest::of("refresh")),
+        cookie: None,
+        id_token: None,
+    };
+    let login = |id: SessionId| {
+        AuditEvent::new(AuditKind::LoginPassword, AuditOutcome::Success, T0)
+            .user(user.id)
+            .detail("session", id)
+    };
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { one_text(&db, sql).await }
+    };
+
+    let first = session(SessionId::random());
+    store.start_session(&new(first.clone()), &login(first.id)).await.expect("the first");
+    assert_eq!(store.session_with_user(first.id).await.expect("read").map(|(s, _)| s), Some(first));
+    let logins = "SELECT CAST(COUNT(*) AS INTEGER) FROM audit_events WHERE kind = 'login.password'";
+    assert_eq!(count(logins).await, "1");
+    assert_eq!(count("SELECT CAST(COUNT(*) AS INTEGER) FROM refresh_tokens").await, "1");
+
+    // The second session's refresh token is the first's: its insert fails after the session's.
+    let second = session(SessionId::random());
+    let result = store.start_session(&new(second.clone()), &login(second.id)).await;
+
+    assert!(matches!(result, Err(SessionStoreError::DuplicateId)), "{result:?}");
+    assert_eq!(store.session_with_user(second.id).await.expect("read"), None, "no session");
+    assert_eq!(count(logins).await, "1", "no audit event");
+    assert_eq!(count("SELECT CAST(COUNT(*) AS INTEGER) FROM sessions").await, "1");
+
+    // The same connection stores the next session: no transaction was left open on it.
+    let third = session(SessionId::random());
+    let third_new =
+        NewSession { refresh_token: Some(TokenDigest::of("other")), ..new(third.clone()) };
+    store.start_session(&third_new, &login(third.id)).await.expect("the third");
+    assert_eq!(count(logins).await, "2");
+}
+
+#[tokio::test]
+async fn on_sqlite_a_session_start_is_stored_whole_or_not_at_all() {
+    let dir = TempDir::new();
+    let url = dir.database_url();
+    let db = store::connect(&url).await.expect("connect");
+    store::migrate(&db).await.expect("migrate");
+    a_session_start_is_stored_whole_or_not_at_all(SeaOrmStore::new(db.clone()), db).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn on_postgres_a_session_start_is_stored_whole_or_not_at_all() {
+    let database = PostgresDatabase::empty().await;
+    let db = store::connect(database.url()).await.expect("connect");
+    store::migrate(&db).await.expect("migrate");
+    a_session_start_is_stored_whole_or_not_at_all(SeaOrmStore::new(db.clone()), db).await;
+}
