@@ -163,15 +163,7 @@ impl Backend {
                 let db = crate::db::connect(&settings.database_url)
                     .await
                     .context("cannot open the database (CODEX_DATABASE_URL)")?;
-                let mut store = SeaOrmStore::new(db);
-                let ephemeral =
-                    codex_cloud_adapters::store::connect_ephemeral(&settings.database_url)
-                        .await
-                        .context("cannot open the database (CODEX_DATABASE_URL)")?;
-                if let Some(ephemeral) = ephemeral {
-                    store = store.with_ephemeral(ephemeral);
-                }
-                let store = Arc::new(store);
+                let store = Arc::new(SeaOrmStore::new(db));
                 (Stores::of(store.clone()), Some(store))
             }
         };

@@ -88,7 +88,7 @@ impl StoreBackend {
             Self::Sqlite => {
                 let db = store::connect("sqlite::memory:").await.expect("open sqlite::memory:");
                 store::migrate(&db).await.expect("migrate SQLite");
-                TestStore::sea_orm(db, None, self, None)
+                TestStore::sea_orm(db, self, None)
             }
             Self::Postgres => {
                 let Some(server) = postgres_url() else {
@@ -100,8 +100,7 @@ impl StoreBackend {
                 let database = PostgresDatabase::create(&server).await;
                 let db = store::connect(&database.url).await.expect("connect to the test database");
                 store::migrate(&db).await.expect("migrate PostgreSQL");
-                let ephemeral = store::connect_ephemeral(&database.url).await.expect("connect");
-                TestStore::sea_orm(db, ephemeral, self, Some(database))
+                TestStore::sea_orm(db, self, Some(database))
             }
         }
     }
@@ -150,20 +149,13 @@ pub struct TestStore {
 impl TestStore {
     fn sea_orm(
         mut db: DatabaseConnection,
-        ephemeral: Option<DatabaseConnection>,
         backend: StoreBackend,
         postgres: Option<PostgresDatabase>,
     ) -> Self {
         let queries = QueryLog::default();
         let log = queries.clone();
         db.set_metric_callback(move |info| log.record(info.statement.to_string()));
-        let mut store = SeaOrmStore::new(db);
-        if let Some(mut ephemeral) = ephemeral {
-            let log = queries.clone();
-            ephemeral.set_metric_callback(move |info| log.record(info.statement.to_string()));
-            store = store.with_ephemeral(ephemeral);
-        }
-        let store = Arc::new(store);
+        let store = Arc::new(SeaOrmStore::new(db));
         Self { stores: Stores::of(store.clone()), store, queries, backend, _postgres: postgres }
     }
 

@@ -30,36 +30,6 @@ pub struct SetupError(#[from] DbErr);
 /// # Errors
 /// When the database cannot be reached or the URL is not understood.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
-    connect_with(url, Durability::Disk).await
-}
-
-/// A second, small pool to the database at `url` whose commits do not wait for the disk
-/// (SQLite `synchronous = NORMAL` in WAL mode, PostgreSQL `synchronous_commit = off`), for the
-/// rows a crash may forget at the cost of a retry: pending logins, which live ten minutes and
-/// are worth nothing once the provider has sent the browser back. A crash (of the machine, not
-/// of this process) can forget those written in the last moments before it; the database stays
-/// consistent, and a later commit through the other pool makes them durable as well. `None`
-/// for an in-memory SQLite database, whose one connection is the database.
-///
-/// # Errors
-/// When the database cannot be reached or the URL is not understood.
-pub async fn connect_ephemeral(url: &str) -> Result<Option<DatabaseConnection>, SetupError> {
-    if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
-        return Ok(None);
-    }
-    connect_with(url, Durability::Process).await.map(Some)
-}
-
-/// What a commit waits for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Durability {
-    /// The disk: a committed row survives a crash of the machine.
-    Disk,
-    /// The database server (or SQLite's shared memory): it survives a crash of this process.
-    Process,
-}
-
-async fn connect_with(url: &str, durability: Durability) -> Result<DatabaseConnection, SetupError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(Duration::from_secs(5))
@@ -80,14 +50,6 @@ async fn connect_with(url: &str, durability: Durability) -> Result<DatabaseConne
         // Each connection to an in-memory SQLite database is a database of its own, and it
         // lives only as long as that connection: one connection, never recycled.
         options.max_connections(1).min_connections(1).max_lifetime(None).idle_timeout(None);
-    }
-    if durability == Durability::Process {
-        use sea_orm::sqlx::sqlite::SqliteSynchronous;
-        // Pending logins are written once at the start of a login and taken once at its
-        // callback: two connections are plenty.
-        options.max_connections(2).min_connections(0);
-        options.map_sqlx_sqlite_opts(|o| o.synchronous(SqliteSynchronous::Normal));
-        options.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
     }
     let db = Database::connect(options).await?;
     if url.starts_with("sqlite:") {
@@ -134,9 +96,6 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), SetupError> {
 #[derive(Clone, Debug)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
-    /// Where pending logins are kept: the `connect_ephemeral` pool when there is one, else
-    /// `db`.
-    ephemeral: DatabaseConnection,
     /// Sessions the bearer check read lately (see `session_cache`).
     sessions: std::sync::Arc<session_cache::SessionCache>,
 }
@@ -158,13 +117,7 @@ impl SeaOrmStore {
     }
 
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { ephemeral: db.clone(), db, sessions: std::sync::Arc::default() }
-    }
-
-    /// The store, with pending logins kept through `ephemeral` (see `connect_ephemeral`).
-    #[must_use]
-    pub fn with_ephemeral(self, ephemeral: DatabaseConnection) -> Self {
-        Self { ephemeral, ..self }
+        Self { db, sessions: std::sync::Arc::default() }
     }
 
     /// How long this store's cached sessions are trusted: the most a change made by another

@@ -64,11 +64,9 @@ impl PendingLoginStore for SeaOrmStore {
                 _ => None,
             }),
         };
-        Entity::insert(row).exec(&self.ephemeral).await.map(|_| ()).map_err(|e| {
-            match violation(&e) {
-                Some(Violation::Unique(_)) => PendingLoginStoreError::DuplicateState,
-                _ => PendingLoginStoreError::Internal(internal(e).0),
-            }
+        Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(&e) {
+            Some(Violation::Unique(_)) => PendingLoginStoreError::DuplicateState,
+            _ => PendingLoginStoreError::Internal(internal(e).0),
         })
     }
 
@@ -78,7 +76,7 @@ impl PendingLoginStore for SeaOrmStore {
     ) -> Result<Option<PendingLogin>, StoreError> {
         // One `DELETE … RETURNING`: of two concurrent callers, only one gets the row.
         let row = Entity::delete_by_id(hex(state))
-            .exec_with_returning(&self.ephemeral)
+            .exec_with_returning(&self.db)
             .await
             .map_err(internal)?;
         row.map(|row| login_from_row(state, row)).transpose()
@@ -96,7 +94,7 @@ impl PendingLoginStore for SeaOrmStore {
             .filter(Column::ClientKey.eq(client_key))
             .filter(Column::CreatedAt.gte(since))
             .limit(at_most)
-            .count(&self.ephemeral)
+            .count(&self.db)
             .await
             .map_err(internal)
     }
@@ -114,7 +112,7 @@ impl PendingLoginStore for SeaOrmStore {
             .to_owned();
         let deleted = Entity::delete_many()
             .filter(Column::StateDigest.in_subquery(batch_keys))
-            .exec(&self.ephemeral)
+            .exec(&self.db)
             .await
             .map_err(internal)?;
         Ok(deleted.rows_affected)

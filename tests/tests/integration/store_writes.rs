@@ -1,6 +1,5 @@
-//! How the SeaORM store writes: pending logins through a pool whose commits do not wait for the
-//! disk, everything else through one whose commits do; a session, its refresh token and its
-//! audit event stored together or not at all.
+//! How the SeaORM store writes a session: its row, its refresh token and its audit event
+//! together or not at all (one statement on PostgreSQL, one batch in a transaction on SQLite).
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -11,7 +10,7 @@ use codex_cloud_core::domain::{
 };
 use codex_cloud_core::ports::{NewSession, SessionStore, SessionStoreError, UserStore};
 use codex_cloud_tests::app::T0;
-use codex_cloud_tests::database::{PostgresDatabase, TEST_DATABASE_URL};
+use codex_cloud_tests::database::PostgresDatabase;
 use codex_cloud_tests::process::TempDir;
 
 async fn one_text(db: &DatabaseConnection, sql: &str) -> String {
@@ -24,41 +23,6 @@ async fn one_text(db: &DatabaseConnection, sql: &str) -> String {
         Ok(text) => text,
         Err(_) => row.try_get_by_index::<i32>(0).expect("a number").to_string(),
     }
-}
-
-#[tokio::test]
-async fn on_sqlite_only_pending_logins_are_committed_without_waiting_for_the_disk() {
-    let dir = TempDir::new();
-    let url = dir.database_url();
-    let db = store::connect(&url).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
-    let ephemeral = store::connect_ephemeral(&url).await.expect("connect").expect("a file");
-
-    // 2 = FULL: the write-ahead log is synced at each commit; 1 = NORMAL: at checkpoints.
-    assert_eq!(one_text(&db, "PRAGMA synchronous").await, "2");
-    assert_eq!(one_text(&ephemeral, "PRAGMA synchronous").await, "1");
-    assert_eq!(one_text(&ephemeral, "PRAGMA journal_mode").await, "wal");
-    assert_eq!(one_text(&ephemeral, "PRAGMA foreign_keys").await, "1");
-}
-
-#[tokio::test]
-async fn an_in_memory_sqlite_database_has_no_second_pool() {
-    let ephemeral = store::connect_ephemeral("sqlite::memory:").await.expect("connect");
-    assert!(ephemeral.is_none(), "a second connection would be a second database");
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(codex_postgres),
-    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
-)]
-async fn on_postgres_only_pending_logins_are_committed_without_waiting_for_the_disk() {
-    let server = std::env::var(TEST_DATABASE_URL).expect("the test server");
-    let db = store::connect(&server).await.expect("connect");
-    let ephemeral = store::connect_ephemeral(&server).await.expect("connect").expect("a server");
-
-    assert_eq!(one_text(&db, "SHOW synchronous_commit").await, "on");
-    assert_eq!(one_text(&ephemeral, "SHOW synchronous_commit").await, "off");
 }
 
 async fn a_session_start_is_stored_whole_or_not_at_all(store: SeaOrmStore, db: DatabaseConnection) {
