@@ -13,16 +13,14 @@ use codex_cloud_tests::app::T0;
 use codex_cloud_tests::database::PostgresDatabase;
 use codex_cloud_tests::process::TempDir;
 
-async fn one_text(db: &DatabaseConnection, sql: &str) -> String {
+/// The one number `sql` selects.
+async fn number(db: &DatabaseConnection, sql: &str) -> i32 {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .expect("query")
         .expect("a row");
-    match row.try_get_by_index::<String>(0) {
-        Ok(text) => text,
-        Err(_) => row.try_get_by_index::<i32>(0).expect("a number").to_string(),
-    }
+    row.try_get_by_index::<i32>(0).expect("a number")
 }
 
 async fn a_session_start_is_stored_whole_or_not_at_all(store: SeaOrmStore, db: DatabaseConnection) {
@@ -57,15 +55,15 @@ async fn a_session_start_is_stored_whole_or_not_at_all(store: SeaOrmStore, db: D
     };
     let count = |sql: &'static str| {
         let db = db.clone();
-        async move { one_text(&db, sql).await }
+        async move { number(&db, sql).await }
     };
 
     let first = session(SessionId::random());
     store.start_session(&new(first.clone()), &login(first.id)).await.expect("the first");
     assert_eq!(store.session_with_user(first.id).await.expect("read").map(|(s, _)| s), Some(first));
     let logins = "SELECT CAST(COUNT(*) AS INTEGER) FROM audit_events WHERE kind = 'login.password'";
-    assert_eq!(count(logins).await, "1");
-    assert_eq!(count("SELECT CAST(COUNT(*) AS INTEGER) FROM refresh_tokens").await, "1");
+    assert_eq!(count(logins).await, 1);
+    assert_eq!(count("SELECT CAST(COUNT(*) AS INTEGER) FROM refresh_tokens").await, 1);
 
     // The second session's refresh token is the first's: its insert fails after the session's.
     let second = session(SessionId::random());
@@ -73,15 +71,15 @@ async fn a_session_start_is_stored_whole_or_not_at_all(store: SeaOrmStore, db: D
 
     assert!(matches!(result, Err(SessionStoreError::DuplicateId)), "{result:?}");
     assert_eq!(store.session_with_user(second.id).await.expect("read"), None, "no session");
-    assert_eq!(count(logins).await, "1", "no audit event");
-    assert_eq!(count("SELECT CAST(COUNT(*) AS INTEGER) FROM sessions").await, "1");
+    assert_eq!(count(logins).await, 1, "no audit event");
+    assert_eq!(count("SELECT CAST(COUNT(*) AS INTEGER) FROM sessions").await, 1);
 
     // The same connection stores the next session: no transaction was left open on it.
     let third = session(SessionId::random());
     let third_new =
         NewSession { refresh_token: Some(TokenDigest::of("other")), ..new(third.clone()) };
     store.start_session(&third_new, &login(third.id)).await.expect("the third");
-    assert_eq!(count(logins).await, "2");
+    assert_eq!(count(logins).await, 2);
 }
 
 #[tokio::test]
