@@ -233,7 +233,7 @@ struct JwsHeader<'a> {
 
 /// A compact JWS (RFC 7515) of `claims`, RS256 with `key`.
 fn sign_rs256(
-    key: &ring::rsa::KeyPair,
+    key: &aws_lc_rs::rsa::KeyPair,
     header: &JwsHeader<'_>,
     claims: &Claims,
 ) -> Result<String, TokenIssuerError> {
@@ -243,9 +243,9 @@ fn sign_rs256(
     let mut token = URL_SAFE_NO_PAD.encode(header);
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(claims));
-    let mut signature = vec![0; key.public().modulus_len()];
-    let rng = ring::rand::SystemRandom::new();
-    key.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, token.as_bytes(), &mut signature)
+    let mut signature = vec![0; key.public_modulus_len()];
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    key.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, token.as_bytes(), &mut signature)
         .map_err(|_| internal("RSA signing failed".to_owned()))?;
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
@@ -257,9 +257,9 @@ struct LoadedKey {
     kid: String,
     algorithm: Algorithm,
     activates_at: OffsetDateTime,
-    /// ring's RSA key pair: signing with it takes a fraction of the big-number work of the
-    /// pure-Rust backend.
-    signing: ring::rsa::KeyPair,
+    /// AWS-LC's RSA key pair: with the CPU's AVX-512 IFMA units, a signature costs half of
+    /// ring's and a small fraction of the pure-Rust backend's.
+    signing: aws_lc_rs::rsa::KeyPair,
     decoding: DecodingKey,
     published: PublishedKey,
 }
@@ -282,7 +282,7 @@ impl LoadedKey {
             kid: parsed.kid.clone(),
             algorithm,
             activates_at,
-            signing: ring::rsa::KeyPair::from_der(der.as_bytes())
+            signing: aws_lc_rs::rsa::KeyPair::from_der(der.as_bytes())
                 .map_err(|e| SigningKeyError::Malformed(e.to_string()))?,
             decoding: DecodingKey::from_rsa_raw_components(
                 &public.n().to_bytes_be(),

@@ -1,10 +1,10 @@
 //! The provider's RSA signing keys as the openidconnect crate's ID-token verifier sees them,
-//! with the signature checked by ring: the crate's own key type checks RSA with the `rsa`
-//! crate's big-number arithmetic, which cost several times ring's on every callback.
+//! with the signature checked by AWS-LC: the crate's own key type checks RSA with the `rsa`
+//! crate's big-number arithmetic, which cost several times AWS-LC's on every callback.
 
+use aws_lc_rs::signature::{self, RsaParameters, RsaPublicKeyComponents};
 use openidconnect::core::{CoreJsonWebKeyType, CoreJsonWebKeyUse, CoreJwsSigningAlgorithm};
 use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, SignatureVerificationError};
-use ring::signature::{self, RsaParameters, RsaPublicKeyComponents};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
@@ -32,7 +32,7 @@ impl RsaJwk {
     }
 }
 
-/// ring's parameters for an RS* algorithm: PKCS#1 v1.5, keys up to 8192 bits (the JWKS cache
+/// AWS-LC's parameters for an RS* algorithm: PKCS#1 v1.5, keys up to 8192 bits (the JWKS cache
 /// keeps only keys of 2048 bits or more, as RFC 7518 §3.3 asks).
 fn parameters(alg: &CoreJwsSigningAlgorithm) -> Option<&'static RsaParameters> {
     match alg {
@@ -49,7 +49,7 @@ fn parameters(alg: &CoreJwsSigningAlgorithm) -> Option<&'static RsaParameters> {
     }
 }
 
-/// A big-endian integer without its leading zero octets (a JWK may carry one; ring wants none).
+/// A big-endian integer without its leading zero octets (a JWK may carry one; AWS-LC wants none).
 fn minimal(bytes: &[u8]) -> &[u8] {
     let zeros = bytes.iter().take_while(|b| **b == 0).count();
     &bytes[zeros..]

@@ -65,7 +65,7 @@ fn basic_credentials(client_id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
 
-/// The verifier of ID tokens, its signatures checked by ring (see `RsaJwk`).
+/// The verifier of ID tokens, its signatures checked by AWS-LC (see `RsaJwk`).
 type Verifier = IdTokenVerifier<'static, RsaJwk>;
 
 fn to_jwks(keys: &ProviderKeys) -> JsonWebKeySet<RsaJwk> {
