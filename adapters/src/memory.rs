@@ -18,10 +18,10 @@ use codex_cloud_core::domain::{
 };
 use codex_cloud_core::ports::{
     AuditLog, Clock, DisableOutcome, IdentityLinkStore, InvitationStore, InvitationStoreError,
-    LinkStoreError, NewSession, OwnUnlink, PasswordHasher, PasswordHasherError, PendingLoginStore,
-    PendingLoginStoreError, Readiness, RedeemError, RefreshOutcome, RefreshTokenStore, RevokeScope,
-    SessionStore, SessionStoreError, SigningKeyStore, StoreError, ThrottleStore, UserStore,
-    UserStoreError,
+    LinkStoreError, NewSession, OwnUnlink, PasswordHasher, PasswordHasherError, PendingLoginLimit,
+    PendingLoginStore, PendingLoginStoreError, Readiness, RedeemError, RefreshOutcome,
+    RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, SigningKeyStore, StoreError,
+    ThrottleStore, UserStore, UserStoreError,
 };
 
 use crate::sync::lock;
@@ -751,8 +751,19 @@ impl ThrottleStore for InMemoryStore {
 
 #[async_trait]
 impl PendingLoginStore for InMemoryStore {
-    async fn save_pending_login(&self, login: &PendingLogin) -> Result<(), PendingLoginStoreError> {
+    async fn save_pending_login(
+        &self,
+        login: &PendingLogin,
+        limit: PendingLoginLimit,
+    ) -> Result<(), PendingLoginStoreError> {
         self.with(|s| {
+            let of_client = s.pending.values().filter(|l| l.client_key == login.client_key);
+            let young = of_client.filter(|l| l.created_at >= limit.since);
+            if young.take(usize::try_from(limit.at_most).unwrap_or(usize::MAX)).count() as u64
+                >= limit.at_most
+            {
+                return Err(PendingLoginStoreError::LimitReached);
+            }
             if s.pending.contains_key(&login.state) {
                 return Err(PendingLoginStoreError::DuplicateState);
             }
@@ -766,19 +777,6 @@ impl PendingLoginStore for InMemoryStore {
         state: &StateDigest,
     ) -> Result<Option<PendingLogin>, StoreError> {
         Ok(self.with(|s| s.pending.remove(state)))
-    }
-
-    async fn count_pending_logins_of(
-        &self,
-        client_key: &str,
-        since: OffsetDateTime,
-        at_most: u64,
-    ) -> Result<u64, StoreError> {
-        Ok(self.with(|s| {
-            let of_client = s.pending.values().filter(|l| l.client_key == client_key);
-            let young = of_client.filter(|l| l.created_at >= since);
-            young.take(usize::try_from(at_most).unwrap_or(usize::MAX)).count() as u64
-        }))
     }
 
     async fn purge_pending_logins(

@@ -1,18 +1,18 @@
 //! `PendingLoginStore` over SeaORM.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Query;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
 use time::OffsetDateTime;
 
 use codex_cloud_core::domain::{
     Issuer, LoginPurpose, PendingLogin, ReturnTo, SecretString, SessionId, StateDigest,
 };
-use codex_cloud_core::ports::{PendingLoginStore, PendingLoginStoreError, StoreError};
+use codex_cloud_core::ports::{
+    PendingLoginLimit, PendingLoginStore, PendingLoginStoreError, StoreError,
+};
 
-use crate::store::entity::pending_logins::{ActiveModel, Column, Entity, Model};
+use crate::store::entity::pending_logins::{Column, Entity, Model};
 use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
 
 fn hex(digest: &StateDigest) -> String {
@@ -46,28 +46,65 @@ fn login_from_row(state: &StateDigest, row: Model) -> Result<PendingLogin, Store
 
 #[async_trait]
 impl PendingLoginStore for SeaOrmStore {
-    async fn save_pending_login(&self, login: &PendingLogin) -> Result<(), PendingLoginStoreError> {
-        let row = ActiveModel {
-            state_digest: Set(hex(&login.state)),
-            nonce: Set(login.nonce.expose().to_owned()),
-            pkce_verifier: Set(login.pkce_verifier.expose().to_owned()),
-            issuer: Set(login.issuer.as_str().to_owned()),
-            return_to: Set(login.return_to.as_ref().map(|r| r.as_str().to_owned())),
-            created_at: Set(login.created_at),
-            client_key: Set(login.client_key.clone()),
-            invitation_id: Set(match login.purpose {
-                LoginPurpose::Invitation(id) => Some(id),
-                _ => None,
-            }),
-            link_session_id: Set(match login.purpose {
-                LoginPurpose::Link(session) => Some(session.as_uuid()),
-                _ => None,
-            }),
-        };
-        Entity::insert(row).exec(&self.db).await.map(|_| ()).map_err(|e| match violation(&e) {
+    async fn save_pending_login(
+        &self,
+        login: &PendingLogin,
+        limit: PendingLoginLimit,
+    ) -> Result<(), PendingLoginStoreError> {
+        if limit.at_most == 0 {
+            return Err(PendingLoginStoreError::LimitReached);
+        }
+        let row: [(Column, Value); 9] = [
+            (Column::StateDigest, hex(&login.state).into()),
+            (Column::Nonce, login.nonce.expose().to_owned().into()),
+            (Column::PkceVerifier, login.pkce_verifier.expose().to_owned().into()),
+            (Column::Issuer, login.issuer.as_str().to_owned().into()),
+            (Column::ReturnTo, login.return_to.as_ref().map(|r| r.as_str().to_owned()).into()),
+            (Column::CreatedAt, login.created_at.into()),
+            (Column::ClientKey, login.client_key.clone().into()),
+            (
+                Column::InvitationId,
+                match login.purpose {
+                    LoginPurpose::Invitation(id) => Some(id),
+                    _ => None,
+                }
+                .into(),
+            ),
+            (
+                Column::LinkSessionId,
+                match login.purpose {
+                    LoginPurpose::Link(session) => Some(session.as_uuid()),
+                    _ => None,
+                }
+                .into(),
+            ),
+        ];
+        // `INSERT … SELECT <row> WHERE NOT EXISTS (the client's at_most-th young login)`: the
+        // limit and the insert in one statement, one round trip; the subquery walks the
+        // (client_key, created_at) index no further than `at_most` rows.
+        let limit_th = Query::select()
+            .expr(Expr::val(1))
+            .from(Entity)
+            .and_where(Column::ClientKey.eq(login.client_key.as_str()))
+            .and_where(Column::CreatedAt.gte(limit.since))
+            .limit(1)
+            .offset((limit.at_most - 1).min(i64::MAX as u64))
+            .to_owned();
+        let values = Query::select()
+            .exprs(row.iter().map(|(_, value)| Expr::val(value.clone())))
+            .and_where(Expr::not_exists(limit_th))
+            .to_owned();
+        let mut insert = Query::insert();
+        insert.into_table(Entity).columns(row.iter().map(|(column, _)| *column));
+        insert.select_from(values).map_err(|e| PendingLoginStoreError::Internal(e.into()))?;
+        let inserted = self.db.execute(&insert).await.map_err(|e| match violation(&e) {
             Some(Violation::Unique(_)) => PendingLoginStoreError::DuplicateState,
             _ => PendingLoginStoreError::Internal(internal(e).0),
-        })
+        })?;
+        match inserted.rows_affected() {
+            0 => Err(PendingLoginStoreError::LimitReached),
+            _ => Ok(()),
+        }
     }
 
     async fn take_pending_login(
@@ -80,23 +117,6 @@ impl PendingLoginStore for SeaOrmStore {
             .await
             .map_err(internal)?;
         row.map(|row| login_from_row(state, row)).transpose()
-    }
-
-    async fn count_pending_logins_of(
-        &self,
-        client_key: &str,
-        since: OffsetDateTime,
-        at_most: u64,
-    ) -> Result<u64, StoreError> {
-        // `SELECT COUNT(*) FROM (SELECT … LIMIT at_most)` through the (client_key, created_at)
-        // index: bounded work, whatever the table holds.
-        Entity::find()
-            .filter(Column::ClientKey.eq(client_key))
-            .filter(Column::CreatedAt.gte(since))
-            .limit(at_most)
-            .count(&self.db)
-            .await
-            .map_err(internal)
     }
 
     async fn purge_pending_logins(

@@ -25,7 +25,7 @@ pub use key_provider::{KeyProvider, KeyProviderError};
 pub use oidc_provider::{OidcProvider, OidcProviderError, ProviderStatus};
 pub use password_blocklist::PasswordBlocklist;
 pub use password_hasher::{PasswordHasher, PasswordHasherError};
-pub use pending_logins::{PendingLoginStore, PendingLoginStoreError};
+pub use pending_logins::{PendingLoginLimit, PendingLoginStore, PendingLoginStoreError};
 pub use readiness::Readiness;
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError,

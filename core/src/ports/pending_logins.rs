@@ -11,8 +11,18 @@ use crate::ports::StoreError;
 pub enum PendingLoginStoreError {
     #[error("a pending login with this state exists already")]
     DuplicateState,
+    #[error("the client has as many pending logins as its limit allows")]
+    LimitReached,
     #[error("{0}")]
     Internal(#[source] BoxError),
+}
+
+/// How many logins one client may have pending: at most `at_most` of those created at or after
+/// `since` (older ones can no longer finish, and purging removes them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingLoginLimit {
+    pub since: OffsetDateTime,
+    pub at_most: u64,
 }
 
 /// Stores pending logins under the digest of their state.
@@ -21,9 +31,18 @@ pub enum PendingLoginStoreError {
 /// digest, at most one gets the login.
 #[async_trait]
 pub trait PendingLoginStore: Send + Sync {
+    /// Stores `login` unless its client (`login.client_key`) has reached `limit`: the count and
+    /// the insert are one operation, one round trip, whatever the table holds (the count stops
+    /// at `limit.at_most`).
+    ///
     /// # Errors
-    /// `DuplicateState` when a login with the same state digest is stored.
-    async fn save_pending_login(&self, login: &PendingLogin) -> Result<(), PendingLoginStoreError>;
+    /// `DuplicateState` when a login with the same state digest is stored; `LimitReached` when
+    /// the client has `limit.at_most` logins created at or after `limit.since`.
+    async fn save_pending_login(
+        &self,
+        login: &PendingLogin,
+        limit: PendingLoginLimit,
+    ) -> Result<(), PendingLoginStoreError>;
 
     /// Removes and returns the pending login with this state digest (single use).
     ///
@@ -33,18 +52,6 @@ pub trait PendingLoginStore: Send + Sync {
         &self,
         state: &StateDigest,
     ) -> Result<Option<PendingLogin>, StoreError>;
-
-    /// How many stored logins of this client were created at or after `since`, counting no
-    /// further than `at_most` (the work stays bounded whatever the table holds).
-    ///
-    /// # Errors
-    /// When the store fails.
-    async fn count_pending_logins_of(
-        &self,
-        client_key: &str,
-        since: OffsetDateTime,
-        at_most: u64,
-    ) -> Result<u64, StoreError>;
 
     /// Deletes at most `batch` logins created before `before`; how many.
     ///

@@ -9,7 +9,7 @@ use crate::domain::{
     InvitationStatus, LoginPurpose, PendingLogin, ReturnTo, ReturnToError, SecretString,
     StateDigest, TokenDigest,
 };
-use crate::ports::OidcProviderError;
+use crate::ports::{OidcProviderError, PendingLoginLimit, PendingLoginStoreError};
 use crate::service::{OidcLogin, Principal};
 
 /// How long a pending login may wait for the provider's callback.
@@ -144,22 +144,6 @@ impl OidcLogin {
                 OidcProviderError::Internal(e) => StartOidcLoginError::Internal(e),
             })?;
         let now = self.clock.now();
-        // Logins older than the maximum age no longer count; `purge_pending_logins` removes them.
-        let client_key = PendingLogin::client_key_of(client);
-        let pending = self
-            .pending
-            .count_pending_logins_of(
-                &client_key,
-                now - PENDING_LOGIN_MAX_AGE,
-                MAX_PENDING_LOGINS_PER_CLIENT,
-            )
-            .await
-            .map_err(|e| StartOidcLoginError::Internal(e.0))?;
-        if pending >= MAX_PENDING_LOGINS_PER_CLIENT {
-            return Err(StartOidcLoginError::TooManyPendingLogins {
-                retry_after: PENDING_LOGINS_RETRY_AFTER,
-            });
-        }
         let login = PendingLogin {
             state: StateDigest::of(request.state.expose()),
             nonce: request.nonce,
@@ -167,13 +151,20 @@ impl OidcLogin {
             issuer: self.provider.issuer().clone(),
             return_to,
             created_at: now,
-            client_key,
+            client_key: PendingLogin::client_key_of(client),
             purpose,
         };
-        self.pending
-            .save_pending_login(&login)
-            .await
-            .map_err(|e| StartOidcLoginError::Internal(e.into()))?;
+        // Logins older than the maximum age no longer count; `purge_pending_logins` removes them.
+        let limit = PendingLoginLimit {
+            since: now - PENDING_LOGIN_MAX_AGE,
+            at_most: MAX_PENDING_LOGINS_PER_CLIENT,
+        };
+        self.pending.save_pending_login(&login, limit).await.map_err(|e| match e {
+            PendingLoginStoreError::LimitReached => StartOidcLoginError::TooManyPendingLogins {
+                retry_after: PENDING_LOGINS_RETRY_AFTER,
+            },
+            e => StartOidcLoginError::Internal(e.into()),
+        })?;
         Ok(OidcLoginStart { authorization_url: request.url, state: request.state })
     }
 }

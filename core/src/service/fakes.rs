@@ -19,10 +19,10 @@ use crate::domain::{
 use crate::ports::{
     AuditLog, Clock, DisableOutcome, IdentityLinkStore, InvitationStore, InvitationStoreError,
     KeyProvider, KeyProviderError, LinkStoreError, NewSession, OidcProvider, OidcProviderError,
-    OwnUnlink, PasswordBlocklist, PasswordHasher, PasswordHasherError, PendingLoginStore,
-    PendingLoginStoreError, ProviderStatus, RedeemError, RefreshOutcome, RefreshTokenStore,
-    RevokeScope, SessionStore, SessionStoreError, StoreError, ThrottleStore, TokenIssuer,
-    TokenIssuerError, UserStore, UserStoreError,
+    OwnUnlink, PasswordBlocklist, PasswordHasher, PasswordHasherError, PendingLoginLimit,
+    PendingLoginStore, PendingLoginStoreError, ProviderStatus, RedeemError, RefreshOutcome,
+    RefreshTokenStore, RevokeScope, SessionStore, SessionStoreError, StoreError, ThrottleStore,
+    TokenIssuer, TokenIssuerError, UserStore, UserStoreError,
 };
 use crate::service::{
     Accounts, Admin, Auth, AuthPorts, AuthSettings, CreateUser, IdentityLinks, Invitations,
@@ -706,8 +706,17 @@ impl InvitationStore for FakeStore {
 
 #[async_trait]
 impl PendingLoginStore for FakeStore {
-    async fn save_pending_login(&self, login: &PendingLogin) -> Result<(), PendingLoginStoreError> {
-        match lock(&self.0).pending.insert(login.state.clone(), login.clone()) {
+    async fn save_pending_login(
+        &self,
+        login: &PendingLogin,
+        limit: PendingLoginLimit,
+    ) -> Result<(), PendingLoginStoreError> {
+        let mut state = lock(&self.0);
+        let of_client = state.pending.values().filter(|l| l.client_key == login.client_key);
+        if of_client.filter(|l| l.created_at >= limit.since).count() as u64 >= limit.at_most {
+            return Err(PendingLoginStoreError::LimitReached);
+        }
+        match state.pending.insert(login.state.clone(), login.clone()) {
             Some(_) => Err(PendingLoginStoreError::DuplicateState),
             None => Ok(()),
         }
@@ -718,18 +727,6 @@ impl PendingLoginStore for FakeStore {
         state: &StateDigest,
     ) -> Result<Option<PendingLogin>, StoreError> {
         Ok(lock(&self.0).pending.remove(state))
-    }
-
-    async fn count_pending_logins_of(
-        &self,
-        client_key: &str,
-        since: OffsetDateTime,
-        at_most: u64,
-    ) -> Result<u64, StoreError> {
-        let state = lock(&self.0);
-        let young = state.pending.values().filter(|l| l.client_key == client_key);
-        let young = young.filter(|l| l.created_at >= since);
-        Ok(young.take(usize::try_from(at_most).unwrap_or(usize::MAX)).count() as u64)
     }
 
     async fn purge_pending_logins(

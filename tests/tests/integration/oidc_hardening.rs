@@ -108,6 +108,7 @@ async fn without_secure_cookies_the_state_cookie_is_still_at_the_root_path() {
 #[tokio::test]
 async fn a_client_with_too_many_pending_logins_gets_429_while_other_clients_log_in() {
     use codex_cloud_core::domain::{Issuer, PendingLogin, SecretString, StateDigest};
+    use codex_cloud_core::ports::PendingLoginLimit;
     use codex_cloud_core::service::MAX_PENDING_LOGINS_PER_CLIENT;
 
     let h = OidcHarness::start().await;
@@ -116,6 +117,7 @@ async fn a_client_with_too_many_pending_logins_gets_429_while_other_clients_log_
     let fill = |client_key: &str, count: u64| {
         let (store, issuer, client_key) = (store.clone(), issuer.clone(), client_key.to_owned());
         let now = h.app.now();
+        let room = PendingLoginLimit { since: now, at_most: count + 1 };
         async move {
             for i in 0..count {
                 let login = PendingLogin {
@@ -128,7 +130,7 @@ async fn a_client_with_too_many_pending_logins_gets_429_while_other_clients_log_
                     client_key: client_key.clone(),
                     purpose: codex_cloud_core::domain::LoginPurpose::Login,
                 };
-                store.save_pending_login(&login).await.unwrap();
+                store.save_pending_login(&login, room).await.unwrap();
             }
         }
     };

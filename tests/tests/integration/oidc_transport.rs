@@ -81,6 +81,7 @@ async fn a_key_bound_to_rs256_does_not_verify_an_rs384_token_and_is_not_refetche
 #[tokio::test]
 async fn a_callback_without_iss_waits_for_discovery_before_deciding_it_may() {
     use codex_cloud_core::domain::{Issuer, PendingLogin, SecretString, StateDigest};
+    use codex_cloud_core::ports::PendingLoginLimit;
 
     // Started while the provider was down: nothing is known of its RFC 9207 promise yet.
     let h = OidcHarness::start_with(codex_cloud_tests::StoreBackend::Memory, |op| {
@@ -100,7 +101,8 @@ async fn a_callback_without_iss_waits_for_discovery_before_deciding_it_may() {
         client_key: String::new(),
         purpose: codex_cloud_core::domain::LoginPurpose::Login,
     };
-    h.app.store.store().save_pending_login(&login).await.unwrap();
+    let room = PendingLoginLimit { since: h.app.now(), at_most: 1 };
+    h.app.store.store().save_pending_login(&login, room).await.unwrap();
 
     let query = [("code", "some-code"), ("state", "state-before-restart")];
     let reply = Reply::read(h.callback(&query, Some("state-before-restart")).await).await;

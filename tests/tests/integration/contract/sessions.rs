@@ -4,7 +4,7 @@
 use codex_cloud_core::domain::{
     PendingLogin, ReturnTo, SecretString, Session, SessionId, SessionMethod, StateDigest, UserId,
 };
-use codex_cloud_core::ports::{PendingLoginStoreError, SessionStoreError};
+use codex_cloud_core::ports::{PendingLoginLimit, PendingLoginStoreError, SessionStoreError};
 use codex_cloud_tests::TestStore;
 use codex_cloud_tests::database::AnyStore;
 
@@ -16,7 +16,7 @@ contract_tests!(
     a_session_for_an_unknown_user_is_unknown_user,
     a_pending_login_can_be_taken_only_once,
     purging_pending_logins_removes_only_those_created_before_the_cutoff,
-    pending_logins_are_counted_per_client_and_no_further_than_asked,
+    a_client_at_its_limit_of_young_pending_logins_stores_no_more,
     of_two_concurrent_takes_at_most_one_gets_the_pending_login,
     a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user,
     a_second_pending_login_with_the_same_state_is_a_duplicate,
@@ -50,6 +50,10 @@ fn pending(state: &str, return_to: Option<&str>, second: i64) -> PendingLogin {
         purpose: codex_cloud_core::domain::LoginPurpose::Login,
     }
 }
+
+/// A limit no test reaches by accident.
+const ROOMY: PendingLoginLimit =
+    PendingLoginLimit { since: codex_cloud_tests::app::T0, at_most: 1_000 };
 
 /// The session alone, as `session_with_user` reads it.
 async fn session_of(store: &dyn AnyStore, id: SessionId) -> Result<Option<Session>, String> {
@@ -120,8 +124,8 @@ async fn a_pending_login_can_be_taken_only_once(t: TestStore) {
     let store = t.store();
     let with_return = pending("state-1", Some("/app/home?tab=1"), 0);
     let without_return = pending("state-2", None, 1);
-    store.save_pending_login(&with_return).await.expect("save");
-    store.save_pending_login(&without_return).await.expect("save");
+    store.save_pending_login(&with_return, ROOMY).await.expect("save");
+    store.save_pending_login(&without_return, ROOMY).await.expect("save");
 
     let taken = store.take_pending_login(&with_return.state).await;
     assert_same_login(&taken.expect("take").expect("saved"), &with_return);
@@ -134,22 +138,36 @@ async fn a_pending_login_can_be_taken_only_once(t: TestStore) {
     assert!(unknown.expect("take unknown").is_none());
 }
 
-async fn pending_logins_are_counted_per_client_and_no_further_than_asked(t: TestStore) {
+async fn a_client_at_its_limit_of_young_pending_logins_stores_no_more(t: TestStore) {
     let store = t.store();
-    for n in 0..5 {
-        let mut login = pending(&format!("a{n}"), None, 100);
-        login.client_key = "address:203.0.113.7".to_owned();
-        store.save_pending_login(&login).await.expect("save");
+    let flood = |state: &str, second| PendingLogin {
+        client_key: "address:203.0.113.7".to_owned(),
+        ..pending(state, None, second)
+    };
+    let limit = PendingLoginLimit { since: at(100), at_most: 3 };
+    // An old login does not count against the limit.
+    store.save_pending_login(&flood("old", 50), limit).await.expect("old");
+    for n in 0..3 {
+        store.save_pending_login(&flood(&format!("a{n}"), 100 + n), limit).await.expect("save");
     }
-    store.save_pending_login(&pending("other", None, 100)).await.expect("save");
 
-    let flood = "address:203.0.113.7";
-    assert_eq!(store.count_pending_logins_of(flood, at(0), 100).await.expect("count"), 5);
-    assert_eq!(store.count_pending_logins_of(flood, at(0), 3).await.expect("bounded"), 3);
-    assert_eq!(store.count_pending_logins_of(flood, at(101), 100).await.expect("young"), 0);
-    let other = "address:192.0.2.1";
-    assert_eq!(store.count_pending_logins_of(other, at(0), 100).await.expect("count"), 1);
-    assert_eq!(store.count_pending_logins_of("", at(0), 100).await.expect("unknown"), 0);
+    let fourth = flood("a3", 110);
+    let refused = store.save_pending_login(&fourth, limit).await;
+    assert!(matches!(refused, Err(PendingLoginStoreError::LimitReached)), "{refused:?}");
+    assert!(store.take_pending_login(&fourth.state).await.expect("take").is_none(), "not stored");
+
+    // Another client is not held back by this one.
+    store.save_pending_login(&pending("other", None, 110), limit).await.expect("other client");
+    // A taken login frees its place.
+    store.take_pending_login(&StateDigest::of("a0")).await.expect("take").expect("stored");
+    store.save_pending_login(&fourth, limit).await.expect("a place is free");
+    // With the client at its limit again, a later window that counts fewer lets it in.
+    let later = PendingLoginLimit { since: at(102), at_most: 3 };
+    store.save_pending_login(&flood("a4", 111), later).await.expect("older ones no longer count");
+    // `at_most` of 1 allows none beyond the first.
+    let one = PendingLoginLimit { since: at(0), at_most: 1 };
+    let lone = store.save_pending_login(&pending("lone", None, 0), one).await;
+    assert!(matches!(lone, Err(PendingLoginStoreError::LimitReached)), "{lone:?}");
 }
 
 async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: TestStore) {
@@ -157,19 +175,15 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
     let (old, boundary, young) =
         (pending("old", None, 0), pending("b", None, 300), pending("y", None, 600));
     for login in [&old, &boundary, &young] {
-        store.save_pending_login(login).await.expect("save");
+        store.save_pending_login(login, ROOMY).await.expect("save");
     }
 
-    let count = |since| store.count_pending_logins_of("address:192.0.2.1", since, 100);
-    assert_eq!(count(at(0)).await.expect("count"), 3);
-    assert_eq!(count(at(300)).await.expect("count"), 2);
-    assert_eq!(count(at(601)).await.expect("count"), 0);
     assert_eq!(store.purge_pending_logins(at(300), 10).await.expect("purge"), 1);
     assert_eq!(store.purge_pending_logins(at(300), 10).await.expect("again"), 0);
     let more: Vec<PendingLogin> =
         (0..3).map(|n| pending(&format!("b{n}"), None, 100 + n)).collect();
     for login in &more {
-        store.save_pending_login(login).await.expect("save");
+        store.save_pending_login(login, ROOMY).await.expect("save");
     }
     assert_eq!(
         store.purge_pending_logins(at(300), 2).await.expect("a batch"),
@@ -177,9 +191,9 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
         "batches are bounded"
     );
     assert_eq!(store.purge_pending_logins(at(300), 2).await.expect("the rest"), 1);
-    assert_eq!(count(at(0)).await.expect("count"), 2);
 
-    for (login, kept) in [(&old, false), (&boundary, true), (&young, true)] {
+    let purged = more.iter().chain([&old]).map(|login| (login, false));
+    for (login, kept) in purged.chain([(&boundary, true), (&young, true)]) {
         let taken = store.take_pending_login(&login.state).await.expect("take");
         assert_eq!(taken.is_some(), kept, "created at {}", login.created_at);
     }
@@ -188,7 +202,7 @@ async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: 
 async fn of_two_concurrent_takes_at_most_one_gets_the_pending_login(t: TestStore) {
     let store = t.store();
     let login = pending("raced", None, 0);
-    store.save_pending_login(&login).await.expect("save");
+    store.save_pending_login(&login, ROOMY).await.expect("save");
 
     let (a, b) = tokio::join!(
         store.take_pending_login(&login.state),
@@ -217,9 +231,9 @@ async fn a_second_session_with_the_same_id_is_a_duplicate_not_an_unknown_user(t:
 async fn a_second_pending_login_with_the_same_state_is_a_duplicate(t: TestStore) {
     let store = t.store();
     let first = pending("same", Some("/first"), 0);
-    store.save_pending_login(&first).await.expect("save");
+    store.save_pending_login(&first, ROOMY).await.expect("save");
 
-    let result = store.save_pending_login(&pending("same", None, 1)).await;
+    let result = store.save_pending_login(&pending("same", None, 1), ROOMY).await;
 
     assert!(matches!(result, Err(PendingLoginStoreError::DuplicateState)), "{result:?}");
     let taken = store.take_pending_login(&first.state).await.expect("take").expect("kept");
