@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use codex_cloud_migration::MigratorTrait as _;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_query_sqlx::SqlxValues;
 
 use codex_cloud_core::ports::{Readiness, StoreError};
 
@@ -59,6 +60,48 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
         }
     }
     Ok(db)
+}
+
+/// Runs `sql`, a batch of SQLite statements that opens its own transaction (`BEGIN; …;
+/// COMMIT;`), on one pooled connection in one round trip to the connection's worker thread.
+///
+/// A batch stops at its first failing statement, inside its transaction: that transaction is
+/// rolled back on the same connection before the connection goes back to the pool (and a
+/// connection that cannot be rolled back is closed, never reused). The batch runs as a task of
+/// its own, so a request that is dropped half-way (its client gone) cannot cut it short.
+///
+/// # Errors
+/// The first statement's error, as SeaORM reports it.
+pub(crate) async fn sqlite_batch(
+    db: &DatabaseConnection,
+    sql: String,
+    values: sea_orm::sea_query::Values,
+) -> Result<(), DbErr> {
+    use sea_orm::{DatabaseConnectionType, RuntimeErr, sqlx};
+    let exec = |e: sqlx::Error| DbErr::Exec(RuntimeErr::SqlxError(e.into()));
+    let DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &db.inner else {
+        return Err(DbErr::Custom("a SQLite batch needs a SQLite connection".to_owned()));
+    };
+    let pool = db.get_sqlite_connection_pool().clone();
+    let batch = tokio::spawn(async move {
+        let mut conn = pool.acquire().await.map_err(|e| match e {
+            sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+            e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
+        })?;
+        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
+        let Err(failed) = query.execute(&mut *conn).await else {
+            return Ok(());
+        };
+        if let Err(e) = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await {
+            // SQLite ends the transaction itself after some failures (a full disk, an I/O
+            // error); anything else leaves the connection in doubt.
+            if !e.to_string().contains("no transaction is active") {
+                conn.close_on_drop();
+            }
+        }
+        Err(exec(failed))
+    });
+    batch.await.map_err(|e| DbErr::Custom(format!("a SQLite batch was lost: {e}")))?
 }
 
 /// The PostgreSQL advisory lock that serialises migrations across processes ("codex" in ASCII).

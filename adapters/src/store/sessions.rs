@@ -23,7 +23,7 @@ use codex_cloud_core::ports::{
 use crate::store::audit;
 use crate::store::entity::{refresh_tokens, sessions, users};
 use crate::store::users::user_from_row;
-use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
+use crate::store::{SeaOrmStore, Violation, corrupt, internal, sqlite_batch, violation};
 
 fn session_from_row(row: sessions::Model) -> Result<Session, StoreError> {
     let method = match (row.method.as_str(), row.identity_issuer, row.identity_subject) {
@@ -100,8 +100,9 @@ impl SessionStore for SeaOrmStore {
         // The session, its refresh token and the audit event together or not at all: one
         // statement on PostgreSQL (the first inserts as common table expressions of the last,
         // atomic by itself: one round trip); on SQLite, which has no writing CTEs, one batch of
-        // statements inside a transaction (three hand-offs to its worker thread, not five). One
-        // wait for the disk either way.
+        // statements that opens and commits its own transaction (one round trip to its worker
+        // thread, where `BEGIN`, the batch and `COMMIT` sent apart take three). One wait for the
+        // disk either way.
         match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let mut with = WithClause::new();
@@ -114,18 +115,16 @@ impl SessionStore for SeaOrmStore {
                 let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
                 self.db.execute_raw(statement).await.map(|_| ()).map_err(fail)
             }
-            backend => {
-                let (mut sql, mut values) = (String::new(), Vec::new());
+            _ => {
+                let (mut sql, mut values) = (String::from("BEGIN;\n"), Vec::new());
                 for insert in inserts.into_iter().chain([audited]) {
                     let (one, one_values) = insert.build(SqliteQueryBuilder);
                     sql.push_str(&one);
                     sql.push_str(";\n");
                     values.extend(one_values.0);
                 }
-                let statement = Statement::from_sql_and_values(backend, sql, Values(values));
-                let txn = self.db.begin().await.map_err(fail)?;
-                txn.execute_raw(statement).await.map_err(fail)?;
-                txn.commit().await.map_err(fail)
+                sql.push_str("COMMIT;");
+                sqlite_batch(&self.db, sql, Values(values)).await.map_err(fail)
             }
         }
     }

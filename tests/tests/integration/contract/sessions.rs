@@ -118,6 +118,13 @@ async fn a_session_for_an_unknown_user_is_unknown_user(t: TestStore) {
 
     assert!(matches!(result, Err(SessionStoreError::UnknownUser)), "{result:?}");
     assert_eq!(session_of(&*store, session.id).await.expect("read"), None);
+
+    // The failed write left no transaction open behind it: the next one begins and commits.
+    let user =
+        store.create_user(new_user("ada@example.com", at(0)), &super::audit()).await.expect("user");
+    let next = self::session(user.id);
+    store.start_session(&super::stored(&next), &super::audit()).await.expect("the next write");
+    assert_eq!(session_of(&*store, next.id).await.expect("read"), Some(next));
 }
 
 async fn a_pending_login_can_be_taken_only_once(t: TestStore) {
