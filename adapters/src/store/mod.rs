@@ -66,12 +66,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
 /// COMMIT;`), on one pooled connection in one round trip to the connection's worker thread.
 ///
 /// A batch stops at its first failing statement, inside its transaction: that transaction is
-/// rolled back on the same connection before the connection goes back to the pool (and a
-/// connection that cannot be rolled back is closed, never reused). The batch runs as a task of
-/// its own, so a request that is dropped half-way (its client gone) cannot cut it short.
+/// rolled back on the same connection before the connection goes back to the pool. A connection
+/// that cannot be rolled back, or whose task panics half-way, is closed, never reused (with
+/// `sqlite::memory:`, whose only connection is the database, that loses the database: it happens
+/// only when its worker thread is gone already). The batch runs as a task of its own, so a
+/// request that is dropped half-way (its client gone) cannot cut it short.
 ///
 /// # Errors
-/// The first statement's error, as SeaORM reports it.
+/// The first failing statement's error, as SeaORM reports it.
 pub(crate) async fn sqlite_batch(
     db: &DatabaseConnection,
     sql: String,
@@ -84,24 +86,37 @@ pub(crate) async fn sqlite_batch(
     };
     let pool = db.get_sqlite_connection_pool().clone();
     let batch = tokio::spawn(async move {
-        let mut conn = pool.acquire().await.map_err(|e| match e {
+        let conn = pool.acquire().await.map_err(|e| match e {
             sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
             e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
         })?;
+        let mut conn = ClosedUnlessSettled(conn, false);
         let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-        let Err(failed) = query.execute(&mut *conn).await else {
+        let Err(failed) = query.execute(&mut *conn.0).await else {
+            conn.1 = true;
             return Ok(());
         };
-        if let Err(e) = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await {
+        match sqlx::raw_sql("ROLLBACK").execute(&mut *conn.0).await {
+            Ok(_) => conn.1 = true,
             // SQLite ends the transaction itself after some failures (a full disk, an I/O
             // error); anything else leaves the connection in doubt.
-            if !e.to_string().contains("no transaction is active") {
-                conn.close_on_drop();
-            }
+            Err(e) => conn.1 = e.to_string().contains("no transaction is active"),
         }
         Err(exec(failed))
     });
     batch.await.map_err(|e| DbErr::Custom(format!("a SQLite batch was lost: {e}")))?
+}
+
+/// A pooled SQLite connection that goes back to the pool only once settled (its batch
+/// committed or rolled back, the flag set); otherwise it is closed when dropped.
+struct ClosedUnlessSettled(sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>, bool);
+
+impl Drop for ClosedUnlessSettled {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.close_on_drop();
+        }
+    }
 }
 
 /// The PostgreSQL advisory lock that serialises migrations across processes ("codex" in ASCII).

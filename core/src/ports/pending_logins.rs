@@ -31,9 +31,10 @@ pub struct PendingLoginLimit {
 /// digest, at most one gets the login.
 #[async_trait]
 pub trait PendingLoginStore: Send + Sync {
-    /// Stores `login` unless its client (`login.client_key`) has reached `limit`: the count and
-    /// the insert are one operation, one round trip, whatever the table holds (the count stops
-    /// at `limit.at_most`).
+    /// Stores `login` unless its client (`login.client_key`) has reached `limit`: the check and
+    /// the insert are one statement, one round trip, whatever the table holds (the check reads
+    /// no further than `limit.at_most` rows). Not a serialised check: saves racing each other
+    /// may pass the limit by at most the number in flight.
     ///
     /// # Errors
     /// `DuplicateState` when a login with the same state digest is stored; `LimitReached` when

@@ -716,10 +716,11 @@ impl PendingLoginStore for FakeStore {
         if of_client.filter(|l| l.created_at >= limit.since).count() as u64 >= limit.at_most {
             return Err(PendingLoginStoreError::LimitReached);
         }
-        match state.pending.insert(login.state.clone(), login.clone()) {
-            Some(_) => Err(PendingLoginStoreError::DuplicateState),
-            None => Ok(()),
+        if state.pending.contains_key(&login.state) {
+            return Err(PendingLoginStoreError::DuplicateState);
         }
+        state.pending.insert(login.state.clone(), login.clone());
+        Ok(())
     }
 
     async fn take_pending_login(

@@ -175,6 +175,12 @@ async fn a_client_at_its_limit_of_young_pending_logins_stores_no_more(t: TestSto
     let one = PendingLoginLimit { since: at(0), at_most: 1 };
     let lone = store.save_pending_login(&pending("lone", None, 0), one).await;
     assert!(matches!(lone, Err(PendingLoginStoreError::LimitReached)), "{lone:?}");
+    // None at all with 0; no limit to speak of with the largest.
+    let none = PendingLoginLimit { since: at(0), at_most: 0 };
+    let refused = store.save_pending_login(&pending("first", None, 0), none).await;
+    assert!(matches!(refused, Err(PendingLoginStoreError::LimitReached)), "{refused:?}");
+    let vast = PendingLoginLimit { since: at(0), at_most: u64::MAX };
+    store.save_pending_login(&pending("vast", None, 0), vast).await.expect("no limit reached");
 }
 
 async fn purging_pending_logins_removes_only_those_created_before_the_cutoff(t: TestStore) {
