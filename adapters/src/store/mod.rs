@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use codex_cloud_migration::MigratorTrait as _;
+use sea_orm::sqlx::sqlite::SqliteSynchronous;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
 use sea_query_sqlx::SqlxValues;
 
@@ -39,6 +40,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     if url.starts_with("sqlite:") {
         // A SQLite connection is a file opened in this process: nothing can hang up on it.
         options.test_before_acquire(false);
+        // Every commit waits for the disk, but a pending login's (see `sqlite_unsynced`).
+        options.map_sqlx_sqlite_opts(|o| o.synchronous(SqliteSynchronous::Full));
     } else {
         // A connection idle for a second or more is pinged before use, so one that a restart,
         // failover, proxy or firewall dropped meanwhile is replaced, not handed to a request. One
@@ -56,7 +59,24 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     if url.starts_with("sqlite:") {
         db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
         if !url.contains("memory") {
-            db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+            // WAL is what lets readers run beside a writer and a commit skip the disk without
+            // risking the database (`sqlite_unsynced`). SQLite keeps its old journal, silently,
+            // where WAL cannot work (a file system without shared memory): refuse to start there.
+            let mode = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    "PRAGMA journal_mode = WAL",
+                ))
+                .await?
+                .map(|row| row.try_get_by_index::<String>(0))
+                .transpose()?;
+            if !mode.as_deref().is_some_and(|mode| mode.eq_ignore_ascii_case("wal")) {
+                return Err(SetupError(DbErr::Custom(format!(
+                    "SQLite cannot use write-ahead logging for this database (journal mode {}): \
+                     put the file on a local file system",
+                    mode.as_deref().unwrap_or("unknown")
+                ))));
+            }
         }
     }
     Ok(db)
@@ -79,37 +99,98 @@ pub(crate) async fn sqlite_batch(
     sql: String,
     values: sea_orm::sea_query::Values,
 ) -> Result<(), DbErr> {
+    use sea_orm::sqlx;
+    on_one_sqlite_connection(db, move |mut conn| async move {
+        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
+        let Err(failed) = query.execute(&mut *conn.0).await else {
+            conn.settle(true);
+            return Ok(());
+        };
+        match sqlx::raw_sql("ROLLBACK").execute(&mut *conn.0).await {
+            Ok(_) => conn.settle(true),
+            // SQLite ends the transaction itself after some failures (a full disk, an I/O
+            // error); anything else leaves the connection in doubt.
+            Err(e) => conn.settle(e.to_string().contains("no transaction is active")),
+        }
+        Err(exec(failed))
+    })
+    .await
+}
+
+/// Runs `sql`, one SQLite statement in a transaction of its own, whose commit does not wait for
+/// the disk: `synchronous = NORMAL` on its connection for that statement only, `FULL` again
+/// after it, in one round trip to the connection's worker thread. In WAL mode such a commit
+/// survives the process ending; an operating-system crash or power loss before the next durable
+/// commit (any other write, a checkpoint, or the kernel writing the file out) may lose it; it
+/// never puts another row at risk. Answers the number of rows the statement returns (its
+/// `RETURNING` clause). A connection whose setting cannot be restored is closed, never reused;
+/// should that restore fail after the statement committed, the error is returned all the same.
+///
+/// # Errors
+/// The first failing statement's error, as SeaORM reports it.
+pub(crate) async fn sqlite_unsynced(
+    db: &DatabaseConnection,
+    sql: String,
+    values: sea_orm::sea_query::Values,
+) -> Result<usize, DbErr> {
+    use sea_orm::sqlx;
+    on_one_sqlite_connection(db, move |mut conn| async move {
+        let sql = format!("PRAGMA synchronous = NORMAL; {sql}; PRAGMA synchronous = FULL");
+        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
+        match query.fetch_all(&mut *conn.0).await {
+            Ok(rows) => {
+                conn.settle(true);
+                Ok(rows.len())
+            }
+            Err(failed) => {
+                let restored =
+                    sqlx::raw_sql("PRAGMA synchronous = FULL").execute(&mut *conn.0).await;
+                conn.settle(restored.is_ok());
+                Err(exec(failed))
+            }
+        }
+    })
+    .await
+}
+
+fn exec(e: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into()))
+}
+
+/// Runs `work` on one pooled SQLite connection, as a task of its own (so a request dropped
+/// half-way cannot cut it short). `work` marks the connection settled when it leaves it as it
+/// found it; otherwise the connection is closed.
+async fn on_one_sqlite_connection<T, F, W>(db: &DatabaseConnection, work: W) -> Result<T, DbErr>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, DbErr>> + Send + 'static,
+    W: FnOnce(ClosedUnlessSettled) -> F + Send + 'static,
+{
     use sea_orm::{DatabaseConnectionType, RuntimeErr, sqlx};
-    let exec = |e: sqlx::Error| DbErr::Exec(RuntimeErr::SqlxError(e.into()));
     let DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &db.inner else {
-        return Err(DbErr::Custom("a SQLite batch needs a SQLite connection".to_owned()));
+        return Err(DbErr::Custom("a SQLite statement needs a SQLite connection".to_owned()));
     };
     let pool = db.get_sqlite_connection_pool().clone();
-    let batch = tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let conn = pool.acquire().await.map_err(|e| match e {
             sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
             e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
         })?;
-        let mut conn = ClosedUnlessSettled(conn, false);
-        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-        let Err(failed) = query.execute(&mut *conn.0).await else {
-            conn.1 = true;
-            return Ok(());
-        };
-        match sqlx::raw_sql("ROLLBACK").execute(&mut *conn.0).await {
-            Ok(_) => conn.1 = true,
-            // SQLite ends the transaction itself after some failures (a full disk, an I/O
-            // error); anything else leaves the connection in doubt.
-            Err(e) => conn.1 = e.to_string().contains("no transaction is active"),
-        }
-        Err(exec(failed))
+        work(ClosedUnlessSettled(conn, false)).await
     });
-    batch.await.map_err(|e| DbErr::Custom(format!("a SQLite batch was lost: {e}")))?
+    task.await.map_err(|e| DbErr::Custom(format!("a SQLite statement was lost: {e}")))?
 }
 
-/// A pooled SQLite connection that goes back to the pool only once settled (its batch
-/// committed or rolled back, the flag set); otherwise it is closed when dropped.
+/// A pooled SQLite connection that goes back to the pool only once settled (left as it was
+/// found: its batch committed or rolled back, its settings restored; the flag set); otherwise it
+/// is closed when dropped.
 struct ClosedUnlessSettled(sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>, bool);
+
+impl ClosedUnlessSettled {
+    fn settle(&mut self, settled: bool) {
+        self.1 = settled;
+    }
+}
 
 impl Drop for ClosedUnlessSettled {
     fn drop(&mut self) {
@@ -275,5 +356,62 @@ mod unreachable_tests {
         let issuer = codex_cloud_core::domain::Issuer::new("https://op.example.com").expect("iss");
         let error = store.user_by_identity(&issuer, &subject).await.expect_err("closed");
         assert!(is_store_unavailable(&error), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod sqlite_unsynced_tests {
+    use sea_orm::sea_query::Values;
+    use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+    use super::*;
+
+    async fn synchronous(db: &DatabaseConnection) -> i64 {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), "PRAGMA synchronous"))
+            .await
+            .expect("pragma")
+            .expect("a row");
+        row.try_get_by_index(0).expect("a number")
+    }
+
+    #[tokio::test]
+    async fn a_statement_runs_unsynced_and_leaves_its_connection_as_it_found_it() {
+        // `sqlite::memory:` has one connection: every statement below runs on it.
+        let db = connect("sqlite::memory:").await.expect("open");
+        db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)").await.expect("table");
+        assert_eq!(synchronous(&db).await, 2, "FULL to begin with");
+        let one = |k: &str| {
+            (String::from("INSERT INTO t VALUES (?) RETURNING k"), Values(vec![k.into()]))
+        };
+
+        let (sql, values) = one("a");
+        assert_eq!(sqlite_unsynced(&db, sql, values).await.expect("inserted"), 1);
+        assert_eq!(synchronous(&db).await, 2, "FULL again after a statement");
+
+        // The statement itself runs unsynced (NORMAL is 1), the cached statement too.
+        for _ in 0..2 {
+            let normal =
+                String::from("SELECT 1 WHERE (SELECT synchronous FROM pragma_synchronous) = 1");
+            assert_eq!(sqlite_unsynced(&db, normal, Values(Vec::new())).await.expect("ran"), 1);
+            assert_eq!(synchronous(&db).await, 2, "FULL again after a statement");
+        }
+
+        let none = String::from("INSERT INTO t SELECT 'b' WHERE 0 RETURNING k");
+        assert_eq!(sqlite_unsynced(&db, none, Values(Vec::new())).await.expect("ran"), 0);
+
+        let (sql, values) = one("a");
+        let error: DbErr = sqlite_unsynced(&db, sql, values).await.expect_err("a duplicate");
+        assert!(matches!(violation(&error), Some(Violation::Unique(_))), "{error}");
+        assert_eq!(synchronous(&db).await, 2, "FULL again after a failed statement");
+        let count = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) FROM t",
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        assert_eq!(count.try_get_by_index::<i64>(0).expect("a number"), 1);
     }
 }
