@@ -4,10 +4,15 @@
 //
 //   node bench/oidc.mjs provider <port>                 serve the stand-in until killed
 //   node bench/oidc.mjs measure <backend> <provider> <server pid> <healthz req/s> <logins>
+//   node bench/oidc.mjs server-time <backend> <provider> <server log> <logins>
 //
 // `measure` prints one JSON line: P4 (JWKS fetches for 100 concurrent callbacks on a cold
-// cache, and for 100 ID tokens under an unknown kid), P5 (p50 of the callback's time less the
-// token endpoint's), P9 (sequential provider logins per second, and server CPU per login).
+// cache, and for 100 ID tokens under an unknown kid), P5 as this client sees it (p50 of the
+// callback's round trip less the token endpoint's time), P9 (sequential provider logins per
+// second, and server CPU per login). `server-time` prints P5 by the server's own clock: the p50
+// of each callback's `elapsed_ms` in the server's access log (JSON lines, `RUST_LOG=info`),
+// found by its `x-request-id`, less the token endpoint's time. That still counts the token
+// request's trip over loopback and through the stand-in's HTTP server, so it is an upper bound.
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -163,7 +168,35 @@ async function measure(backend, providerUrl, pid, healthz, logins) {
   }));
 }
 
+async function serverTime(backend, providerUrl, logFile, logins) {
+  const timed = [];
+  for (let i = 0; i < logins; i += 1) {
+    const login = await begun(backend);
+    const response = await fetch(login.callback, { headers: { cookie: login.cookie }, redirect: 'manual' });
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new Error(`callback answered ${response.status}`);
+    timed.push([new URL(login.callback).searchParams.get('code'), response.headers.get('x-request-id')]);
+  }
+  await new Promise((resolve) => { setTimeout(resolve, 300); });
+  const elapsed = new Map();
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line);
+    if (entry.fields?.message === 'request' && entry.span?.route === '/auth/oidc/callback') {
+      elapsed.set(entry.span.request_id, entry.fields.elapsed_ms);
+    }
+  }
+  const serverMs = [];
+  for (const [code, id] of timed) {
+    if (!elapsed.has(id)) throw new Error(`no access-log line for request ${id}`);
+    serverMs.push(elapsed.get(id) - (await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json())).ms);
+  }
+  serverMs.sort((a, b) => a - b);
+  console.log(JSON.stringify({ p5_server_p50_ms: serverMs[Math.floor(serverMs.length / 2)] }));
+}
+
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'provider') provider(Number(args[0]));
 else if (mode === 'measure') await measure(args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4]));
-else { console.error('usage: oidc.mjs provider <port> | measure <backend> <provider> <pid> <healthz> <logins>'); process.exit(2); }
+else if (mode === 'server-time') await serverTime(args[0], args[1], args[2], Number(args[3]));
+else { console.error('usage: oidc.mjs provider <port> | measure <backend> <provider> <pid> <healthz> <logins> | server-time <backend> <provider> <log> <logins>'); process.exit(2); }

@@ -36,6 +36,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'
 mark() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=" ? v >= t : v <= t); print (ok ? "pass" : "FAIL") }'; }
 json_field() { node -e 'process.stdout.write(String(JSON.parse(process.argv[1])[process.argv[2]]))' "$1" "$2"; }
 row() { ROWS+=("$(printf '%-4s %-10s %-58s %12s %10s %s' "$1" "$2" "$3" "$4" "$5 $6" "$(mark "$4" "$5" "$6")")"); }
+info() { ROWS+=("$(printf '%-4s %-10s %-58s %12s %10s %s' "$1" "$2" "$3" "$4" "" "(no target)")"); }
 
 bench_one() {
   local name=$1 url=$2
@@ -67,7 +68,7 @@ bench_one() {
   local oidc=$(node bench/oidc.mjs measure "$base" "$OP" "$pid" "$healthz" "$LOGINS")
   row P4 "$name" "JWKS fetches for 100 concurrent callbacks, cold cache" "$(json_field "$oidc" p4_cold)" "<=" 1
   row P4 "$name" "JWKS fetches for 100 ID tokens under an unknown kid" "$(json_field "$oidc" p4_unknown_kid)" "<=" 2
-  row P5 "$name" "p50 server time of a callback less the token endpoint, ms" "$(printf '%.2f' "$(json_field "$oidc" p5_p50_ms)")" "<=" 2
+  info P5 "$name" "p50 callback round trip less the token endpoint, client, ms" "$(printf '%.2f' "$(json_field "$oidc" p5_p50_ms)")"
   row P9 "$name" "provider logins/s ÷ GET /healthz req/s ($(printf '%.1f' "$(json_field "$oidc" p9_logins_per_s)") / $healthz)" "$(printf '%.4f' "$(json_field "$oidc" p9_ratio)")" ">=" 0.005
   row P9 "$name" "server CPU per provider login, ms" "$(printf '%.2f' "$(json_field "$oidc" p9_cpu_ms)")" "<=" 1.5
 
@@ -95,6 +96,17 @@ bench_one() {
   [ "$name" = sqlite ] && row P6 "$name" "start to ready, s" "$ready" "<=" 1
   row P7 "$name" "peak resident memory during ${STORM} s of 32 logins, MiB" "$peak" "<=" 160
   row P7 "$name" "resident memory ${SETTLE} s after, MiB" "$after" "<=" 64
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  # P5 by the server's own clock: a second server on the same database, logging every request.
+  PORT=$((PORT + 1))
+  base="http://127.0.0.1:$PORT"
+  CODEX_BIND=127.0.0.1:$PORT CODEX_OIDC_REDIRECT_URI=$base/auth/oidc/callback RUST_LOG=info \
+    CODEX_LOG_FORMAT=json "$BIN" serve 2>"$WORK/$name-p5.log" & pid=$!
+  SERVERS+=("$pid")
+  until curl -sf "$base/readyz" >/dev/null; do sleep 0.02; done
+  local p5=$(node bench/oidc.mjs server-time "$base" "$OP" "$WORK/$name-p5.log" "$LOGINS")
+  row P5 "$name" "p50 server time of a callback less the token endpoint, ms" "$(printf '%.2f' "$(json_field "$p5" p5_server_p50_ms)")" "<=" 2
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
