@@ -12,7 +12,8 @@
 // second, and server CPU per login). `server-time` prints P5 by the server's own clock: the p50
 // of each callback's `elapsed_ms` in the server's access log (JSON lines, `RUST_LOG=info`),
 // found by its `x-request-id`, less the token endpoint's time. That still counts the token
-// request's trip over loopback and through the stand-in's HTTP server, so it is an upper bound.
+// request's trip over loopback and through the stand-in's HTTP server: an upper bound of the
+// time inside the server's middleware stack.
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -177,11 +178,11 @@ async function serverTime(backend, providerUrl, logFile, logins) {
     if (response.status !== 200) throw new Error(`callback answered ${response.status}`);
     timed.push([new URL(login.callback).searchParams.get('code'), response.headers.get('x-request-id')]);
   }
-  await new Promise((resolve) => { setTimeout(resolve, 300); });
+  // The access log is written before the response leaves, so every line is there now.
   const elapsed = new Map();
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line);
+    let entry;
+    try { entry = JSON.parse(line); } catch { continue; }
     if (entry.fields?.message === 'request' && entry.span?.route === '/auth/oidc/callback') {
       elapsed.set(entry.span.request_id, entry.fields.elapsed_ms);
     }
@@ -189,7 +190,9 @@ async function serverTime(backend, providerUrl, logFile, logins) {
   const serverMs = [];
   for (const [code, id] of timed) {
     if (!elapsed.has(id)) throw new Error(`no access-log line for request ${id}`);
-    serverMs.push(elapsed.get(id) - (await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json())).ms);
+    const { ms } = await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json());
+    if (typeof ms !== 'number') throw new Error(`no token endpoint time for code ${code}`);
+    serverMs.push(elapsed.get(id) - ms);
   }
   serverMs.sort((a, b) => a - b);
   console.log(JSON.stringify({ p5_server_p50_ms: serverMs[Math.floor(serverMs.length / 2)] }));
