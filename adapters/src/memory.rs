@@ -757,11 +757,7 @@ impl PendingLoginStore for InMemoryStore {
         limit: PendingLoginLimit,
     ) -> Result<(), PendingLoginStoreError> {
         self.with(|s| {
-            let of_client = s.pending.values().filter(|l| l.client_key == login.client_key);
-            let young = of_client.filter(|l| l.created_at >= limit.since);
-            if young.take(usize::try_from(limit.at_most).unwrap_or(usize::MAX)).count() as u64
-                >= limit.at_most
-            {
+            if limit.is_reached_by(&login.client_key, s.pending.values()) {
                 return Err(PendingLoginStoreError::LimitReached);
             }
             if s.pending.contains_key(&login.state) {

@@ -25,6 +25,21 @@ pub struct PendingLoginLimit {
     pub at_most: u64,
 }
 
+impl PendingLoginLimit {
+    /// Whether `stored` holds `at_most` logins of `client_key` created at or after `since`
+    /// (counting no further): the rule a store applies before it saves another.
+    pub fn is_reached_by<'a>(
+        &self,
+        client_key: &str,
+        stored: impl IntoIterator<Item = &'a PendingLogin>,
+    ) -> bool {
+        let young = stored.into_iter().filter(|l| l.client_key == client_key);
+        let young = young.filter(|l| l.created_at >= self.since);
+        young.take(usize::try_from(self.at_most).unwrap_or(usize::MAX)).count() as u64
+            >= self.at_most
+    }
+}
+
 /// Stores pending logins under the digest of their state.
 ///
 /// Implementations MUST make `take_pending_login` atomic: of two concurrent calls with the same

@@ -712,8 +712,7 @@ impl PendingLoginStore for FakeStore {
         limit: PendingLoginLimit,
     ) -> Result<(), PendingLoginStoreError> {
         let mut state = lock(&self.0);
-        let of_client = state.pending.values().filter(|l| l.client_key == login.client_key);
-        if of_client.filter(|l| l.created_at >= limit.since).count() as u64 >= limit.at_most {
+        if limit.is_reached_by(&login.client_key, state.pending.values()) {
             return Err(PendingLoginStoreError::LimitReached);
         }
         if state.pending.contains_key(&login.state) {
