@@ -14,7 +14,7 @@
 // found by its `x-request-id`, less the token endpoint's time. That still counts the token
 // request's trip over loopback and through the stand-in's HTTP server: an upper bound of the
 // time inside the server's middleware stack.
-import { createServer } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -107,23 +107,45 @@ function provider(port) {
   server.listen(port, '127.0.0.1');
 }
 
+// The client speaks plain node:http over kept-alive connections, lean as wrk is for the
+// baseline: `fetch` (undici) costs 0.3-0.5 ms more per request (3 000 sequential `GET /healthz`:
+// 0.72-1.04 ms each with `fetch`, 0.40-0.52 ms with node:http, on the machine of the latest run
+// in docs/BENCHMARKS.md), time P9 would count as the server's.
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/// One request, its body read whole: `{ status, headers, body }`; redirects are not followed.
+function call(url, { method = 'GET', headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+const callJson = async (url, options) => JSON.parse((await call(url, options)).body);
+
 /// Begins a login at the backend and approves it at the stand-in: the callback URL and the
 /// state cookie.
 async function begun(backend) {
-  const begin = await fetch(`${backend}/auth/oidc/login`, { redirect: 'manual' });
-  const cookie = begin.headers.getSetCookie().find((c) => c.startsWith('codex_oidc_state=')).split(';')[0];
-  const authorize = await fetch(begin.headers.get('location'), { redirect: 'manual' });
-  return { callback: authorize.headers.get('location'), cookie };
+  const begin = await call(`${backend}/auth/oidc/login`);
+  const cookie = begin.headers['set-cookie'].find((c) => c.startsWith('codex_oidc_state=')).split(';')[0];
+  const authorize = await call(begin.headers.location);
+  return { callback: authorize.headers.location, cookie };
 }
 
-async function callback({ callback: url, cookie }) {
+/// Completes a begun login: the callback's response and its round trip in ms.
+async function completed({ callback: url, cookie }) {
   const started = process.hrtime.bigint();
-  const response = await fetch(url, { headers: { cookie }, redirect: 'manual' });
-  await response.arrayBuffer();
+  const response = await call(url, { headers: { cookie } });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (response.status !== 200) throw new Error(`callback answered ${response.status}`);
-  return ms;
+  return { response, ms };
 }
+const callback = async (login) => (await completed(login)).ms;
 
 const cpuSeconds = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -131,8 +153,8 @@ const cpuSeconds = (pid) => {
 };
 
 async function measure(backend, providerUrl, pid, healthz, logins) {
-  const post = (path) => fetch(`${providerUrl}${path}`, { method: 'POST' }).then((r) => r.json());
-  const jwks = async () => (await fetch(`${providerUrl}/stats`).then((r) => r.json())).jwks;
+  const post = (path) => callJson(`${providerUrl}${path}`, { method: 'POST' });
+  const jwks = async () => (await callJson(`${providerUrl}/stats`)).jwks;
   // P4: 100 callbacks at once on a cold key cache (no login has run yet).
   await post('/reset');
   let ready = await Promise.all(Array.from({ length: 100 }, () => begun(backend)));
@@ -156,7 +178,7 @@ async function measure(backend, providerUrl, pid, healthz, logins) {
   // The token endpoint's own time, asked for after the timed loop.
   const serverMs = [];
   for (const [code, ms] of timed) {
-    serverMs.push(ms - (await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json())).ms);
+    serverMs.push(ms - (await callJson(`${providerUrl}/token-ms/${code}`)).ms);
   }
   serverMs.sort((a, b) => a - b);
   console.log(JSON.stringify({
@@ -173,10 +195,8 @@ async function serverTime(backend, providerUrl, logFile, logins) {
   const timed = [];
   for (let i = 0; i < logins; i += 1) {
     const login = await begun(backend);
-    const response = await fetch(login.callback, { headers: { cookie: login.cookie }, redirect: 'manual' });
-    await response.arrayBuffer();
-    if (response.status !== 200) throw new Error(`callback answered ${response.status}`);
-    timed.push([new URL(login.callback).searchParams.get('code'), response.headers.get('x-request-id')]);
+    const { response } = await completed(login);
+    timed.push([new URL(login.callback).searchParams.get('code'), response.headers['x-request-id']]);
   }
   // The access log is written before the response leaves, so every line is there now.
   const elapsed = new Map();
@@ -190,7 +210,7 @@ async function serverTime(backend, providerUrl, logFile, logins) {
   const serverMs = [];
   for (const [code, id] of timed) {
     if (!elapsed.has(id)) throw new Error(`no access-log line for request ${id}`);
-    const { ms } = await fetch(`${providerUrl}/token-ms/${code}`).then((r) => r.json());
+    const { ms } = await callJson(`${providerUrl}/token-ms/${code}`);
     if (typeof ms !== 'number') throw new Error(`no token endpoint time for code ${code}`);
     serverMs.push(elapsed.get(id) - ms);
   }
