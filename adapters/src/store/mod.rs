@@ -40,7 +40,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     if url.starts_with("sqlite:") {
         // A SQLite connection is a file opened in this process: nothing can hang up on it.
         options.test_before_acquire(false);
-        // Every commit waits for the disk, but a pending login's (see `sqlite_unsynced`).
+        // Every commit waits for the disk, but those storing and taking a pending login (see
+        // `sqlite_unsynced`).
         options.map_sqlx_sqlite_opts(|o| o.synchronous(SqliteSynchronous::Full));
     } else {
         // A connection idle for a second or more is pinged before use, so one that a restart,
@@ -122,8 +123,8 @@ pub(crate) async fn sqlite_batch(
 /// after it, in one round trip to the connection's worker thread. In WAL mode such a commit
 /// survives the process ending; an operating-system crash or power loss before the next durable
 /// commit (any other write, a checkpoint, or the kernel writing the file out) may lose it; it
-/// never puts another row at risk. Answers the number of rows the statement returns (its
-/// `RETURNING` clause). A connection whose setting cannot be restored is closed, never reused;
+/// never puts another row at risk. Answers the rows the statement returns (its `RETURNING`
+/// clause). A connection whose setting cannot be restored is closed, never reused;
 /// should that restore fail after the statement committed, the error is returned all the same.
 ///
 /// # Errors
@@ -132,7 +133,7 @@ pub(crate) async fn sqlite_unsynced(
     db: &DatabaseConnection,
     sql: String,
     values: sea_orm::sea_query::Values,
-) -> Result<usize, DbErr> {
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     use sea_orm::sqlx;
     on_one_sqlite_connection(db, move |mut conn| async move {
         let sql = format!("PRAGMA synchronous = NORMAL; {sql}; PRAGMA synchronous = FULL");
@@ -140,7 +141,7 @@ pub(crate) async fn sqlite_unsynced(
         match query.fetch_all(&mut *conn.0).await {
             Ok(rows) => {
                 conn.settle(true);
-                Ok(rows.len())
+                Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
             }
             Err(failed) => {
                 let restored =
@@ -386,19 +387,22 @@ mod sqlite_unsynced_tests {
         };
 
         let (sql, values) = one("a");
-        assert_eq!(sqlite_unsynced(&db, sql, values).await.expect("inserted"), 1);
+        let rows = sqlite_unsynced(&db, sql, values).await.expect("inserted");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].try_get_by_index::<String>(0).expect("the key"), "a");
         assert_eq!(synchronous(&db).await, 2, "FULL again after a statement");
 
         // The statement itself runs unsynced (NORMAL is 1), the cached statement too.
         for _ in 0..2 {
             let normal =
                 String::from("SELECT 1 WHERE (SELECT synchronous FROM pragma_synchronous) = 1");
-            assert_eq!(sqlite_unsynced(&db, normal, Values(Vec::new())).await.expect("ran"), 1);
+            let rows = sqlite_unsynced(&db, normal, Values(Vec::new())).await.expect("ran");
+            assert_eq!(rows.len(), 1);
             assert_eq!(synchronous(&db).await, 2, "FULL again after a statement");
         }
 
         let none = String::from("INSERT INTO t SELECT 'b' WHERE 0 RETURNING k");
-        assert_eq!(sqlite_unsynced(&db, none, Values(Vec::new())).await.expect("ran"), 0);
+        assert!(sqlite_unsynced(&db, none, Values(Vec::new())).await.expect("ran").is_empty());
 
         let (sql, values) = one("a");
         let error: DbErr = sqlite_unsynced(&db, sql, values).await.expect_err("a duplicate");

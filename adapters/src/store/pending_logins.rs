@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, Query, SqliteQueryBuilder};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Value,
+};
 use time::OffsetDateTime;
 
 use codex_cloud_core::domain::{
@@ -109,7 +111,7 @@ impl PendingLoginStore for SeaOrmStore {
             DbBackend::Sqlite => {
                 insert.returning_col(Column::StateDigest);
                 let (sql, values) = insert.build(SqliteQueryBuilder);
-                sqlite_unsynced(&self.db, sql, values).await.map_err(fail)? as u64
+                sqlite_unsynced(&self.db, sql, values).await.map_err(fail)?.len() as u64
             }
             _ => self.db.execute(&insert).await.map_err(fail)?.rows_affected(),
         };
@@ -124,10 +126,32 @@ impl PendingLoginStore for SeaOrmStore {
         state: &StateDigest,
     ) -> Result<Option<PendingLogin>, StoreError> {
         // One `DELETE … RETURNING`: of two concurrent callers, only one gets the row.
-        let row = Entity::delete_by_id(hex(state))
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(internal)?;
+        let row = match self.db.get_database_backend() {
+            // On SQLite its commit does not wait for the disk either (one `fsync` less per
+            // callback). It survives the process ending. Only an operating-system crash or power
+            // loss before the callback answers can undo it: the callback's next write (the
+            // session, or the audit event of its failure) waits for the disk, and syncing the
+            // write-ahead log carries every commit before it. A login undone so comes back for
+            // what is left of its ten minutes, bound to the browser's state cookie, as if its
+            // callback had never arrived.
+            DbBackend::Sqlite => {
+                let mut delete = Query::delete();
+                delete
+                    .from_table(Entity)
+                    .and_where(Column::StateDigest.eq(hex(state)))
+                    .returning_all();
+                let (sql, values) = delete.build(SqliteQueryBuilder);
+                let rows = sqlite_unsynced(&self.db, sql, values).await.map_err(internal)?;
+                match rows.first() {
+                    Some(row) => Some(Model::from_query_result(row, "").map_err(internal)?),
+                    None => None,
+                }
+            }
+            _ => Entity::delete_by_id(hex(state))
+                .exec_with_returning(&self.db)
+                .await
+                .map_err(internal)?,
+        };
         row.map(|row| login_from_row(state, row)).transpose()
     }
 

@@ -1,14 +1,19 @@
 //! How the SeaORM store writes a session: its row, its refresh token and its audit event
-//! together or not at all (one statement on PostgreSQL, one batch in a transaction on SQLite).
+//! together or not at all (one statement on PostgreSQL, one batch in a transaction on SQLite);
+//! and how a SQLite file database, with its pool of connections, hands a pending login to one
+//! taker only.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use codex_cloud_adapters::{SeaOrmStore, store};
 use codex_cloud_core::domain::{
-    AuditEvent, AuditKind, AuditOutcome, Email, NewUser, PasswordHash, Session, SessionId,
-    SessionMethod, TokenDigest, UserId,
+    AuditEvent, AuditKind, AuditOutcome, Email, Issuer, LoginPurpose, NewUser, PasswordHash,
+    PendingLogin, SecretString, Session, SessionId, SessionMethod, StateDigest, TokenDigest,
+    UserId,
 };
-use codex_cloud_core::ports::{NewSession, SessionStore, SessionStoreError, UserStore};
+use codex_cloud_core::ports::{
+    NewSession, PendingLoginLimit, PendingLoginStore, SessionStore, SessionStoreError, UserStore,
+};
 use codex_cloud_tests::app::T0;
 use codex_cloud_tests::database::PostgresDatabase;
 use codex_cloud_tests::process::TempDir;
@@ -101,4 +106,40 @@ async fn on_postgres_a_session_start_is_stored_whole_or_not_at_all() {
     let db = store::connect(database.url()).await.expect("connect");
     store::migrate(&db).await.expect("migrate");
     a_session_start_is_stored_whole_or_not_at_all(SeaOrmStore::new(db.clone()), db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_sqlite_file_of_many_concurrent_takes_exactly_one_gets_the_pending_login() {
+    let dir = TempDir::new();
+    let db = store::connect(&dir.database_url()).await.expect("connect");
+    store::migrate(&db).await.expect("migrate");
+    let store = SeaOrmStore::new(db);
+    let limit = PendingLoginLimit { since: T0, at_most: 1_000 };
+    for round in 0..20 {
+        let login = PendingLogin {
+            state: StateDigest::of(&format!("state-{round}")),
+            nonce: SecretString::new(format!("nonce-{round}")),
+            pkce_verifier: SecretString::new(format!("verifier-{round}")),
+            issuer: Issuer::new("https://op.example.com").expect("an issuer"),
+            return_to: None,
+            created_at: T0,
+            client_key: "address:192.0.2.1".to_owned(),
+            purpose: LoginPurpose::Invitation(uuid::Uuid::new_v4()),
+        };
+        store.save_pending_login(&login, limit).await.expect("save");
+        // Each take on a connection of its own (the pool opens several), racing on SQLite's lock.
+        let takes = (0..8).map(|_| {
+            let (store, state) = (store.clone(), login.state.clone());
+            tokio::spawn(async move { store.take_pending_login(&state).await })
+        });
+        let mut winners = Vec::new();
+        for take in takes.collect::<Vec<_>>() {
+            if let Some(taken) = take.await.expect("joined").expect("take") {
+                winners.push(taken);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}");
+        assert_eq!(winners[0].nonce.expose(), login.nonce.expose());
+        assert_eq!(winners[0].purpose, login.purpose);
+    }
 }

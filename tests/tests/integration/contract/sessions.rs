@@ -2,7 +2,8 @@
 //! logins (single-use take, purge by age).
 
 use codex_cloud_core::domain::{
-    PendingLogin, ReturnTo, SecretString, Session, SessionId, SessionMethod, StateDigest, UserId,
+    LoginPurpose, PendingLogin, ReturnTo, SecretString, Session, SessionId, SessionMethod,
+    StateDigest, UserId,
 };
 use codex_cloud_core::ports::{PendingLoginLimit, PendingLoginStoreError, SessionStoreError};
 use codex_cloud_tests::TestStore;
@@ -47,7 +48,7 @@ fn pending(state: &str, return_to: Option<&str>, second: i64) -> PendingLogin {
         return_to: return_to.map(|r| ReturnTo::parse(r).expect("return_to")),
         created_at: at(second),
         client_key: "address:192.0.2.1".to_owned(),
-        purpose: codex_cloud_core::domain::LoginPurpose::Login,
+        purpose: LoginPurpose::Login,
     }
 }
 
@@ -72,6 +73,7 @@ fn assert_same_login(taken: &PendingLogin, saved: &PendingLogin) {
     assert_eq!(taken.return_to, saved.return_to);
     assert_eq!(taken.created_at, saved.created_at);
     assert_eq!(taken.client_key, saved.client_key);
+    assert_eq!(taken.purpose, saved.purpose);
 }
 
 async fn a_created_session_is_read_back_as_stored(t: TestStore) {
@@ -141,6 +143,16 @@ async fn a_pending_login_can_be_taken_only_once(t: TestStore) {
 
     let other = store.take_pending_login(&without_return.state).await;
     assert_same_login(&other.expect("take").expect("saved"), &without_return);
+
+    // A login that redeems an invitation, and one that links to a session, keep their purpose.
+    let purposes =
+        [LoginPurpose::Invitation(uuid::Uuid::new_v4()), LoginPurpose::Link(SessionId::random())];
+    for (i, purpose) in purposes.into_iter().enumerate() {
+        let login = PendingLogin { purpose, ..pending(&format!("purpose-{i}"), Some("/"), 2) };
+        store.save_pending_login(&login, ROOMY).await.expect("save");
+        let taken = store.take_pending_login(&login.state).await.expect("take");
+        assert_same_login(&taken.expect("saved"), &login);
+    }
     let unknown = store.take_pending_login(&StateDigest::of("never saved")).await;
     assert!(unknown.expect("take unknown").is_none());
 }
