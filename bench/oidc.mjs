@@ -109,8 +109,8 @@ function provider(port) {
 
 // The client speaks plain node:http over kept-alive connections, lean as wrk is for the
 // baseline: `fetch` (undici) costs 0.3-0.5 ms more per request (3 000 sequential `GET /healthz`:
-// 0.72-1.04 ms each with `fetch`, 0.40-0.52 ms with node:http, on the machine of the latest run
-// in docs/BENCHMARKS.md), time P9 would count as the server's.
+// 0.72-1.04 ms each with `fetch`, 0.40-0.52 ms with node:http, on the machine of the run at
+// 7b1abc5 in docs/BENCHMARKS.md), time P9 would count as the server's.
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 /// One request, its body read whole: `{ status, headers, body }`; redirects are not followed.
@@ -132,9 +132,11 @@ const callJson = async (url, options) => JSON.parse((await call(url, options)).b
 /// state cookie.
 async function begun(backend) {
   const begin = await call(`${backend}/auth/oidc/login`);
-  const cookie = begin.headers['set-cookie'].find((c) => c.startsWith('codex_oidc_state=')).split(';')[0];
+  const cookie = (begin.headers['set-cookie'] ?? []).find((c) => c.startsWith('codex_oidc_state='));
+  if (begin.status !== 302 || !cookie) throw new Error(`login answered ${begin.status}: ${begin.body}`);
   const authorize = await call(begin.headers.location);
-  return { callback: authorize.headers.location, cookie };
+  if (authorize.status !== 302) throw new Error(`the stand-in's authorize answered ${authorize.status}`);
+  return { callback: authorize.headers.location, cookie: cookie.split(';')[0] };
 }
 
 /// Completes a begun login: the callback's response and its round trip in ms.

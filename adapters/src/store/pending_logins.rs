@@ -129,10 +129,10 @@ impl PendingLoginStore for SeaOrmStore {
         let row = match self.db.get_database_backend() {
             // On SQLite its commit does not wait for the disk either (one `fsync` less per
             // callback). It survives the process ending. Only an operating-system crash or power
-            // loss before the callback answers can undo it: the callback's next write (the
-            // session, or the audit event of its failure) waits for the disk, and syncing the
-            // write-ahead log carries every commit before it. A login undone so comes back for
-            // what is left of its ten minutes, bound to the browser's state cookie, as if its
+            // loss before the callback's next write can undo it: that write (the session, the
+            // linked identity, or the audit event of a failure) waits for the disk, and syncing
+            // the write-ahead log carries every commit before it. A login undone so comes back
+            // for what is left of its ten minutes, bound to the browser's state cookie, as if its
             // callback had never arrived.
             DbBackend::Sqlite => {
                 let mut delete = Query::delete();
