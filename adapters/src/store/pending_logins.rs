@@ -46,6 +46,16 @@ fn login_from_row(state: &StateDigest, row: Model) -> Result<PendingLogin, Store
     })
 }
 
+/// A condition that is always true and, on PostgreSQL, makes the commit of the statement it is
+/// part of asynchronous (`synchronous_commit = off` for that transaction alone, set from inside
+/// the statement: no round trip more). As on SQLite (`sqlite_unsynced`), the commit does not
+/// wait for the disk; a crash of the database server or its machine right after it may undo it,
+/// and the next commit that waits for the disk carries it there: the write-ahead log is flushed
+/// in order. Never for anything but a pending login.
+fn unsynced_on_postgres() -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust("set_config('synchronous_commit', 'off', true) IS NOT NULL")
+}
+
 #[async_trait]
 impl PendingLoginStore for SeaOrmStore {
     async fn save_pending_login(
@@ -92,10 +102,13 @@ impl PendingLoginStore for SeaOrmStore {
             .limit(1)
             .offset((limit.at_most - 1).min(i64::MAX as u64))
             .to_owned();
-        let values = Query::select()
+        let mut values = Query::select()
             .exprs(row.iter().map(|(_, value)| Expr::val(value.clone())))
             .and_where(Expr::not_exists(limit_th))
             .to_owned();
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            values.and_where(unsynced_on_postgres());
+        }
         let mut insert = Query::insert();
         insert.into_table(Entity).columns(row.iter().map(|(column, _)| *column));
         insert.select_from(values).map_err(|e| PendingLoginStoreError::Internal(e.into()))?;
@@ -104,10 +117,11 @@ impl PendingLoginStore for SeaOrmStore {
             _ => PendingLoginStoreError::Internal(internal(e).0),
         };
         let inserted = match self.db.get_database_backend() {
-            // A pending login lives ten minutes and is worth one more click when lost: on
-            // SQLite its commit does not wait for the disk (one `fsync` less per login). It
-            // survives the process ending; an operating-system crash or power loss in the
-            // moment after it may lose it, and that login starts again.
+            // A pending login lives ten minutes and is worth one more click when lost: its
+            // commit does not wait for the disk (one `fsync` less per login; on PostgreSQL by
+            // `unsynced_on_postgres` above). It survives this process ending; a crash of the
+            // machine (or of PostgreSQL) in the moment after it may lose it, and that login
+            // starts again.
             DbBackend::Sqlite => {
                 insert.returning_col(Column::StateDigest);
                 let (sql, values) = insert.build(SqliteQueryBuilder);
@@ -125,34 +139,31 @@ impl PendingLoginStore for SeaOrmStore {
         &self,
         state: &StateDigest,
     ) -> Result<Option<PendingLogin>, StoreError> {
-        // One `DELETE … RETURNING`: of two concurrent callers, only one gets the row.
+        // One `DELETE … RETURNING`: of two concurrent callers, only one gets the row. Its commit
+        // does not wait for the disk either (one `fsync` less per callback). It survives this
+        // process ending; only a crash of the machine (or of PostgreSQL) before the callback's
+        // next write can undo it: that write (the session, the linked identity, or the audit
+        // event of a failure) waits for the disk, and flushing the write-ahead log carries every
+        // commit before it. A login undone so comes back for what is left of its ten minutes,
+        // bound to the browser's state cookie, as if its callback had never arrived.
+        let mut delete = Query::delete();
+        delete.from_table(Entity).and_where(Column::StateDigest.eq(hex(state))).returning_all();
         let row = match self.db.get_database_backend() {
-            // On SQLite its commit does not wait for the disk either (one `fsync` less per
-            // callback). It survives the process ending. Only an operating-system crash or power
-            // loss before the callback's next write can undo it: that write (the session, the
-            // linked identity, or the audit event of a failure) waits for the disk, and syncing
-            // the write-ahead log carries every commit before it. A login undone so comes back
-            // for what is left of its ten minutes, bound to the browser's state cookie, as if its
-            // callback had never arrived.
             DbBackend::Sqlite => {
-                let mut delete = Query::delete();
-                delete
-                    .from_table(Entity)
-                    .and_where(Column::StateDigest.eq(hex(state)))
-                    .returning_all();
                 let (sql, values) = delete.build(SqliteQueryBuilder);
                 let rows = sqlite_unsynced(&self.db, sql, values).await.map_err(internal)?;
-                match rows.first() {
-                    Some(row) => Some(Model::from_query_result(row, "").map_err(internal)?),
-                    None => None,
-                }
+                rows.into_iter().next()
             }
-            _ => Entity::delete_by_id(hex(state))
-                .exec_with_returning(&self.db)
-                .await
-                .map_err(internal)?,
+            backend => {
+                if backend == DbBackend::Postgres {
+                    delete.and_where(unsynced_on_postgres());
+                }
+                let statement = backend.build(&delete);
+                self.db.query_one_raw(statement).await.map_err(internal)?
+            }
         };
-        row.map(|row| login_from_row(state, row)).transpose()
+        let row = row.map(|row| Model::from_query_result(&row, "")).transpose();
+        row.map_err(internal)?.map(|row| login_from_row(state, row)).transpose()
     }
 
     async fn purge_pending_logins(

@@ -1,7 +1,8 @@
 //! How the SeaORM store writes a session: its row, its refresh token and its audit event
 //! together or not at all (one statement on PostgreSQL, one batch in a transaction on SQLite);
-//! and how a SQLite file database, with its pool of connections, hands a pending login to one
-//! taker only.
+//! how a SQLite file database, with its pool of connections, hands a pending login to one
+//! taker only; and how a PostgreSQL pending login's unsynced commit leaves its connection as it
+//! was.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -108,25 +109,70 @@ async fn on_postgres_a_session_start_is_stored_whole_or_not_at_all() {
     a_session_start_is_stored_whole_or_not_at_all(SeaOrmStore::new(db.clone()), db).await;
 }
 
+/// A limit no test here reaches.
+const LIMIT: PendingLoginLimit = PendingLoginLimit { since: T0, at_most: 1_000 };
+
+fn pending_login(n: u32) -> PendingLogin {
+    PendingLogin {
+        state: StateDigest::of(&format!("state-{n}")),
+        nonce: SecretString::new(format!("nonce-{n}")),
+        pkce_verifier: SecretString::new(format!("verifier-{n}")),
+        issuer: Issuer::new("https://op.example.com").expect("an issuer"),
+        return_to: None,
+        created_at: T0,
+        client_key: "address:192.0.2.1".to_owned(),
+        purpose: LoginPurpose::Invitation(uuid::Uuid::new_v4()),
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(codex_postgres),
+    ignore = "set CODEX_TEST_DATABASE_URL to run the PostgreSQL variants"
+)]
+async fn on_postgres_a_pending_login_commits_unsynced_and_leaves_its_connection_synced() {
+    let database = PostgresDatabase::empty().await;
+    let migrated = store::connect(database.url()).await.expect("connect");
+    store::migrate(&migrated).await.expect("migrate");
+    // One connection: every statement below runs on it.
+    let mut options = sea_orm::ConnectOptions::new(database.url());
+    options.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(options).await.expect("connect");
+    // Test schemas commit unsynced for speed (`PostgresDatabase`); this connection waits for
+    // the disk, as a server's do.
+    db.execute_unprepared("SET synchronous_commit = on").await.expect("set");
+    let store = SeaOrmStore::new(db.clone());
+    let setting = || async {
+        let sql = "SHOW synchronous_commit";
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("show")
+            .expect("a row");
+        row.try_get_by_index::<String>(0).expect("a setting")
+    };
+    assert_eq!(setting().await, "on");
+
+    let login = pending_login(0);
+    store.save_pending_login(&login, LIMIT).await.expect("save");
+    assert_eq!(setting().await, "on", "the save's own setting ends with its transaction");
+    let taken = store.take_pending_login(&login.state).await.expect("take");
+    assert_eq!(taken.map(|t| t.purpose), Some(login.purpose));
+    assert_eq!(setting().await, "on", "the take's own setting ends with its transaction");
+    let again = store.take_pending_login(&login.state).await.expect("take again");
+    assert!(again.is_none(), "a login is single use");
+    assert_eq!(setting().await, "on");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_sqlite_file_of_many_concurrent_takes_exactly_one_gets_the_pending_login() {
     let dir = TempDir::new();
     let db = store::connect(&dir.database_url()).await.expect("connect");
     store::migrate(&db).await.expect("migrate");
     let store = SeaOrmStore::new(db);
-    let limit = PendingLoginLimit { since: T0, at_most: 1_000 };
     for round in 0..20 {
-        let login = PendingLogin {
-            state: StateDigest::of(&format!("state-{round}")),
-            nonce: SecretString::new(format!("nonce-{round}")),
-            pkce_verifier: SecretString::new(format!("verifier-{round}")),
-            issuer: Issuer::new("https://op.example.com").expect("an issuer"),
-            return_to: None,
-            created_at: T0,
-            client_key: "address:192.0.2.1".to_owned(),
-            purpose: LoginPurpose::Invitation(uuid::Uuid::new_v4()),
-        };
-        store.save_pending_login(&login, limit).await.expect("save");
+        let login = pending_login(round);
+        store.save_pending_login(&login, LIMIT).await.expect("save");
         // Each take on a connection of its own (the pool opens several), racing on SQLite's lock.
         let takes = (0..8).map(|_| {
             let (store, state) = (store.clone(), login.state.clone());
