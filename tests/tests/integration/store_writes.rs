@@ -9,8 +9,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use codex_cloud_adapters::{SeaOrmStore, store};
 use codex_cloud_core::domain::{
     AuditEvent, AuditKind, AuditOutcome, Email, Issuer, LoginPurpose, NewUser, PasswordHash,
-    PendingLogin, SecretString, Session, SessionId, SessionMethod, StateDigest, TokenDigest,
-    UserId,
+    PendingLogin, ReturnTo, SecretString, Session, SessionId, SessionMethod, StateDigest,
+    TokenDigest, UserId,
 };
 use codex_cloud_core::ports::{
     NewSession, PendingLoginLimit, PendingLoginStore, SessionStore, SessionStoreError, UserStore,
@@ -162,6 +162,29 @@ async fn on_postgres_a_pending_login_commits_unsynced_and_leaves_its_connection_
     let again = store.take_pending_login(&login.state).await.expect("take again");
     assert!(again.is_none(), "a login is single use");
     assert_eq!(setting().await, "on");
+
+    // Inside a transaction left open, the statement's setting shows: these commits do not
+    // wait for the disk. Rolled back, nothing of them stays.
+    let sql = |sql: &'static str| db.execute_unprepared(sql);
+    let login = PendingLogin {
+        return_to: Some(ReturnTo::parse("/app/home?tab=1").expect("return_to")),
+        ..pending_login(1)
+    };
+    sql("BEGIN").await.expect("begin");
+    store.save_pending_login(&login, LIMIT).await.expect("save");
+    assert_eq!(setting().await, "off", "the save commits unsynced");
+    sql("ROLLBACK").await.expect("rollback");
+    assert_eq!(setting().await, "on");
+    assert!(store.take_pending_login(&login.state).await.expect("take").is_none());
+
+    store.save_pending_login(&login, LIMIT).await.expect("save");
+    sql("BEGIN").await.expect("begin");
+    assert!(store.take_pending_login(&login.state).await.expect("take").is_some());
+    assert_eq!(setting().await, "off", "the take commits unsynced");
+    sql("ROLLBACK").await.expect("rollback");
+    assert_eq!(setting().await, "on");
+    let taken = store.take_pending_login(&login.state).await.expect("take").expect("still there");
+    assert_eq!(taken.return_to, login.return_to);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
