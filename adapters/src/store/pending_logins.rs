@@ -119,9 +119,9 @@ impl PendingLoginStore for SeaOrmStore {
         let inserted = match self.db.get_database_backend() {
             // A pending login lives ten minutes and is worth one more click when lost: its
             // commit does not wait for the disk (one wait for a flush less per login; on
-            // PostgreSQL by `unsynced_on_postgres` above). It survives this process ending; a crash of the
-            // machine (or of PostgreSQL) in the moment after it may lose it, and that login
-            // starts again.
+            // PostgreSQL by `unsynced_on_postgres` above). It survives this process ending; a
+            // crash of the machine (or of PostgreSQL) in the moment after it may lose it, and
+            // that login starts again.
             DbBackend::Sqlite => {
                 insert.returning_col(Column::StateDigest);
                 let (sql, values) = insert.build(SqliteQueryBuilder);
@@ -145,8 +145,8 @@ impl PendingLoginStore for SeaOrmStore {
         // the callback's next write can undo it: that write (the session, the linked identity,
         // or the audit event of a failure; a callback linking an identity already linked to its
         // user writes nothing more) waits for the disk, and flushing the write-ahead log carries
-        // every commit before it. A login undone so comes back for what is left of its ten minutes,
-        // bound to the browser's state cookie, as if its callback had never arrived.
+        // every commit before it. A login undone so comes back for what is left of its ten
+        // minutes, bound to the browser's state cookie, as if its callback had never arrived.
         let mut delete = Query::delete();
         delete.from_table(Entity).and_where(Column::StateDigest.eq(hex(state))).returning_all();
         let row = match self.db.get_database_backend() {
