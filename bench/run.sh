@@ -3,7 +3,8 @@
 # Every machine-dependent figure is a ratio against a baseline measured in the same run.
 # Prints one table: figure, value, target, mark. BENCH_SECONDS (default 10) sets each wrk run;
 # BENCH_STORM (default 30) and BENCH_SETTLE (default 60) the login storm and the wait after it;
-# BENCH_LOGINS (default 300) the sequential provider logins. The provider figures (P4, P5, P9)
+# BENCH_LOGINS (default 300) the sequential provider logins. P2 compares medians of three p99s,
+# idle and inside the storm. The provider figures (P4, P5, P9)
 # run against a local stand-in (bench/oidc.mjs, Node 20); P5 by the server's own clock, on a second
 # server that logs every request; P8 against two replicas on PostgreSQL. Rows without a target
 # are printed for comparison only.
@@ -34,6 +35,13 @@ ROWS=()
 rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 reqs() { awk '/Requests\/sec/ { print $2 }'; }
 p99_ms() { awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 } print v }'; }
+# The median p99 of `GET /healthz` over three wrk runs at 8 connections; the three fit in a storm
+# after its first 2 s.
+P2_EACH=$(( SECONDS_EACH < (STORM - 3) / 3 ? SECONDS_EACH : (STORM - 3) / 3 ))
+[ "$P2_EACH" -ge 1 ] || { echo "BENCH_STORM must be at least 6 s" >&2; exit 1; }
+p99_median() {
+  for _ in 1 2 3; do wrk -t1 -c8 -d"${P2_EACH}s" --latency "$1/healthz" | p99_ms; done | sort -g | sed -n 2p
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 mark() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=" ? v >= t : v <= t); print (ok ? "pass" : "FAIL") }'; }
 json_field() { node -e 'process.stdout.write(String(JSON.parse(process.argv[1])[process.argv[2]]))' "$1" "$2"; }
@@ -81,18 +89,27 @@ bench_one() {
   row P3 "$name" "logins/s at 8 conns ÷ (cores × sequential logins/s) ($eight / $CORES×$one)" \
     "$(ratio "$eight" "$(awk -v c="$CORES" -v o="$one" 'BEGIN { print c * o }')")" ">=" 0.85
 
-  # P2 and P7: /healthz latency and memory while 32 logins run at once.
-  local idle_p99=$(wrk -t1 -c8 -d"${SECONDS_EACH}s" --latency "$base/healthz" | p99_ms)
+  # P2 and P7: /healthz latency and memory while 32 logins run at once. Each p99 is the median
+  # of three wrk runs: one run's idle p99 spreads tenfold on a virtual machine (docs/BENCHMARKS.md).
+  local idle_p99=$(p99_median "$base")
   wrk -t2 -c32 -d"${STORM}s" -s bench/login.lua "$base" >/dev/null &
   local storm=$!
-  local peak=0
+  # The resident memory, sampled every 0.5 s for as long as the storm lasts.
+  (
+    peak=0
+    while kill -0 "$storm" 2>/dev/null; do
+      peak=$(awk -v a="$peak" -v b="$(rss_mib "$pid")" 'BEGIN { print (b > a ? b : a) }')
+      echo "$peak" >"$WORK/$name.peak"
+      sleep 0.5
+    done
+  ) &
+  local sampler=$!
   sleep 2
-  local busy_p99=$(wrk -t1 -c8 -d"${SECONDS_EACH}s" --latency "$base/healthz" | p99_ms)
-  while kill -0 "$storm" 2>/dev/null; do
-    peak=$(awk -v a="$peak" -v b="$(rss_mib "$pid")" 'BEGIN { print (b > a ? b : a) }')
-    sleep 0.5
-  done
-  row P2 "$name" "p99 /healthz during 32 logins ÷ idle p99 ($busy_p99 / $idle_p99 ms)" "$(ratio "$busy_p99" "$idle_p99")" "<=" 3
+  local busy_p99=$(p99_median "$base")
+  wait "$storm" || true
+  wait "$sampler" || true
+  local peak=$(cat "$WORK/$name.peak")
+  row P2 "$name" "median p99 /healthz during 32 logins ÷ idle ($busy_p99 / $idle_p99 ms)" "$(ratio "$busy_p99" "$idle_p99")" "<=" 3
   sleep "$SETTLE"
   local after=$(rss_mib "$pid")
   row P6 "$name" "resident memory idle, MiB" "$idle_rss" "<=" 30
