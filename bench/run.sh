@@ -6,9 +6,9 @@
 # BENCH_SETTLE (default 60) the login storm and the wait after it; BENCH_LOGINS (default 300) the
 # sequential provider logins. P2 compares medians of three p99s, idle and inside the storm; P7's
 # peak is sampled every 0.5 s for the whole storm. The provider figures (P4, P5, P9) run against
-# a local stand-in (bench/oidc.mjs, Node 20); P5 by the server's own clock, on a second server
-# that logs every request; P8 against two replicas on PostgreSQL. Rows without a target are
-# printed for comparison only.
+# a local stand-in with a compiled client (bench-oidc, bench/src/main.rs); P5 by the server's own
+# clock, on a second server that logs every request; P8 against two replicas on PostgreSQL. Rows
+# without a target are printed for comparison only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${BENCH_SECONDS:-10}
@@ -24,16 +24,16 @@ P2_EACH=$(( SECONDS_EACH < (STORM - 3) / 3 ? SECONDS_EACH : (STORM - 3) / 3 ))
 
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v psql >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null; }
-command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
-cargo build --release -p codex-cloud-backend >&2
+cargo build --release -p codex-cloud-backend -p codex-cloud-bench >&2
 BIN=$PWD/target/release/codex-cloud-backend
+OIDC=$PWD/target/release/bench-oidc
 WORK=$(mktemp -d)
 SERVERS=()
 trap 'kill "${SERVERS[@]}" "$OP_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=18700
 OP_PORT=18690
 OP="http://127.0.0.1:$OP_PORT"
-node bench/oidc.mjs provider "$OP_PORT" & OP_PID=$!
+"$OIDC" provider "$OP_PORT" & OP_PID=$!
 until curl -sf "$OP/.well-known/openid-configuration" >/dev/null; do sleep 0.05; done
 ROWS=()
 
@@ -50,7 +50,8 @@ p99_median() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 mark() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=" ? v >= t : v <= t); print (ok ? "pass" : "FAIL") }'; }
-json_field() { node -e 'process.stdout.write(String(JSON.parse(process.argv[1])[process.argv[2]]))' "$1" "$2"; }
+# A number of bench-oidc's one-line JSON answers (flat, numbers only).
+json_field() { grep -oE "\"$2\":[-0-9.eE+]+" <<<"$1" | cut -d: -f2 || true; }
 row() { ROWS+=("$(printf '%-4s %-10s %-58s %12s %10s %s' "$1" "$2" "$3" "$4" "$5 $6" "$(mark "$4" "$5" "$6")")"); }
 info() { ROWS+=("$(printf '%-4s %-10s %-58s %12s %10s %s' "$1" "$2" "$3" "$4" "" "(no target)")"); }
 
@@ -82,7 +83,11 @@ bench_one() {
 
   # P4, P5, P9: provider logins through the stand-in.
   local oidc
-  oidc=$(node bench/oidc.mjs measure "$base" "$OP" "$pid" "$healthz" "$LOGINS")
+  oidc=$("$OIDC" measure "$base" "$OP" "$pid" "$healthz" "$LOGINS")
+  local field
+  for field in p4_cold p4_unknown_kid p5_p50_ms p9_logins_per_s p9_ratio p9_cpu_ms; do
+    [ -n "$(json_field "$oidc" "$field")" ] || { echo "P4, P5, P9: no $field ($oidc)" >&2; exit 1; }
+  done
   row P4 "$name" "JWKS fetches for 100 concurrent callbacks, cold cache" "$(json_field "$oidc" p4_cold)" "<=" 1
   row P4 "$name" "JWKS fetches for 100 ID tokens under an unknown kid" "$(json_field "$oidc" p4_unknown_kid)" "<=" 2
   info P5 "$name" "client's p50 callback round trip less token endpoint, ms" "$(printf '%.2f' "$(json_field "$oidc" p5_p50_ms)")"
@@ -135,7 +140,7 @@ bench_one() {
   SERVERS+=("$pid")
   until curl -sf "$base/readyz" >/dev/null; do sleep 0.02; done
   local p5
-  p5=$(node bench/oidc.mjs server-time "$base" "$OP" "$WORK/$name-p5.log" "$LOGINS")
+  p5=$("$OIDC" server-time "$base" "$OP" "$WORK/$name-p5.log" "$LOGINS")
   p5=$(json_field "$p5" p5_server_p50_ms)
   [[ $p5 =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "P5: no server time measured ($p5)" >&2; exit 1; }
   row P5 "$name" "p50 server time of a callback less the token endpoint, ms" "$(printf '%.2f' "$p5")" "<=" 2
