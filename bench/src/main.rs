@@ -1,7 +1,7 @@
 //! The provider figures of `bench/run.sh` (P4, P5, P9): a local OpenID Provider stand-in
 //! (discovery, authorize, token and JWKS endpoints; real RS256 ID tokens signed with AWS-LC) and a
 //! client that drives the backend through it. Both are compiled and run on one thread each, so
-//! that the part of a login spent outside the backend stays small beside the backend's own.
+//! that the part of a login spent outside the backend stays smaller than the backend's own.
 //!
 //! ```text
 //! bench-oidc provider <port>                 serve the stand-in until killed
