@@ -43,30 +43,38 @@ const STATE_COOKIE: &str = "codex_oidc_state=";
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let number = |i: usize| -> Result<f64> {
-        let arg = args.get(i).ok_or_else(|| anyhow!("argument {i} is missing"))?;
-        arg.parse().with_context(|| format!("argument {i} ({arg}) is not a number"))
-    };
-    let text = |i: usize| -> Result<&str> {
-        args.get(i).map(String::as_str).ok_or_else(|| anyhow!("argument {i} is missing"))
-    };
+    let text = |i| argument(&args, i);
     match args.first().map(String::as_str) {
-        Some("provider") => runtime.block_on(provider(text(1)?.parse()?)),
+        Some("provider") => runtime.block_on(provider(parsed(&args, 1)?)),
         Some("measure") => runtime.block_on(measure(
             text(1)?,
             text(2)?,
-            text(3)?.parse()?,
-            number(4)?,
-            text(5)?.parse()?,
+            parsed(&args, 3)?,
+            parsed(&args, 4)?,
+            parsed(&args, 5)?,
         )),
         Some("server-time") => {
-            runtime.block_on(server_time(text(1)?, text(2)?, text(3)?, text(4)?.parse()?))
+            runtime.block_on(server_time(text(1)?, text(2)?, text(3)?, parsed(&args, 4)?))
         }
         _ => bail!(
             "usage: bench-oidc provider <port> | measure <backend> <provider> <pid> <healthz> \
              <logins> | server-time <backend> <provider> <log> <logins>"
         ),
     }
+}
+
+fn argument(args: &[String], i: usize) -> Result<&str> {
+    args.get(i).map(String::as_str).ok_or_else(|| anyhow!("argument {i} is missing"))
+}
+
+/// Argument `i`, parsed as the number its use asks for.
+fn parsed<T>(args: &[String], i: usize) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let arg = argument(args, i)?;
+    arg.parse().with_context(|| format!("argument {i} ({arg}) is not a valid number"))
 }
 
 /// One signing key of the stand-in and its JWK.
