@@ -363,6 +363,22 @@ impl Client {
         Ok((id, ms))
     }
 
+    /// `count` logins one after the other: each one's code, callback `x-request-id` and round
+    /// trip in ms.
+    async fn sequential_logins(
+        &self,
+        backend: &str,
+        count: usize,
+    ) -> Result<Vec<(String, Option<String>, f64)>> {
+        let mut timed = Vec::with_capacity(count);
+        for _ in 0..count {
+            let login = self.begun(backend).await?;
+            let (id, ms) = self.completed(&login).await?;
+            timed.push((login.code()?, id, ms));
+        }
+        Ok(timed)
+    }
+
     /// Begins `count` logins at once, then completes them at once.
     async fn concurrent_logins(&self, backend: &str, count: usize) -> Result<()> {
         let mut begins = tokio::task::JoinSet::new();
@@ -429,19 +445,14 @@ async fn measure(
     client.concurrent_logins(backend, 100).await?;
     let unknown_kid = jwks_fetches().await?;
     // P5 and P9: sequential logins, each begin → authorize → callback.
-    let mut timed = Vec::with_capacity(logins);
     let cpu_before = cpu_seconds(pid)?;
     let started = Instant::now();
-    for _ in 0..logins {
-        let login = client.begun(backend).await?;
-        let (_, ms) = client.completed(&login).await?;
-        timed.push((login.code()?, ms));
-    }
+    let timed = client.sequential_logins(backend, logins).await?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid)? - cpu_before;
     // The token endpoint's own time, asked for after the timed loop.
     let mut server_ms = Vec::with_capacity(logins);
-    for (code, ms) in &timed {
+    for (code, _, ms) in &timed {
         server_ms.push(ms - client.token_ms(provider, code).await?);
     }
     let logins = logins as f64;
@@ -461,12 +472,7 @@ async fn measure(
 
 async fn server_time(backend: &str, provider: &str, log: &str, logins: usize) -> Result<()> {
     let client = Client::new()?;
-    let mut timed = Vec::with_capacity(logins);
-    for _ in 0..logins {
-        let login = client.begun(backend).await?;
-        let (id, _) = client.completed(&login).await?;
-        timed.push((login.code()?, id.ok_or_else(|| anyhow!("a callback without x-request-id"))?));
-    }
+    let timed = client.sequential_logins(backend, logins).await?;
     // The access log is written before the response leaves, so every line is there now.
     let mut elapsed = HashMap::new();
     for line in std::fs::read_to_string(log)?.lines() {
@@ -481,7 +487,8 @@ async fn server_time(backend: &str, provider: &str, log: &str, logins: usize) ->
         }
     }
     let mut server_ms = Vec::with_capacity(logins);
-    for (code, id) in &timed {
+    for (code, id, _) in &timed {
+        let id = id.as_deref().ok_or_else(|| anyhow!("a callback without x-request-id"))?;
         let ms = elapsed.get(id).ok_or_else(|| anyhow!("no access-log line for request {id}"))?;
         server_ms.push(ms - client.token_ms(provider, code).await?);
     }
