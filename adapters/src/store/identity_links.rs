@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ use crate::store::audit;
 use crate::store::entity::{external_identities, users};
 use crate::store::sessions::revoke_in;
 use crate::store::users::user_from_row;
-use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
+use crate::store::{SeaOrmStore, Violation, begin_write, corrupt, internal, violation};
 
 use external_identities::{Column, Entity};
 
@@ -74,7 +74,7 @@ impl SeaOrmStore {
     ) -> Result<bool, StoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let mut delete = Entity::delete_many()
             .filter(Column::Issuer.eq(issuer.as_str()))
             .filter(Column::Subject.eq(subject.as_str()));
@@ -104,7 +104,7 @@ impl SeaOrmStore {
     ) -> Result<ExternalIdentity, LinkStoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(link_error)?;
+        let txn = begin_write(&self.db).await.map_err(link_error)?;
         // A link moved to another user takes the sessions started through it along: they end.
         let before = Entity::find()
             .filter(Column::Issuer.eq(identity.issuer.as_str()))
@@ -179,7 +179,7 @@ impl IdentityLinkStore for SeaOrmStore {
     ) -> Result<OwnUnlink, StoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         // Writing the user's row first makes concurrent removals for one user take turns (a row
         // lock on PostgreSQL, the database's write lock on SQLite), so the count below is exact.
         let owner = users::Entity::update_many()

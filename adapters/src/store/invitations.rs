@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -17,7 +15,7 @@ use codex_cloud_core::ports::{InvitationStore, InvitationStoreError, RedeemError
 use crate::store::audit;
 use crate::store::entity::{external_identities, invitations, users};
 use crate::store::identity_links::{identity_from_row, identity_row};
-use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
+use crate::store::{SeaOrmStore, Violation, begin_write, corrupt, internal, violation};
 
 use invitations::{ActiveModel, Column, Entity, Model};
 
@@ -53,7 +51,7 @@ impl InvitationStore for SeaOrmStore {
             Some(Violation::ForeignKey) => InvitationStoreError::UnknownUser,
             _ => InvitationStoreError::Internal(internal(e).0),
         };
-        let txn = self.db.begin().await.map_err(fail)?;
+        let txn = begin_write(&self.db).await.map_err(fail)?;
         Entity::insert(row).exec(&txn).await.map_err(fail)?;
         audit::write(&txn, event).await?;
         txn.commit().await.map_err(fail)
@@ -83,7 +81,7 @@ impl InvitationStore for SeaOrmStore {
     }
 
     async fn revoke_invitation(&self, id: Uuid, event: &AuditEvent) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let deleted = Entity::delete_many()
             .filter(Column::Id.eq(id))
             .exec_with_returning(&txn)
@@ -108,7 +106,7 @@ impl InvitationStore for SeaOrmStore {
         event: &AuditEvent,
     ) -> Result<ExternalIdentity, RedeemError> {
         let fail = |e: sea_orm::DbErr| RedeemError::Internal(internal(e).0);
-        let txn = self.db.begin().await.map_err(fail)?;
+        let txn = begin_write(&self.db).await.map_err(fail)?;
         // Spending first: of two concurrent redemptions, only one updates the row.
         let spent = Entity::update_many()
             .col_expr(Column::SpentAt, Expr::value(Some(at)))

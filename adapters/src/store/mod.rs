@@ -40,6 +40,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     if url.starts_with("sqlite:") {
         // A SQLite connection is a file opened in this process: nothing can hang up on it.
         options.test_before_acquire(false);
+        // Two connections: one kept for the login path's statements (see
+        // `KeptSqliteConnections`), one for the others; either takes the other's when its own
+        // is busy. Every transaction that writes begins `IMMEDIATE` (see `begin_write`), so the
+        // second connection never fails a transaction that read before another's commit.
+        options.max_connections(2);
         // Every commit waits for the disk, but those storing and taking a pending login (see
         // `sqlite_unsynced`).
         options.map_sqlx_sqlite_opts(|o| o.synchronous(SqliteSynchronous::Full));
@@ -84,30 +89,31 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
 }
 
 /// Runs `sql`, a batch of SQLite statements that opens its own transaction (`BEGIN; …;
-/// COMMIT;`), on one pooled connection in one round trip to the connection's worker thread.
+/// COMMIT;`), on one connection (see `on_one_sqlite_connection`) in one round trip to its worker
+/// thread.
 ///
 /// A batch stops at its first failing statement, inside its transaction: that transaction is
-/// rolled back on the same connection before the connection goes back to the pool. A connection
-/// that cannot be rolled back, or whose task panics half-way, is closed, never reused (with
-/// `sqlite::memory:`, whose only connection is the database, that loses the database: it happens
-/// only when its worker thread is gone already). The batch runs as a task of its own, so a
-/// request that is dropped half-way (its client gone) cannot cut it short.
+/// rolled back on the same connection before the connection is kept or goes back to the pool. A
+/// connection that cannot be rolled back, or whose task panics half-way, is closed, never reused
+/// (with `sqlite::memory:`, whose only connection is the database, that loses the database: it
+/// happens only when its worker thread is gone already). The batch runs as a task of its own, so
+/// a request that is dropped half-way (its client gone) cannot cut it short.
 ///
 /// # Errors
 /// The first failing statement's error, as SeaORM reports it.
 pub(crate) async fn sqlite_batch(
-    db: &DatabaseConnection,
+    store: &SeaOrmStore,
     sql: String,
     values: sea_orm::sea_query::Values,
 ) -> Result<(), DbErr> {
     use sea_orm::sqlx;
-    on_one_sqlite_connection(db, move |mut conn| async move {
+    on_one_sqlite_connection(store, move |mut conn| async move {
         let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-        let Err(failed) = query.execute(&mut *conn.0).await else {
+        let Err(failed) = query.execute(&mut **conn).await else {
             conn.settle(true);
             return Ok(());
         };
-        match sqlx::raw_sql("ROLLBACK").execute(&mut *conn.0).await {
+        match sqlx::raw_sql("ROLLBACK").execute(&mut **conn).await {
             Ok(_) => conn.settle(true),
             // SQLite ends the transaction itself after some failures (a full disk, an I/O
             // error); anything else leaves the connection in doubt.
@@ -130,22 +136,22 @@ pub(crate) async fn sqlite_batch(
 /// # Errors
 /// The first failing statement's error, as SeaORM reports it.
 pub(crate) async fn sqlite_unsynced(
-    db: &DatabaseConnection,
+    store: &SeaOrmStore,
     sql: String,
     values: sea_orm::sea_query::Values,
 ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     use sea_orm::sqlx;
-    on_one_sqlite_connection(db, move |mut conn| async move {
+    on_one_sqlite_connection(store, move |mut conn| async move {
         let sql = format!("PRAGMA synchronous = NORMAL; {sql}; PRAGMA synchronous = FULL");
         let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-        match query.fetch_all(&mut *conn.0).await {
+        match query.fetch_all(&mut **conn).await {
             Ok(rows) => {
                 conn.settle(true);
                 Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
             }
             Err(failed) => {
                 let restored =
-                    sqlx::raw_sql("PRAGMA synchronous = FULL").execute(&mut *conn.0).await;
+                    sqlx::raw_sql("PRAGMA synchronous = FULL").execute(&mut **conn).await;
                 conn.settle(restored.is_ok());
                 Err(exec(failed))
             }
@@ -154,50 +160,143 @@ pub(crate) async fn sqlite_unsynced(
     .await
 }
 
+/// Begins a transaction that writes: `BEGIN IMMEDIATE` on SQLite, which takes the database's
+/// write lock at once (waiting for it as for any write). A deferred transaction that reads before
+/// it writes fails outright (`SQLITE_BUSY_SNAPSHOT`, no wait) when another connection commits in
+/// between; with two connections to a file database, one kept for the login path's statements,
+/// that would be any login. PostgreSQL ignores the mode.
+async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    db.begin_with_options(options).await
+}
+
 fn exec(e: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into()))
 }
 
-/// Runs `work` on one pooled SQLite connection, as a task of its own (so a request dropped
+/// Runs `work` on one SQLite connection, a kept one if there is one idle (see
+/// `KeptSqliteConnections`), else one from the pool, as a task of its own (so a request dropped
 /// half-way cannot cut it short). `work` marks the connection settled when it leaves it as it
 /// found it; otherwise the connection is closed.
-async fn on_one_sqlite_connection<T, F, W>(db: &DatabaseConnection, work: W) -> Result<T, DbErr>
+async fn on_one_sqlite_connection<T, F, W>(store: &SeaOrmStore, work: W) -> Result<T, DbErr>
 where
     T: Send + 'static,
     F: Future<Output = Result<T, DbErr>> + Send + 'static,
     W: FnOnce(ClosedUnlessSettled) -> F + Send + 'static,
 {
     use sea_orm::{DatabaseConnectionType, RuntimeErr, sqlx};
-    let DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &db.inner else {
+    let DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &store.db.inner else {
         return Err(DbErr::Custom("a SQLite statement needs a SQLite connection".to_owned()));
     };
-    let pool = db.get_sqlite_connection_pool().clone();
+    let pool = store.db.get_sqlite_connection_pool().clone();
+    let kept = store.kept.clone();
     let task = tokio::spawn(async move {
-        let conn = pool.acquire().await.map_err(|e| match e {
-            sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
-            e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
-        })?;
-        work(ClosedUnlessSettled(conn, false)).await
+        let conn = match kept.take() {
+            Some(conn) => conn,
+            None => pool.acquire().await.map_err(|e| match e {
+                sqlx::Error::PoolTimedOut => {
+                    DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)
+                }
+                e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
+            })?,
+        };
+        work(ClosedUnlessSettled { conn: Some(conn), settled: false, kept }).await
     });
     task.await.map_err(|e| DbErr::Custom(format!("a SQLite statement was lost: {e}")))?
 }
 
-/// A pooled SQLite connection that goes back to the pool only once settled (left as it was
-/// found: its batch committed or rolled back, its settings restored; the flag set); otherwise it
-/// is closed when dropped.
-struct ClosedUnlessSettled(sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>, bool);
+type SqliteConnection = sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>;
+
+/// A pooled SQLite connection that is kept (or goes back to the pool) only once settled (left
+/// as it was found: its batch committed or rolled back, its settings restored); otherwise it is
+/// closed when dropped.
+struct ClosedUnlessSettled {
+    conn: Option<SqliteConnection>,
+    settled: bool,
+    kept: std::sync::Arc<KeptSqliteConnections>,
+}
 
 impl ClosedUnlessSettled {
     fn settle(&mut self, settled: bool) {
-        self.1 = settled;
+        self.settled = settled;
+    }
+}
+
+impl std::ops::Deref for ClosedUnlessSettled {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        self.conn.as_ref().unwrap_or_else(|| unreachable!("taken only when dropped"))
+    }
+}
+
+impl std::ops::DerefMut for ClosedUnlessSettled {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!("taken only when dropped"))
     }
 }
 
 impl Drop for ClosedUnlessSettled {
     fn drop(&mut self) {
-        if !self.1 {
-            self.0.close_on_drop();
+        let Some(mut conn) = self.conn.take() else { return };
+        if self.settled {
+            self.kept.put(conn);
+        } else {
+            conn.close_on_drop();
         }
+    }
+}
+
+/// Up to half the SQLite pool's connections (one of the two a file database opens), kept checked
+/// out between the statements that `sqlite_batch` and `sqlite_unsynced` run (those of every login:
+/// storing and taking a pending login, starting a session). sqlx pings a connection on its worker
+/// thread every time one goes back to its pool, with no way to turn that off: a round trip
+/// between threads, as costly as the statement itself. A kept connection skips it; it is settled
+/// like any other before it is kept, and one left in doubt is closed all the same. A pool of one
+/// connection (`sqlite::memory:`, whose connection is the database) keeps none, so SeaORM's own
+/// statements never wait for a kept connection.
+#[derive(Debug)]
+pub(crate) struct KeptSqliteConnections {
+    idle: std::sync::Mutex<Vec<SqliteConnection>>,
+    at_most: usize,
+}
+
+impl KeptSqliteConnections {
+    fn for_pool(db: &DatabaseConnection) -> Self {
+        let at_most = match db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => {
+                let max = db.get_sqlite_connection_pool().options().get_max_connections();
+                usize::try_from(max / 2).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        Self { idle: std::sync::Mutex::default(), at_most }
+    }
+
+    fn take(&self) -> Option<SqliteConnection> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    /// Keeps `conn` if fewer than `at_most` are kept; otherwise it goes back to the pool.
+    fn put(&self, conn: SqliteConnection) {
+        let refused = match self.idle.lock() {
+            Ok(mut idle) if idle.len() < self.at_most => {
+                idle.push(conn);
+                None
+            }
+            _ => Some(conn),
+        };
+        // Dropped outside the lock: going back to the pool spawns a task.
+        drop(refused);
+    }
+
+    /// How many are kept idle now.
+    fn len(&self) -> usize {
+        self.idle.lock().map_or(0, |idle| idle.len())
     }
 }
 
@@ -238,6 +337,8 @@ pub struct SeaOrmStore {
     db: DatabaseConnection,
     /// Sessions the bearer check read lately (see `session_cache`).
     sessions: std::sync::Arc<session_cache::SessionCache>,
+    /// SQLite connections kept out of the pool for the login path's statements.
+    kept: std::sync::Arc<KeptSqliteConnections>,
 }
 
 impl SeaOrmStore {
@@ -249,15 +350,17 @@ impl SeaOrmStore {
                 (pool.size(), pool.num_idle())
             }
             sea_orm::DbBackend::Sqlite => {
+                // A kept connection is idle too, though checked out of the pool.
                 let pool = self.db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle())
+                (pool.size(), pool.num_idle() + self.kept.len())
             }
             _ => (0, 0),
         }
     }
 
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, sessions: std::sync::Arc::default() }
+        let kept = std::sync::Arc::new(KeptSqliteConnections::for_pool(&db));
+        Self { db, sessions: std::sync::Arc::default(), kept }
     }
 
     /// How long this store's cached sessions are trusted: the most a change made by another
@@ -382,12 +485,13 @@ mod sqlite_unsynced_tests {
         let db = connect("sqlite::memory:").await.expect("open");
         db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)").await.expect("table");
         assert_eq!(synchronous(&db).await, 2, "FULL to begin with");
+        let store = SeaOrmStore::new(db.clone());
         let one = |k: &str| {
             (String::from("INSERT INTO t VALUES (?) RETURNING k"), Values(vec![k.into()]))
         };
 
         let (sql, values) = one("a");
-        let rows = sqlite_unsynced(&db, sql, values).await.expect("inserted");
+        let rows = sqlite_unsynced(&store, sql, values).await.expect("inserted");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].try_get_by_index::<String>(0).expect("the key"), "a");
         assert_eq!(synchronous(&db).await, 2, "FULL again after a statement");
@@ -396,16 +500,16 @@ mod sqlite_unsynced_tests {
         for _ in 0..2 {
             let normal =
                 String::from("SELECT 1 WHERE (SELECT synchronous FROM pragma_synchronous) = 1");
-            let rows = sqlite_unsynced(&db, normal, Values(Vec::new())).await.expect("ran");
+            let rows = sqlite_unsynced(&store, normal, Values(Vec::new())).await.expect("ran");
             assert_eq!(rows.len(), 1);
             assert_eq!(synchronous(&db).await, 2, "FULL again after a statement");
         }
 
         let none = String::from("INSERT INTO t SELECT 'b' WHERE 0 RETURNING k");
-        assert!(sqlite_unsynced(&db, none, Values(Vec::new())).await.expect("ran").is_empty());
+        assert!(sqlite_unsynced(&store, none, Values(Vec::new())).await.expect("ran").is_empty());
 
         let (sql, values) = one("a");
-        let error: DbErr = sqlite_unsynced(&db, sql, values).await.expect_err("a duplicate");
+        let error: DbErr = sqlite_unsynced(&store, sql, values).await.expect_err("a duplicate");
         assert!(matches!(violation(&error), Some(Violation::Unique(_))), "{error}");
         assert_eq!(synchronous(&db).await, 2, "FULL again after a failed statement");
         let count = db
@@ -417,5 +521,152 @@ mod sqlite_unsynced_tests {
             .expect("count")
             .expect("a row");
         assert_eq!(count.try_get_by_index::<i64>(0).expect("a number"), 1);
+    }
+}
+
+#[cfg(test)]
+mod kept_connection_tests {
+    use sea_orm::sea_query::Values;
+    use sea_orm::sqlx;
+
+    use super::*;
+
+    /// A SQLite database in a file of its own, removed when dropped.
+    struct FileDatabase(std::path::PathBuf);
+
+    impl FileDatabase {
+        fn new() -> Self {
+            let name = format!("codex-kept-{}.db", uuid::Uuid::new_v4().simple());
+            Self(std::env::temp_dir().join(name))
+        }
+
+        fn url(&self) -> String {
+            format!("sqlite://{}?mode=rwc", self.0.display())
+        }
+    }
+
+    impl Drop for FileDatabase {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = self.0.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    async fn store_on(file: &FileDatabase) -> SeaOrmStore {
+        let db = connect(&file.url()).await.expect("open");
+        db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)").await.expect("table");
+        SeaOrmStore::new(db)
+    }
+
+    fn insert(k: &str) -> (String, Values) {
+        (String::from("BEGIN; INSERT INTO t VALUES (?); COMMIT;"), Values(vec![k.into()]))
+    }
+
+    #[tokio::test]
+    async fn the_login_path_reuses_a_kept_connection_settled_as_it_found_it() {
+        let file = FileDatabase::new();
+        let store = store_on(&file).await;
+        assert_eq!(store.kept.at_most, 1, "one of the two connections");
+        for k in ["a", "b", "c"] {
+            let (sql, values) = insert(k);
+            sqlite_batch(&store, sql, values).await.expect("inserted");
+            assert_eq!(store.kept.len(), 1, "one connection, kept and reused");
+        }
+        let select = String::from("SELECT k FROM t");
+        let rows = sqlite_unsynced(&store, select, Values(Vec::new())).await.expect("read");
+        assert_eq!(rows.len(), 3);
+
+        // A failing batch is rolled back before its connection is kept.
+        let (sql, values) = insert("a");
+        let error = sqlite_batch(&store, sql, values).await.expect_err("a duplicate");
+        assert!(matches!(violation(&error), Some(Violation::Unique(_))), "{error}");
+        assert_eq!(store.kept.len(), 1);
+        let mut conn = store.kept.take().expect("kept");
+        let synchronous: i64 =
+            sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.expect("pragma");
+        assert_eq!(synchronous, 2, "FULL, as the pool opened it");
+        // No transaction is left open on it: a new one begins.
+        sqlx::raw_sql("BEGIN; ROLLBACK;").execute(&mut *conn).await.expect("no transaction open");
+        drop(conn);
+
+        // At most `at_most` are kept, however many ran at once; the others went back.
+        let mut batches = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let (store, (sql, values)) = (store.clone(), insert(&format!("k{i}")));
+            batches.spawn(async move { sqlite_batch(&store, sql, values).await });
+        }
+        for done in batches.join_all().await {
+            done.expect("inserted");
+        }
+        assert_eq!(store.kept.len(), 1);
+        // The others are back in the pool once their return (a task sqlx spawns) has run.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (open, idle) = store.pool_usage();
+            if usize::try_from(open).expect("small") == idle {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{idle} of {open} idle");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn count(txn: &sea_orm::DatabaseTransaction) -> i64 {
+        let statement =
+            sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT count(*) FROM t");
+        let row = txn.query_one_raw(statement).await.expect("count").expect("a row");
+        row.try_get_by_index::<i64>(0).expect("a number")
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_reads_then_writes_survives_a_commit_on_the_kept_connection() {
+        let file = FileDatabase::new();
+        let store = store_on(&file).await;
+        let (sql, values) = insert("a");
+        sqlite_batch(&store, sql, values).await.expect("inserted");
+        assert_eq!(store.kept.len(), 1);
+
+        // The transaction reads; a batch on the kept connection tries to commit meanwhile.
+        let txn = begin_write(&store.db).await.expect("begun");
+        assert_eq!(count(&txn).await, 1);
+        let batch = tokio::spawn({
+            let store = store.clone();
+            let (sql, values) = insert("b");
+            async move { sqlite_batch(&store, sql, values).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!batch.is_finished(), "the batch waits for the write lock");
+        // Begun deferred, this write would fail (SQLITE_BUSY_SNAPSHOT) had the batch committed.
+        txn.execute_unprepared("INSERT INTO t VALUES ('c')").await.expect("written");
+        txn.commit().await.expect("committed");
+        batch.await.expect("joined").expect("inserted once the transaction committed");
+        let rows = sqlite_unsynced(&store, "SELECT k FROM t".into(), Values(Vec::new()))
+            .await
+            .expect("read");
+        assert_eq!(rows.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_keeps_no_connection() {
+        let db = connect("sqlite::memory:").await.expect("open");
+        db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)").await.expect("table");
+        let store = SeaOrmStore::new(db.clone());
+        assert_eq!(store.kept.at_most, 0);
+        let (sql, values) = insert("a");
+        sqlite_batch(&store, sql, values).await.expect("inserted");
+        assert_eq!(store.kept.len(), 0);
+        // SeaORM's own statements still find the one connection, which is the database.
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT count(*) FROM t",
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        assert_eq!(row.try_get_by_index::<i64>(0).expect("a number"), 1);
     }
 }

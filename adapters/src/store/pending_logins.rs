@@ -125,7 +125,7 @@ impl PendingLoginStore for SeaOrmStore {
             DbBackend::Sqlite => {
                 insert.returning_col(Column::StateDigest);
                 let (sql, values) = insert.build(SqliteQueryBuilder);
-                sqlite_unsynced(&self.db, sql, values).await.map_err(fail)?.len() as u64
+                sqlite_unsynced(self, sql, values).await.map_err(fail)?.len() as u64
             }
             _ => self.db.execute(&insert).await.map_err(fail)?.rows_affected(),
         };
@@ -152,7 +152,7 @@ impl PendingLoginStore for SeaOrmStore {
         let row = match self.db.get_database_backend() {
             DbBackend::Sqlite => {
                 let (sql, values) = delete.build(SqliteQueryBuilder);
-                let rows = sqlite_unsynced(&self.db, sql, values).await.map_err(internal)?;
+                let rows = sqlite_unsynced(self, sql, values).await.map_err(internal)?;
                 rows.into_iter().next()
             }
             backend => {

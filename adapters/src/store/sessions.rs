@@ -7,7 +7,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use time::OffsetDateTime;
 
@@ -23,7 +23,9 @@ use codex_cloud_core::ports::{
 use crate::store::audit;
 use crate::store::entity::{refresh_tokens, sessions, users};
 use crate::store::users::user_from_row;
-use crate::store::{SeaOrmStore, Violation, corrupt, internal, sqlite_batch, violation};
+use crate::store::{
+    SeaOrmStore, Violation, begin_write, corrupt, internal, sqlite_batch, violation,
+};
 
 fn session_from_row(row: sessions::Model) -> Result<Session, StoreError> {
     let method = match (row.method.as_str(), row.identity_issuer, row.identity_subject) {
@@ -124,7 +126,7 @@ impl SessionStore for SeaOrmStore {
                     values.extend(one_values.0);
                 }
                 sql.push_str("COMMIT;");
-                sqlite_batch(&self.db, sql, Values(values)).await.map_err(fail)
+                sqlite_batch(self, sql, Values(values)).await.map_err(fail)
             }
         }
     }
@@ -204,7 +206,7 @@ impl SessionStore for SeaOrmStore {
     ) -> Result<bool, StoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let revoked = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
             .filter(sessions::Column::Id.eq(id.as_uuid()))
@@ -230,7 +232,7 @@ impl SessionStore for SeaOrmStore {
     ) -> Result<u64, StoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let revoked = revoke_in(&txn, scope, at).await?;
         if let (true, Some(event)) = (revoked > 0, event) {
             audit::write(&txn, &event.clone().detail("count", revoked)).await?;
@@ -301,7 +303,7 @@ impl RefreshTokenStore for SeaOrmStore {
         idle_cutoff: OffsetDateTime,
         event: &AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let live_sessions = Query::select()
             .column(sessions::Column::Id)
             .from(sessions::Entity)

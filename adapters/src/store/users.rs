@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 
@@ -14,7 +14,7 @@ use codex_cloud_core::ports::{DisableOutcome, RevokeScope, StoreError, UserStore
 use crate::store::audit;
 use crate::store::entity::users;
 use crate::store::sessions::revoke_in;
-use crate::store::{SeaOrmStore, Violation, corrupt, internal, violation};
+use crate::store::{SeaOrmStore, Violation, begin_write, corrupt, internal, violation};
 
 pub(super) fn user_from_row(row: users::Model) -> Result<User, StoreError> {
     Ok(User {
@@ -57,7 +57,7 @@ impl UserStore for SeaOrmStore {
             created_at: Set(user.created_at),
             updated_at: Set(user.created_at),
         };
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let inserted = users::Entity::insert(row).exec_with_returning(&txn).await.map_err(|e| {
             match violation(&e) {
                 // The migration names the index on lower(email).
@@ -107,7 +107,7 @@ impl UserStore for SeaOrmStore {
     ) -> Result<DisableOutcome, StoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         // The enabled administrators, locked on PostgreSQL so that two administrators cannot
         // disable each other at once (SQLite serialises writing transactions anyway).
         let mut admins = users::Entity::find()
@@ -143,7 +143,7 @@ impl UserStore for SeaOrmStore {
     ) -> Result<bool, StoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let updated = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(Some(hash.as_str().to_owned())))
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
@@ -171,7 +171,7 @@ impl UserStore for SeaOrmStore {
     ) -> Result<Option<User>, StoreError> {
         // Whatever becomes of the change, nothing read before it is trusted after.
         let _invalidate = self.sessions.invalidate_after();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = begin_write(&self.db).await.map_err(internal)?;
         let user = set_disabled(&txn, id, false, at).await?;
         if user.is_some() {
             audit::write(&txn, event).await?;
