@@ -40,10 +40,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     if url.starts_with("sqlite:") {
         // A SQLite connection is a file opened in this process: nothing can hang up on it.
         options.test_before_acquire(false);
-        // Two connections: one kept for the login path's statements (see
-        // `KeptSqliteConnections`), one for the others; either takes the other's when its own
-        // is busy. Every transaction that writes begins `IMMEDIATE` (see `begin_write`), so the
-        // second connection never fails a transaction that read before another's commit.
+        // Two connections: one kept for the login path's statements while the other can serve
+        // the rest (see `KeptSqliteConnections`). Every transaction that writes begins
+        // `IMMEDIATE` (see `begin_write`), so a transaction that read is never failed by a
+        // commit on the other connection.
         options.max_connections(2);
         // Every commit waits for the disk, but those storing and taking a pending login (see
         // `sqlite_unsynced`).
@@ -56,7 +56,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
         // anyway (503 `database_unavailable`).
         options.test_before_acquire_if_idle_for(Duration::from_secs(1));
     }
-    if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
+    if url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory")) {
         // Each connection to an in-memory SQLite database is a database of its own, and it
         // lives only as long as that connection: one connection, never recycled.
         options.max_connections(1).min_connections(1).max_lifetime(None).idle_timeout(None);
@@ -258,33 +258,51 @@ impl Drop for ClosedUnlessSettled {
 /// between threads, as costly as the statement itself. A kept connection skips it; it is settled
 /// like any other before it is kept, and one left in doubt is closed all the same. A pool of one
 /// connection (`sqlite::memory:`, whose connection is the database) keeps none, so SeaORM's own
-/// statements never wait for a kept connection.
+/// statements never wait for a kept connection. Closing the pool waits for a kept connection
+/// until it is dropped: by the next login statement (a closed pool's is never handed out) or with
+/// the store.
 #[derive(Debug)]
 pub(crate) struct KeptSqliteConnections {
     idle: std::sync::Mutex<Vec<SqliteConnection>>,
     at_most: usize,
+    /// The pool they are kept from (none on other engines).
+    pool: Option<sea_orm::sqlx::SqlitePool>,
 }
 
 impl KeptSqliteConnections {
     fn for_pool(db: &DatabaseConnection) -> Self {
-        let at_most = match db.get_database_backend() {
+        let (at_most, pool) = match db.get_database_backend() {
             sea_orm::DbBackend::Sqlite => {
-                let max = db.get_sqlite_connection_pool().options().get_max_connections();
-                usize::try_from(max / 2).unwrap_or(0)
+                let pool = db.get_sqlite_connection_pool();
+                let max = pool.options().get_max_connections();
+                (usize::try_from(max / 2).unwrap_or(0), Some(pool.clone()))
             }
-            _ => 0,
+            _ => (0, None),
         };
-        Self { idle: std::sync::Mutex::default(), at_most }
+        Self { idle: std::sync::Mutex::default(), at_most, pool }
     }
 
+    /// A kept connection, unless none is or the pool is closed (then it is dropped).
     fn take(&self) -> Option<SqliteConnection> {
-        self.idle.lock().ok()?.pop()
+        let conn = self.idle.lock().ok()?.pop()?;
+        if self.pool.as_ref().is_some_and(sea_orm::sqlx::Pool::is_closed) {
+            drop(conn);
+            return None;
+        }
+        Some(conn)
     }
 
-    /// Keeps `conn` if fewer than `at_most` are kept; otherwise it goes back to the pool.
+    /// Keeps `conn` if fewer than `at_most` are kept and the pool can still serve a statement
+    /// without it: one of its connections idle, or room to open one. Otherwise (statements may
+    /// be waiting for a connection, another store over the same pool keeps one, the pool is
+    /// closed) it goes back to the pool.
     fn put(&self, conn: SqliteConnection) {
+        let room = self.pool.as_ref().is_some_and(|pool| {
+            !pool.is_closed()
+                && (pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections())
+        });
         let refused = match self.idle.lock() {
-            Ok(mut idle) if idle.len() < self.at_most => {
+            Ok(mut idle) if room && idle.len() < self.at_most => {
                 idle.push(conn);
                 None
             }
@@ -395,10 +413,14 @@ fn unreachable(error: &DbErr) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         // SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutdown, cannot connect
-        // now): the server went away, not the statement.
-        sqlx::Error::Database(e) => {
-            e.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
-        }
+        // now): the server went away, not the statement. SQLite's SQLITE_BUSY and its extended
+        // codes (recovery, snapshot, timeout): the database stayed locked by another connection
+        // for longer than the busy timeout (5 s).
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || matches!(code.as_ref(), "5" | "261" | "517" | "773")
+        }),
         _ => false,
     }
 }
@@ -526,8 +548,9 @@ mod sqlite_unsynced_tests {
 
 #[cfg(test)]
 mod kept_connection_tests {
+    use codex_cloud_core::ports::is_store_unavailable;
     use sea_orm::sea_query::Values;
-    use sea_orm::sqlx;
+    use sea_orm::sqlx::{self, Connection as _};
 
     use super::*;
 
@@ -561,6 +584,20 @@ mod kept_connection_tests {
         SeaOrmStore::new(db)
     }
 
+    /// Waits until every connection is idle: a connection goes back to the pool in a task
+    /// that sqlx spawns when it is dropped.
+    async fn all_idle(store: &SeaOrmStore) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (open, idle) = store.pool_usage();
+            if usize::try_from(open).expect("small") == idle {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{idle} of {open} idle");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     fn insert(k: &str) -> (String, Values) {
         (String::from("BEGIN; INSERT INTO t VALUES (?); COMMIT;"), Values(vec![k.into()]))
     }
@@ -573,7 +610,15 @@ mod kept_connection_tests {
         for k in ["a", "b", "c"] {
             let (sql, values) = insert(k);
             sqlite_batch(&store, sql, values).await.expect("inserted");
-            assert_eq!(store.kept.len(), 1, "one connection, kept and reused");
+            assert_eq!(store.kept.len(), 1, "one connection, kept");
+        }
+        // Reused: a temporary table exists only on the connection that made it.
+        let mut conn = store.kept.take().expect("kept");
+        sqlx::raw_sql("CREATE TEMP TABLE mark (n)").execute(&mut *conn).await.expect("made");
+        store.kept.put(conn);
+        for _ in 0..3 {
+            let sql = String::from("BEGIN; INSERT INTO temp.mark VALUES (1); COMMIT;");
+            sqlite_batch(&store, sql, Values(Vec::new())).await.expect("on the kept connection");
         }
         let select = String::from("SELECT k FROM t");
         let rows = sqlite_unsynced(&store, select, Values(Vec::new())).await.expect("read");
@@ -592,7 +637,8 @@ mod kept_connection_tests {
         sqlx::raw_sql("BEGIN; ROLLBACK;").execute(&mut *conn).await.expect("no transaction open");
         drop(conn);
 
-        // At most `at_most` are kept, however many ran at once; the others went back.
+        // At most `at_most` are kept, however many ran at once (while others wait, none); the
+        // others went back.
         let mut batches = tokio::task::JoinSet::new();
         for i in 0..8 {
             let (store, (sql, values)) = (store.clone(), insert(&format!("k{i}")));
@@ -601,17 +647,51 @@ mod kept_connection_tests {
         for done in batches.join_all().await {
             done.expect("inserted");
         }
-        assert_eq!(store.kept.len(), 1);
+        assert!(store.kept.len() <= 1, "{} kept", store.kept.len());
         // The others are back in the pool once their return (a task sqlx spawns) has run.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let (open, idle) = store.pool_usage();
-            if usize::try_from(open).expect("small") == idle {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{idle} of {open} idle");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        all_idle(&store).await;
+        let (sql, values) = insert("last");
+        sqlite_batch(&store, sql, values).await.expect("inserted");
+        assert_eq!(store.kept.len(), 1, "kept again once nothing waits");
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_is_not_kept_while_the_pool_has_none_to_spare() {
+        let file = FileDatabase::new();
+        let store = store_on(&file).await;
+        let pool = store.db.get_sqlite_connection_pool().clone();
+        // Both connections out of the pool: the one a batch uses goes back to it.
+        let (first, second) =
+            (pool.acquire().await.expect("one"), pool.acquire().await.expect("two"));
+        drop(first);
+        let (sql, values) = insert("a");
+        sqlite_batch(&store, sql, values).await.expect("inserted");
+        assert_eq!(store.kept.len(), 0, "the pool had no other connection to serve with");
+        drop(second);
+        all_idle(&store).await;
+        let (sql, values) = insert("b");
+        sqlite_batch(&store, sql, values).await.expect("inserted");
+        assert_eq!(store.kept.len(), 1);
+        // A closed pool hands out no kept connection: the next login statement drops it, which
+        // lets the closing (waiting for every connection) finish.
+        let closing = pool.close();
+        assert!(store.kept.take().is_none());
+        tokio::time::timeout(Duration::from_secs(5), closing).await.expect("closed");
+        let (sql, values) = insert("c");
+        let error = sqlite_batch(&store, sql, values).await.expect_err("closed");
+        assert!(is_store_unavailable(&*internal(error).0));
+    }
+
+    #[tokio::test]
+    async fn a_database_locked_past_the_busy_timeout_is_unavailable() {
+        let file = FileDatabase::new();
+        let store = store_on(&file).await;
+        let mut other = sqlx::SqliteConnection::connect(&file.url()).await.expect("another");
+        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut other).await.expect("locked");
+        let (sql, values) = insert("a");
+        let error = sqlite_batch(&store, sql, values).await.expect_err("locked for 5 s");
+        assert!(is_store_unavailable(&*internal(error).0));
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await.expect("unlocked");
     }
 
     async fn count(txn: &sea_orm::DatabaseTransaction) -> i64 {

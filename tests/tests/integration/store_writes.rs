@@ -196,7 +196,7 @@ async fn on_a_sqlite_file_of_many_concurrent_takes_exactly_one_gets_the_pending_
     for round in 0..20 {
         let login = pending_login(round);
         store.save_pending_login(&login, LIMIT).await.expect("save");
-        // Each take on a connection of its own (the pool opens several), racing on SQLite's lock.
+        // Each take racing on SQLite's lock, on either of the two connections (one kept).
         let takes = (0..8).map(|_| {
             let (store, state) = (store.clone(), login.state.clone());
             tokio::spawn(async move { store.take_pending_login(&state).await })
