@@ -40,9 +40,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     if url.starts_with("sqlite:") {
         // A SQLite connection is a file opened in this process: nothing can hang up on it.
         options.test_before_acquire(false);
-        // Two connections: one kept for the login path's statements while the other can serve
-        // the rest (see `KeptSqliteConnections`). Every transaction that writes begins
-        // `IMMEDIATE` (see `begin_write`), so a transaction that read is never failed by a
+        // Up to two connections: one kept for the login path's statements when the other is
+        // free to serve the rest (see `KeptSqliteConnections`). Every transaction that reads
+        // before it writes begins `IMMEDIATE` (see `begin_write`), so it is never failed by a
         // commit on the other connection.
         options.max_connections(2);
         // Every commit waits for the disk, but those storing and taking a pending login (see
@@ -56,7 +56,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
         // anyway (503 `database_unavailable`).
         options.test_before_acquire_if_idle_for(Duration::from_secs(1));
     }
-    if url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory")) {
+    let in_memory =
+        url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"));
+    if in_memory {
         // Each connection to an in-memory SQLite database is a database of its own, and it
         // lives only as long as that connection: one connection, never recycled.
         options.max_connections(1).min_connections(1).max_lifetime(None).idle_timeout(None);
@@ -64,7 +66,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, SetupError> {
     let db = Database::connect(options).await?;
     if url.starts_with("sqlite:") {
         db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
-        if !url.contains("memory") {
+        if !in_memory {
             // WAL is what lets readers run beside a writer and a commit skip the disk without
             // risking the database (`sqlite_unsynced`). SQLite keeps its old journal, silently,
             // where WAL cannot work (a file system without shared memory): refuse to start there.
@@ -256,11 +258,13 @@ impl Drop for ClosedUnlessSettled {
 /// storing and taking a pending login, starting a session). sqlx pings a connection on its worker
 /// thread every time one goes back to its pool, with no way to turn that off: a round trip
 /// between threads, as costly as the statement itself. A kept connection skips it; it is settled
-/// like any other before it is kept, and one left in doubt is closed all the same. A pool of one
-/// connection (`sqlite::memory:`, whose connection is the database) keeps none, so SeaORM's own
-/// statements never wait for a kept connection. Closing the pool waits for a kept connection
-/// until it is dropped: by the next login statement (a closed pool's is never handed out) or with
-/// the store.
+/// like any other before it is kept, and one left in doubt is closed all the same. It is kept
+/// only if, as its statement ends, the pool has another idle or room to open one (see `put`), so
+/// the rest always has a connection of its own, as when the pool had one; a statement that finds
+/// the other busy waits for it, though the kept one may be idle, until the next login statement
+/// ends. A pool of one connection (`sqlite::memory:`, whose connection is the database) keeps
+/// none. Closing the pool waits for a kept connection until it is dropped: by the next login
+/// statement (a closed pool's is never handed out) or with the store.
 #[derive(Debug)]
 pub(crate) struct KeptSqliteConnections {
     idle: std::sync::Mutex<Vec<SqliteConnection>>,
@@ -370,7 +374,7 @@ impl SeaOrmStore {
             sea_orm::DbBackend::Sqlite => {
                 // A kept connection is idle too, though checked out of the pool.
                 let pool = self.db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle() + self.kept.len())
+                (pool.size(), pool.num_idle().saturating_add(self.kept.len()))
             }
             _ => (0, 0),
         }
@@ -413,13 +417,15 @@ fn unreachable(error: &DbErr) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         // SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutdown, cannot connect
-        // now): the server went away, not the statement. SQLite's SQLITE_BUSY and its extended
-        // codes (recovery, snapshot, timeout): the database stayed locked by another connection
-        // for longer than the busy timeout (5 s).
+        // now): the server went away, not the statement. SQLite's SQLITE_BUSY, SQLITE_BUSY_RECOVERY
+        // and SQLITE_BUSY_TIMEOUT: the database stayed locked by another connection (or another
+        // process recovering it) past the busy timeout (5 s). Not SQLITE_BUSY_SNAPSHOT, which
+        // no wait can cure: only a deferred transaction that read before it wrote meets it, and
+        // `begin_write` exists so that none does.
         sqlx::Error::Database(e) => e.code().is_some_and(|code| {
             code.starts_with("08")
                 || code.starts_with("57P")
-                || matches!(code.as_ref(), "5" | "261" | "517" | "773")
+                || matches!(code.as_ref(), "5" | "261" | "773")
         }),
         _ => false,
     }
@@ -712,13 +718,13 @@ mod kept_connection_tests {
         // The transaction reads; a batch on the kept connection tries to commit meanwhile.
         let txn = begin_write(&store.db).await.expect("begun");
         assert_eq!(count(&txn).await, 1);
-        let batch = tokio::spawn({
+        let mut batch = tokio::spawn({
             let store = store.clone();
             let (sql, values) = insert("b");
             async move { sqlite_batch(&store, sql, values).await }
         });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!batch.is_finished(), "the batch waits for the write lock");
+        let waited = tokio::time::timeout(Duration::from_secs(2), &mut batch).await;
+        assert!(waited.is_err(), "the batch waits for the write lock");
         // Begun deferred, this write would fail (SQLITE_BUSY_SNAPSHOT) had the batch committed.
         txn.execute_unprepared("INSERT INTO t VALUES ('c')").await.expect("written");
         txn.commit().await.expect("committed");
@@ -731,6 +737,8 @@ mod kept_connection_tests {
 
     #[tokio::test]
     async fn an_in_memory_database_keeps_no_connection() {
+        let other_spelling = connect("sqlite://:memory:").await.expect("open");
+        assert_eq!(SeaOrmStore::new(other_spelling).kept.at_most, 0);
         let db = connect("sqlite::memory:").await.expect("open");
         db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)").await.expect("table");
         let store = SeaOrmStore::new(db.clone());

@@ -98,7 +98,7 @@ error_codes! {
     TooManyPendingLogins = 429 "too_many_pending_logins" true "this client (address, IPv6 per /64) has 1000 logins in progress begun in the last 10 minutes; wait `Retry-After` seconds",
     InternalError = 500 "internal_error" false "an internal error (logged with the request id)",
     ProviderError = 502 "provider_error" false "the provider's token endpoint failed or timed out",
-    DatabaseUnavailable = 503 "database_unavailable" true "the database cannot be reached; try again after `Retry-After` seconds",
+    DatabaseUnavailable = 503 "database_unavailable" true "the database cannot be reached or stayed locked; try again after `Retry-After` seconds",
     ServerBusy = 503 "server_busy" true "password hashing is saturated: nothing was checked or changed; wait `Retry-After` seconds",
     ProviderUnavailable = 503 "provider_unavailable" false "the identity provider is not discovered",
     ProviderMisconfigured = 503 "provider_misconfigured" false "the identity provider's discovery document is refused",
@@ -182,8 +182,9 @@ impl Problem {
     /// (the same request may work once it is back); otherwise 500, as `internal`.
     pub fn failed(cause: &(dyn std::error::Error + 'static)) -> Self {
         if codex_cloud_core::service::is_store_unavailable(cause) {
-            tracing::warn!(error = %cause, "the database cannot be reached");
-            let detail = "the database cannot be reached; try again shortly".to_owned();
+            tracing::warn!(error = %cause, "the database cannot be reached or stayed locked");
+            let detail =
+                "the database cannot be reached or stayed locked; try again shortly".to_owned();
             return Self::new(ErrorCode::DatabaseUnavailable, detail)
                 .retry_after(DATABASE_RETRY_AFTER_SECONDS);
         }
