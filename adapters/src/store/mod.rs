@@ -737,7 +737,7 @@ mod kept_connection_tests {
 
     #[tokio::test]
     async fn an_in_memory_database_keeps_no_connection() {
-        let other_spelling = connect("sqlite://:memory:").await.expect("open");
+        let other_spelling = connect("sqlite://codex?mode=memory").await.expect("open");
         assert_eq!(SeaOrmStore::new(other_spelling).kept.at_most, 0);
         let db = connect("sqlite::memory:").await.expect("open");
         db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)").await.expect("table");
