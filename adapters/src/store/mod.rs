@@ -190,22 +190,9 @@ where
     F: Future<Output = Result<T, DbErr>> + Send + 'static,
     W: FnOnce(ClosedUnlessSettled) -> F + Send + 'static,
 {
-    use sea_orm::{DatabaseConnectionType, RuntimeErr, sqlx};
-    let DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &store.db.inner else {
-        return Err(DbErr::Custom("a SQLite statement needs a SQLite connection".to_owned()));
-    };
-    let pool = store.db.get_sqlite_connection_pool().clone();
     let kept = store.kept.clone();
     let task = tokio::spawn(async move {
-        let conn = match kept.take() {
-            Some(conn) => conn,
-            None => pool.acquire().await.map_err(|e| match e {
-                sqlx::Error::PoolTimedOut => {
-                    DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)
-                }
-                e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
-            })?,
-        };
+        let conn = kept.acquire().await?;
         work(ClosedUnlessSettled { conn: Some(conn), settled: false, kept }).await
     });
     task.await.map_err(|e| DbErr::Custom(format!("a SQLite statement was lost: {e}")))?
@@ -257,7 +244,7 @@ impl Drop for ClosedUnlessSettled {
 /// out between the statements that `sqlite_batch` and `sqlite_unsynced` run (those of every login:
 /// storing and taking a pending login, starting a session). sqlx pings a connection on its worker
 /// thread every time one goes back to its pool, with no way to turn that off: a round trip
-/// between threads, as costly as the statement itself. A kept connection skips it; it is settled
+/// between threads and a task sqlx spawns, per statement. A kept connection skips it; it is settled
 /// like any other before it is kept, and one left in doubt is closed all the same. It is kept
 /// only if, as its statement ends, the pool has another idle or room to open one (see `put`), so
 /// the rest always has a connection of its own, as when the pool had one; a statement that finds
@@ -284,6 +271,21 @@ impl KeptSqliteConnections {
             _ => (0, None),
         };
         Self { idle: std::sync::Mutex::default(), at_most, pool }
+    }
+
+    /// A kept connection if one is idle, else one from the pool.
+    async fn acquire(&self) -> Result<SqliteConnection, DbErr> {
+        use sea_orm::{RuntimeErr, sqlx};
+        if let Some(conn) = self.take() {
+            return Ok(conn);
+        }
+        let Some(pool) = &self.pool else {
+            return Err(DbErr::Custom("a SQLite statement needs a SQLite connection".to_owned()));
+        };
+        pool.acquire().await.map_err(|e| match e {
+            sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+            e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
+        })
     }
 
     /// A kept connection, unless none is or the pool is closed (then it is dropped).
