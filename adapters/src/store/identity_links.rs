@@ -1,10 +1,10 @@
 //! `IdentityLinkStore` over SeaORM.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, SqliteQueryBuilder};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
 };
 use uuid::Uuid;
 
@@ -19,7 +19,9 @@ use crate::store::audit;
 use crate::store::entity::{external_identities, users};
 use crate::store::sessions::revoke_in;
 use crate::store::users::user_from_row;
-use crate::store::{SeaOrmStore, Violation, begin_write, corrupt, internal, violation};
+use crate::store::{
+    SeaOrmStore, Violation, begin_write, corrupt, internal, sqlite_read, violation,
+};
 
 use external_identities::{Column, Entity};
 
@@ -236,13 +238,20 @@ impl IdentityLinkStore for SeaOrmStore {
         issuer: &Issuer,
         subject: &Subject,
     ) -> Result<Option<User>, StoreError> {
-        let found = Entity::find()
+        let linked = users::Entity::find()
+            .join(JoinType::InnerJoin, external_identities::Relation::User.def().rev())
             .filter(Column::Issuer.eq(issuer.as_str()))
-            .filter(Column::Subject.eq(subject.as_str()))
-            .find_also_related(users::Entity)
-            .one(&self.db)
-            .await
-            .map_err(internal)?;
-        found.and_then(|(_, user)| user).map(user_from_row).transpose()
+            .filter(Column::Subject.eq(subject.as_str()));
+        let found = match self.db.get_database_backend() {
+            // Every provider login asks: on a kept connection (see `sqlite_read`).
+            DbBackend::Sqlite => {
+                let (sql, values) = linked.into_query().build(SqliteQueryBuilder);
+                let rows = sqlite_read(self, sql, values).await.map_err(internal)?;
+                let row = rows.first().map(|row| users::Model::from_query_result(row, ""));
+                row.transpose().map_err(internal)?
+            }
+            _ => linked.one(&self.db).await.map_err(internal)?,
+        };
+        found.map(user_from_row).transpose()
     }
 }

@@ -162,6 +162,27 @@ pub(crate) async fn sqlite_unsynced(
     .await
 }
 
+/// Runs `sql`, one SQLite statement that only reads, on one connection (see
+/// `on_one_sqlite_connection`), and answers its rows. A statement that fails closes its
+/// connection rather than keep one whose state nothing checked.
+///
+/// # Errors
+/// The statement's error, as SeaORM reports it.
+pub(crate) async fn sqlite_read(
+    store: &SeaOrmStore,
+    sql: String,
+    values: sea_orm::sea_query::Values,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    use sea_orm::sqlx;
+    on_one_sqlite_connection(store, move |mut conn| async move {
+        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
+        let rows = query.fetch_all(&mut **conn).await.map_err(exec)?;
+        conn.settle(true);
+        Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
+    })
+    .await
+}
+
 /// Begins a transaction that writes: `BEGIN IMMEDIATE` on SQLite, which takes the database's
 /// write lock at once (waiting for it as for any write). A deferred transaction that reads before
 /// it writes fails outright (`SQLITE_BUSY_SNAPSHOT`, no wait) when another connection commits in
@@ -241,8 +262,9 @@ impl Drop for ClosedUnlessSettled {
 }
 
 /// Up to half the SQLite pool's connections (one of the two a file database opens), kept checked
-/// out between the statements that `sqlite_batch` and `sqlite_unsynced` run (those of every login:
-/// storing and taking a pending login, starting a session). sqlx pings a connection on its worker
+/// out between the statements that `sqlite_batch`, `sqlite_unsynced` and `sqlite_read` run (those
+/// of every login: storing and taking a pending login, finding the user linked to an identity,
+/// starting a session). sqlx pings a connection on its worker
 /// thread every time one goes back to its pool, with no way to turn that off: a round trip
 /// between threads and a task sqlx spawns, per statement. A kept connection skips it; it is settled
 /// like any other before it is kept, and one left in doubt is closed all the same. It is kept
@@ -628,6 +650,10 @@ mod kept_connection_tests {
             let sql = String::from("BEGIN; INSERT INTO temp.mark VALUES (1); COMMIT;");
             sqlite_batch(&store, sql, Values(Vec::new())).await.expect("on the kept connection");
         }
+        let marks = String::from("SELECT count(*) FROM temp.mark");
+        let rows = sqlite_read(&store, marks, Values(Vec::new())).await.expect("on the kept one");
+        let marked: i64 = rows[0].try_get_by_index(0).expect("a count");
+        assert_eq!((marked, store.kept.len()), (3, 1), "read on the kept connection, kept again");
         let select = String::from("SELECT k FROM t");
         let rows = sqlite_unsynced(&store, select, Values(Vec::new())).await.expect("read");
         assert_eq!(rows.len(), 3);
@@ -661,6 +687,11 @@ mod kept_connection_tests {
         let (sql, values) = insert("last");
         sqlite_batch(&store, sql, values).await.expect("inserted");
         assert_eq!(store.kept.len(), 1, "kept again once nothing waits");
+
+        // A read that fails closes its connection.
+        let missing = String::from("SELECT * FROM missing");
+        sqlite_read(&store, missing, Values(Vec::new())).await.expect_err("no such table");
+        assert_eq!(store.kept.len(), 0, "closed, not kept");
     }
 
     #[tokio::test]
