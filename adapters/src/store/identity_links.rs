@@ -1,7 +1,7 @@
 //! `IdentityLinkStore` over SeaORM.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, OnConflict, SqliteQueryBuilder};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, JoinType,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
@@ -240,13 +240,13 @@ impl IdentityLinkStore for SeaOrmStore {
     ) -> Result<Option<User>, StoreError> {
         let linked = users::Entity::find()
             .join(JoinType::InnerJoin, external_identities::Relation::User.def().rev())
-            .filter(Column::Issuer.eq(issuer.as_str()))
-            .filter(Column::Subject.eq(subject.as_str()));
+            .filter(external_identities::Column::Issuer.eq(issuer.as_str()))
+            .filter(external_identities::Column::Subject.eq(subject.as_str()))
+            .limit(1);
         let found = match self.db.get_database_backend() {
             // Every provider login asks: on a kept connection (see `sqlite_read`).
             DbBackend::Sqlite => {
-                let (sql, values) = linked.into_query().build(SqliteQueryBuilder);
-                let rows = sqlite_read(self, sql, values).await.map_err(internal)?;
+                let rows = sqlite_read(self, linked.as_query()).await.map_err(internal)?;
                 let row = rows.first().map(|row| users::Model::from_query_result(row, ""));
                 row.transpose().map_err(internal)?
             }

@@ -162,23 +162,32 @@ pub(crate) async fn sqlite_unsynced(
     .await
 }
 
-/// Runs `sql`, one SQLite statement that only reads, on one connection (see
-/// `on_one_sqlite_connection`), and answers its rows. A statement that fails closes its
-/// connection rather than keep one whose state nothing checked.
+/// Runs `select` on one SQLite connection (see `on_one_sqlite_connection`) as a task of its own,
+/// and answers its rows. One statement outside any transaction leaves its connection as it found
+/// it, whether it succeeds or SQLite refuses it (SQLite resets the statement and ends its read
+/// either way), so the connection is kept or goes back to the pool; one whose read failed for
+/// any other reason (its worker gone, a panic) is closed.
 ///
 /// # Errors
 /// The statement's error, as SeaORM reports it.
 pub(crate) async fn sqlite_read(
     store: &SeaOrmStore,
-    sql: String,
-    values: sea_orm::sea_query::Values,
+    select: &sea_orm::sea_query::SelectStatement,
 ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     use sea_orm::sqlx;
+    let (sql, values) = select.build(sea_orm::sea_query::SqliteQueryBuilder);
     on_one_sqlite_connection(store, move |mut conn| async move {
         let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-        let rows = query.fetch_all(&mut **conn).await.map_err(exec)?;
-        conn.settle(true);
-        Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
+        match query.fetch_all(&mut **conn).await {
+            Ok(rows) => {
+                conn.settle(true);
+                Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
+            }
+            Err(failed) => {
+                conn.settle(matches!(failed, sqlx::Error::Database(_)));
+                Err(exec(failed))
+            }
+        }
     })
     .await
 }
@@ -263,8 +272,8 @@ impl Drop for ClosedUnlessSettled {
 
 /// Up to half the SQLite pool's connections (one of the two a file database opens), kept checked
 /// out between the statements that `sqlite_batch`, `sqlite_unsynced` and `sqlite_read` run (those
-/// of every login: storing and taking a pending login, finding the user linked to an identity,
-/// starting a session). sqlx pings a connection on its worker
+/// of every login: storing and taking a pending login, finding the user linked to a provider's
+/// identity, starting a session). sqlx pings a connection on its worker
 /// thread every time one goes back to its pool, with no way to turn that off: a round trip
 /// between threads and a task sqlx spawns, per statement. A kept connection skips it; it is settled
 /// like any other before it is kept, and one left in doubt is closed all the same. It is kept
@@ -579,7 +588,7 @@ mod sqlite_unsynced_tests {
 #[cfg(test)]
 mod kept_connection_tests {
     use codex_cloud_core::ports::is_store_unavailable;
-    use sea_orm::sea_query::Values;
+    use sea_orm::sea_query::{Alias, Expr, Query, Values};
     use sea_orm::sqlx::{self, Connection as _};
 
     use super::*;
@@ -650,10 +659,17 @@ mod kept_connection_tests {
             let sql = String::from("BEGIN; INSERT INTO temp.mark VALUES (1); COMMIT;");
             sqlite_batch(&store, sql, Values(Vec::new())).await.expect("on the kept connection");
         }
-        let marks = String::from("SELECT count(*) FROM temp.mark");
-        let rows = sqlite_read(&store, marks, Values(Vec::new())).await.expect("on the kept one");
+        let marks =
+            Query::select().expr(Expr::cust("count(*)")).from(Alias::new("mark")).to_owned();
+        let rows = sqlite_read(&store, &marks).await.expect("on the kept connection");
         let marked: i64 = rows[0].try_get_by_index(0).expect("a count");
         assert_eq!((marked, store.kept.len()), (3, 1), "read on the kept connection, kept again");
+        // One that SQLite refuses leaves it as it was: kept, and still the same connection.
+        let missing =
+            Query::select().column(Alias::new("k")).from(Alias::new("missing")).to_owned();
+        sqlite_read(&store, &missing).await.expect_err("no such table");
+        let rows = sqlite_read(&store, &marks).await.expect("on the same connection");
+        assert_eq!(rows.len(), 1);
         let select = String::from("SELECT k FROM t");
         let rows = sqlite_unsynced(&store, select, Values(Vec::new())).await.expect("read");
         assert_eq!(rows.len(), 3);
@@ -687,11 +703,6 @@ mod kept_connection_tests {
         let (sql, values) = insert("last");
         sqlite_batch(&store, sql, values).await.expect("inserted");
         assert_eq!(store.kept.len(), 1, "kept again once nothing waits");
-
-        // A read that fails closes its connection.
-        let missing = String::from("SELECT * FROM missing");
-        sqlite_read(&store, missing, Values(Vec::new())).await.expect_err("no such table");
-        assert_eq!(store.kept.len(), 0, "closed, not kept");
     }
 
     #[tokio::test]
