@@ -145,19 +145,13 @@ pub(crate) async fn sqlite_unsynced(
     use sea_orm::sqlx;
     on_one_sqlite_connection(store, move |mut conn| async move {
         let sql = format!("PRAGMA synchronous = NORMAL; {sql}; PRAGMA synchronous = FULL");
-        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-        match query.fetch_all(&mut **conn).await {
-            Ok(rows) => {
-                conn.settle(true);
-                Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
-            }
-            Err(failed) => {
-                let restored =
-                    sqlx::raw_sql("PRAGMA synchronous = FULL").execute(&mut **conn).await;
-                conn.settle(restored.is_ok());
-                Err(exec(failed))
-            }
-        }
+        let failed = match settled_rows(&mut conn, sql, values).await {
+            Ok(rows) => return Ok(rows),
+            Err(failed) => failed,
+        };
+        let restored = sqlx::raw_sql("PRAGMA synchronous = FULL").execute(&mut **conn).await;
+        conn.settle(restored.is_ok());
+        Err(exec(failed))
     })
     .await
 }
@@ -177,19 +171,25 @@ pub(crate) async fn sqlite_read(
     use sea_orm::sqlx;
     let (sql, values) = select.build(sea_orm::sea_query::SqliteQueryBuilder);
     on_one_sqlite_connection(store, move |mut conn| async move {
-        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-        match query.fetch_all(&mut **conn).await {
-            Ok(rows) => {
-                conn.settle(true);
-                Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
-            }
-            Err(failed) => {
-                conn.settle(matches!(failed, sqlx::Error::Database(_)));
-                Err(exec(failed))
-            }
-        }
+        settled_rows(&mut conn, sql, values).await.map_err(|failed| {
+            conn.settle(matches!(failed, sqlx::Error::Database(_)));
+            exec(failed)
+        })
     })
     .await
+}
+
+/// Runs `sql` on `conn` and answers its rows, marking `conn` settled once they are all read;
+/// on failure, settling it (or not) is the caller's.
+async fn settled_rows(
+    conn: &mut ClosedUnlessSettled,
+    sql: String,
+    values: sea_orm::sea_query::Values,
+) -> Result<Vec<sea_orm::QueryResult>, sea_orm::sqlx::Error> {
+    let query = sea_orm::sqlx::query_with(sea_orm::sqlx::AssertSqlSafe(sql), SqlxValues(values));
+    let rows = query.fetch_all(&mut ***conn).await?;
+    conn.settle(true);
+    Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
 }
 
 /// Begins a transaction that writes: `BEGIN IMMEDIATE` on SQLite, which takes the database's
