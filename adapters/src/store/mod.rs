@@ -158,8 +158,8 @@ pub(crate) async fn sqlite_unsynced(
 
 /// Runs `select` on one SQLite connection (see `on_one_sqlite_connection`) as a task of its own,
 /// and answers its rows. One statement outside any transaction leaves its connection as it found
-/// it, whether it succeeds or SQLite refuses it (SQLite resets the statement and ends its read
-/// either way), so the connection is kept or goes back to the pool; one whose read failed for
+/// it, whether it succeeds or SQLite refuses it (sqlx resets the statement either way, which ends
+/// its read), so the connection is kept or goes back to the pool; one whose read failed for
 /// any other reason (its worker gone, a panic) is closed.
 ///
 /// # Errors
@@ -668,6 +668,7 @@ mod kept_connection_tests {
         let missing =
             Query::select().column(Alias::new("k")).from(Alias::new("missing")).to_owned();
         sqlite_read(&store, &missing).await.expect_err("no such table");
+        assert_eq!(store.kept.len(), 1, "kept after a refused read");
         let rows = sqlite_read(&store, &marks).await.expect("on the same connection");
         assert_eq!(rows.len(), 1);
         let select = String::from("SELECT k FROM t");
