@@ -273,16 +273,16 @@ impl Drop for ClosedUnlessSettled {
 /// Up to half the SQLite pool's connections (one of the two a file database opens), kept checked
 /// out between the statements that `sqlite_batch`, `sqlite_unsynced` and `sqlite_read` run (those
 /// of every login: storing and taking a pending login, finding the user linked to a provider's
-/// identity, starting a session). sqlx pings a connection on its worker
-/// thread every time one goes back to its pool, with no way to turn that off: a round trip
-/// between threads and a task sqlx spawns, per statement. A kept connection skips it; it is settled
-/// like any other before it is kept, and one left in doubt is closed all the same. It is kept
-/// only if, as its statement ends, the pool has another idle or room to open one (see `put`), so
-/// the rest always has a connection of its own, as when the pool had one; a statement that finds
-/// the other busy waits for it, though the kept one may be idle, until the next login statement
-/// ends. A pool of one connection (`sqlite::memory:`, whose connection is the database) keeps
-/// none. Closing the pool waits for a kept connection until it is dropped: by the next login
-/// statement (a closed pool's is never handed out) or with the store.
+/// identity, starting a session). sqlx pings a connection on its worker thread every time one goes
+/// back to its pool, with no way to turn that off: a round trip between threads and a task sqlx
+/// spawns, per statement. A kept connection skips it; it is settled like any other before it is
+/// kept, and one left in doubt is closed all the same. It is kept only if, as its statement ends,
+/// the pool has another idle or room to open one (see `put`), so the rest always has a connection
+/// of its own, as when the pool had one; a statement that finds the other busy waits for it, though
+/// the kept one may be idle, until the next login statement ends. A pool of one connection
+/// (`sqlite::memory:`, whose connection is the database) keeps none. Closing the pool waits for a
+/// kept connection until it is dropped: by the next login statement (a closed pool's is never
+/// handed out) or with the store.
 #[derive(Debug)]
 pub(crate) struct KeptSqliteConnections {
     idle: std::sync::Mutex<Vec<SqliteConnection>>,
